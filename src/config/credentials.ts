@@ -13,6 +13,11 @@ export const CredentialsSchema = z.object({
   gateway: z.object({
     username: z.string().min(1),
     password: z.string().min(8),
+    /**
+     * Key for hashing pickup codes (they are stored and logged only as keyed hashes). Optional in the schema so
+     * broker-only tools can read the file; the gateway refuses to start without it.
+     */
+    codeKeyHex: hexKey.optional(),
   }),
   units: z.record(
     z.string(),

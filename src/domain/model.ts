@@ -75,10 +75,25 @@ export type UnitEvent = { unit: string; at: number; source: EventSource } & (
   | { kind: 'presence'; online: boolean; reason?: string }
   | { kind: 'door-opened'; compartment: number }
   | { kind: 'door-closed'; compartment: number; occupied: boolean }
-  | { kind: 'code-entered'; code: string }
+  /**
+   * A code typed at the keypad. The event log never holds a typed code in clear (a valid one would open a door):
+   * `code` is masked (`48****`) and `codeHash` is the keyed hash the parcel store uses to find the parcel.
+   */
+  | { kind: 'code-entered'; code: string; codeHash: string }
   | { kind: 'fault'; compartment: number; fault: FaultKind }
   | { kind: 'alarm'; alarm: AlarmKind; compartment?: number }
   | { kind: 'boot'; firmware?: string; reason?: string }
+  | { kind: 'keypad'; state: KeypadState; reason?: string }
+  | {
+      kind: 'command';
+      commandId: string;
+      op: CommandOp['op'];
+      compartment?: number;
+      state: CommandState;
+      result?: CommandResult;
+      /** who asked: a parcel id, a staff user, "reconcile"... kept as evidence */
+      reason?: string;
+    }
 );
 export type UnitEventKind = UnitEvent['kind'];
 

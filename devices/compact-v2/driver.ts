@@ -1,0 +1,169 @@
+import { BaseDriver, type DriverContext, type OutgoingCommand } from '../../src/bus/driver.js';
+import type { CommandResult, UnitEvent } from '../../src/domain/model.js';
+import {
+  compactV2Topics,
+  decodeCompactV2,
+  encodeCompactV2Down,
+  type CompactV2Down,
+  type CompactV2Message,
+} from './codec.js';
+
+type EventMessage = Extract<CompactV2Message, { kind: 'event' }>;
+type StateMessage = Extract<CompactV2Message, { kind: 'state' }>;
+
+/**
+ * compact-v2 (a4c138f0e2d1): everything on one up topic; heartbeats every 30 s and offline after 90 s of silence
+ * or on the last will; the last 64 message ids dropped as repeats (a status with m = 1 after a reboot starts a new
+ * window); the unit keeps nothing while away, so every reconnect is followed by a status request and reconciliation.
+ */
+export class CompactV2Driver extends BaseDriver {
+  readonly subscriptions: { topic: string; qos: 0 | 1 }[];
+  private online: boolean | null = null;
+  private lastMessageAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
+
+  constructor(ctx: DriverContext) {
+    super(ctx);
+    this.subscriptions = [{ topic: compactV2Topics.up(ctx.unit.id), qos: 1 }];
+    if (!ctx.key) throw new Error(`compact-v2 unit ${ctx.unit.id} needs a signing key (credentials.units.${ctx.unit.id}.keyHex)`);
+  }
+
+  override start(): void {
+    // Check often enough that "offline after 90 s" is late by at most a few seconds.
+    const every = Math.max(50, Math.min(5_000, Math.floor(this.ctx.timings.HEARTBEAT_TIMEOUT_MS / 10)));
+    this.watchdog = setInterval(() => void this.enqueue('heartbeat-watchdog', () => this.checkSilence()), every);
+    this.watchdog.unref();
+  }
+
+  override async stop(): Promise<void> {
+    if (this.watchdog) clearInterval(this.watchdog);
+    await super.stop();
+  }
+
+  private async checkSilence(): Promise<void> {
+    if (this.online === null) {
+      this.online = await this.ctx.store.isOnline(this.unit.id);
+      this.lastMessageAt = (await this.ctx.store.lastSeen(this.unit.id)) ?? 0;
+    }
+    if (this.online && this.ctx.now() - this.lastMessageAt > this.ctx.timings.HEARTBEAT_TIMEOUT_MS) {
+      this.online = false;
+      await this.presence(false, 'heartbeat-timeout');
+    }
+  }
+
+  protected async process(topic: string, payload: Buffer): Promise<void> {
+    const decoded = decodeCompactV2(topic, payload);
+    if (!decoded.ok) return this.malformed(topic, decoded.reason, payload);
+    const msg = decoded.message;
+    if (msg.unit !== this.unit.id) return this.malformed(topic, `message for unit ${msg.unit}`, payload);
+    if (msg.kind === 'presence') {
+      this.online = false;
+      return this.presence(false, 'last-will');
+    }
+    this.lastMessageAt = this.ctx.now();
+    if (this.online !== true) {
+      // First word after being away: it is back, and whatever happened meanwhile was never reported.
+      this.online = true;
+      await this.presence(true, 'message');
+      if (msg.kind !== 'state') this.requestStatus('reconnect');
+    }
+    switch (msg.kind) {
+      case 'heartbeat':
+        return this.ctx.store.touch(this.unit.id, this.ctx.now(), { rssi: msg.rssi });
+      case 'reply':
+        return this.reply(msg.commandMsgId, msg.result);
+      case 'state':
+        return this.status(msg, topic, payload);
+      case 'event':
+        return this.event(msg, topic, payload);
+    }
+  }
+
+  private async reply(m: number, result: CommandResult): Promise<void> {
+    if (this.settle(`m:${m}`, result)) return;
+    const commandId = await this.ctx.lookupDownMsg(m);
+    if (commandId) this.ctx.onLateReply(commandId, result);
+  }
+
+  private async status(msg: StateMessage, topic: string, payload: Buffer): Promise<void> {
+    if (msg.boxes !== this.unit.compartments.length) {
+      return this.malformed(topic, `status reports ${msg.boxes} boxes, unit has ${this.unit.compartments.length}`, payload);
+    }
+    const open = new Set(msg.openDoors);
+    const occ = new Set(msg.occupied);
+    await this.reconcile(
+      {
+        unit: this.unit.id,
+        at: this.ctx.now(),
+        firmware: msg.firmware,
+        source: { msgId: msg.msgId },
+        compartments: this.unit.compartments.map(({ no }) => ({ compartment: no, doorOpen: open.has(no), occupied: occ.has(no) })),
+      },
+      { mode: 'window', msgId: msg.msgId, reset: msg.msgId === 1 },
+    );
+  }
+
+  private async event(msg: EventMessage, topic: string, payload: Buffer): Promise<void> {
+    const at = this.ctx.now();
+    const source = { msgId: msg.msgId };
+    const base = { unit: this.unit.id, at, source };
+    let event: UnitEvent;
+    switch (msg.event) {
+      case 'door-opened':
+        event = { ...base, kind: 'door-opened', compartment: msg.compartment };
+        break;
+      case 'door-closed':
+        event = { ...base, kind: 'door-closed', compartment: msg.compartment, occupied: msg.occupied };
+        break;
+      case 'code-entered':
+        event = this.codeEvent(msg.code, at, source);
+        break;
+      case 'alarm':
+        event = { ...base, kind: 'alarm', alarm: msg.alarm, ...(msg.compartment ? { compartment: msg.compartment } : {}) };
+        break;
+    }
+    if ('compartment' in event && !this.knownCompartment(event.compartment)) {
+      return this.malformed(topic, `unit has no box ${event.compartment}`, payload);
+    }
+    await this.emit(event, { mode: 'window', msgId: msg.msgId });
+  }
+
+  private requestStatus(why: string): void {
+    this.execute({ id: `status-${why}-${this.ctx.now()}`, op: { op: 'status' } }, this.ctx.timings.BUS_TIMEOUT_MS * 20).then(
+      (r) => {
+        if (r !== 'done') this.log.warn('status request not answered', { why, result: r });
+      },
+      (err: unknown) => this.log.error('status request failed', { why, err }),
+    );
+  }
+
+  async brokerConnected(): Promise<void> {
+    // We may have missed anything while our own connection was down.
+    this.requestStatus('gateway-reconnect');
+  }
+
+  async execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult> {
+    const down = toWire(cmd);
+    if (!down) return 'unsupported';
+    const m = await this.ctx.nextDownMsgId();
+    await this.ctx.rememberDownMsg(m, cmd.id);
+    const { topic, payload } = encodeCompactV2Down(this.unit.id, this.ctx.key!, { ...down, m, e: this.expiry() });
+    const result = this.waitFor(`m:${m}`, timeoutMs);
+    await this.ctx.publish(topic, payload, 1);
+    return result;
+  }
+}
+
+function toWire(cmd: OutgoingCommand): Pick<CompactV2Down, 't' | 'd'> | null {
+  const op = cmd.op;
+  switch (op.op) {
+    case 'open':
+      return { t: 101, d: { b: op.compartment } };
+    case 'status':
+      return { t: 102, d: {} };
+    case 'display':
+      return { t: 103, d: { x: op.text, s: op.seconds } };
+    case 'keypad':
+      return { t: 105, d: { e: op.enabled ? 1 : 0 } };
+  }
+}

@@ -1,0 +1,230 @@
+import { BaseDriver, type DriverContext, type OutgoingCommand } from '../../src/bus/driver.js';
+import type { CommandResult, CompartmentReading, UnitEvent } from '../../src/domain/model.js';
+import { FRAME485_BOARDS, LOCKS_PER_BOARD } from '../units.js';
+import {
+  CMD,
+  FrameReader,
+  encodeDisplay,
+  encodeOpen,
+  encodeStatusQuery,
+  frame485Topics,
+  interpretFrame,
+  toHex,
+  type Frame485Message,
+  type RawFrame,
+} from './codec.js';
+
+type Answer = { msg: Frame485Message; frame: RawFrame } | null;
+
+interface BusRequest {
+  board: number;
+  cmd: number;
+  frame: Buffer;
+  what: string;
+  resolve: (a: Answer) => void;
+}
+
+/**
+ * frame-485 (861234567890123): an RS-485 bus behind a transparent 4G DTU. Bytes arrive cut anywhere (reassembled
+ * by FrameReader), unsolicited reports travel at QoS 0 and can be lost, so the boards are polled (every
+ * POLL_INTERVAL_MS and right after the DTU comes back) and their status reconciled. Half duplex: one request in
+ * flight, 500 ms to answer. An `open` that got no answer is never repeated: the board's status says what happened.
+ * The keypad board has no enable/disable command: the gateway enforces the keypad state itself.
+ */
+export class Frame485Driver extends BaseDriver {
+  readonly subscriptions: { topic: string; qos: 0 | 1 }[];
+  private readonly reader = new FrameReader();
+  private readonly queue: BusRequest[] = [];
+  private inFlight: (BusRequest & { timer: NodeJS.Timeout }) | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private online = false;
+  private keypadEnabled = true;
+
+  constructor(ctx: DriverContext) {
+    super(ctx);
+    const imei = ctx.unit.id;
+    this.subscriptions = [
+      { topic: frame485Topics.rx(imei), qos: 0 },
+      { topic: frame485Topics.state(imei), qos: 1 },
+    ];
+  }
+
+  override start(): void {
+    this.pollTimer = setInterval(() => {
+      if (this.online) void this.pollAll('interval');
+    }, this.ctx.timings.POLL_INTERVAL_MS);
+    this.pollTimer.unref();
+  }
+
+  override async stop(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.failAll();
+    await super.stop();
+  }
+
+  protected async process(topic: string, payload: Buffer): Promise<void> {
+    const parsed = frame485Topics.parse(topic);
+    if (!parsed || parsed.imei !== this.unit.id) return this.malformed(topic, 'unexpected topic', payload);
+    if (parsed.leaf === 'state') return this.dtuState(topic, payload);
+    if (parsed.leaf !== 'rx') return this.malformed(topic, 'unexpected topic', payload);
+    await this.ctx.store.touch(this.unit.id, this.ctx.now());
+    const { frames, dropped, noiseBytes } = this.reader.push(payload);
+    if (noiseBytes) this.ctx.counters.inc('lg_line_noise_bytes_total', { unit: this.unit.id }, noiseBytes);
+    for (const d of dropped) this.malformed(topic, 'frame with bad BCC or ETX', d);
+    for (const frame of frames) await this.frame(topic, frame);
+  }
+
+  private async dtuState(topic: string, payload: Buffer): Promise<void> {
+    const s = payload.toString('utf8');
+    if (s !== '0' && s !== '1') return this.malformed(topic, 'DTU state must be 0 or 1', payload);
+    const online = s === '1';
+    this.online = online;
+    this.reader.reset();
+    await this.presence(online, online ? 'dtu-state' : 'dtu-last-will');
+    if (online) void this.pollAll('dtu-online');
+    else this.failAll();
+  }
+
+  private async frame(topic: string, frame: RawFrame): Promise<void> {
+    const decoded = interpretFrame(frame, 'from-board');
+    if (!decoded.ok) return this.malformed(topic, decoded.reason, frame.raw);
+    const msg = decoded.message;
+    const req = this.inFlight;
+    if (req && req.board === frame.addr && req.cmd === frame.cmd && msg.command !== 'change' && msg.command !== 'keypad') {
+      this.inFlight = null;
+      clearTimeout(req.timer);
+      req.resolve({ msg, frame });
+      this.next();
+      return;
+    }
+    const at = this.ctx.now();
+    const source = { frame: toHex(frame.raw) };
+    let event: UnitEvent;
+    if (msg.command === 'change') {
+      if (!this.knownCompartment(msg.compartment)) return this.malformed(topic, `no compartment ${msg.compartment}`, frame.raw);
+      event = msg.doorOpen
+        ? { unit: this.unit.id, at, source, kind: 'door-opened', compartment: msg.compartment }
+        : { unit: this.unit.id, at, source, kind: 'door-closed', compartment: msg.compartment, occupied: msg.occupied };
+    } else if (msg.command === 'keypad') {
+      if (!this.keypadEnabled) {
+        this.ctx.counters.inc('lg_keypad_ignored_total', { unit: this.unit.id });
+        return;
+      }
+      event = this.codeEvent(msg.code, at, source);
+    } else {
+      // An answer nobody is waiting for (it came after its 500 ms): the poll will tell the truth.
+      this.ctx.counters.inc('lg_late_answers_total', { unit: this.unit.id });
+      return;
+    }
+    await this.emit(event);
+  }
+
+  // ---- the bus: one request in flight ----
+
+  private request(board: number, cmd: number, frame: Buffer, what: string): Promise<Answer> {
+    return new Promise((resolve) => {
+      if (!this.online) return resolve(null);
+      this.queue.push({ board, cmd, frame, what, resolve });
+      if (!this.inFlight) this.next();
+    });
+  }
+
+  private next(): void {
+    const req = this.queue.shift();
+    if (!req) return;
+    const timer = setTimeout(() => {
+      if (this.inFlight?.timer !== timer) return;
+      this.inFlight = null;
+      this.ctx.counters.inc('lg_bus_timeouts_total', { unit: this.unit.id, board: String(req.board) });
+      this.log.warn('board did not answer', { board: req.board, what: req.what });
+      req.resolve(null);
+      this.next();
+    }, this.ctx.timings.BUS_TIMEOUT_MS);
+    this.inFlight = { ...req, timer };
+    this.ctx.publish(frame485Topics.tx(this.unit.id), req.frame, 0).catch((err: unknown) => {
+      this.log.error('publish to DTU failed', { err });
+    });
+  }
+
+  private failAll(): void {
+    if (this.inFlight) {
+      clearTimeout(this.inFlight.timer);
+      this.inFlight.resolve(null);
+      this.inFlight = null;
+    }
+    for (const r of this.queue.splice(0)) r.resolve(null);
+  }
+
+  // ---- polling and reconciliation ----
+
+  private polling = new Set<number>();
+
+  private async poll(board: number, why: string): Promise<boolean> {
+    if (this.polling.has(board)) return true;
+    this.polling.add(board);
+    try {
+      const answer = await this.request(board, CMD.status, encodeStatusQuery(board), `status (${why})`);
+      if (!answer || answer.msg.command !== 'status') return false;
+      const { openLocks, occupiedLocks } = answer.msg;
+      const first = (board - 1) * LOCKS_PER_BOARD;
+      const readings: CompartmentReading[] = [];
+      for (let lock = 1; lock <= LOCKS_PER_BOARD; lock++) {
+        const compartment = first + lock;
+        if (!this.knownCompartment(compartment)) continue;
+        readings.push({ compartment, doorOpen: openLocks.includes(lock), occupied: occupiedLocks.includes(lock) });
+      }
+      await this.enqueue('reconcile', () =>
+        this.reconcile({ unit: this.unit.id, at: this.ctx.now(), compartments: readings, source: { frame: toHex(answer.frame.raw) } }).then(() => undefined),
+      );
+      return true;
+    } finally {
+      this.polling.delete(board);
+    }
+  }
+
+  private async pollAll(why: string): Promise<boolean> {
+    const results = await Promise.all(FRAME485_BOARDS.map((b) => this.poll(b, why)));
+    return results.every(Boolean);
+  }
+
+  async brokerConnected(): Promise<void> {
+    // The retained DTU state arrives with the subscription and triggers a poll.
+    this.reader.reset();
+  }
+
+  async execute(cmd: OutgoingCommand, _timeoutMs: number): Promise<CommandResult> {
+    const op = cmd.op;
+    switch (op.op) {
+      case 'status':
+        return (await this.pollAll('command')) ? 'done' : 'timed_out';
+      case 'keypad':
+        this.keypadEnabled = op.enabled;
+        return 'done';
+      case 'display': {
+        const a = await this.request(0x0f, CMD.display, encodeDisplay(op.seconds, op.text), 'display');
+        return a ? 'done' : 'timed_out';
+      }
+      case 'open':
+        return this.open(op.compartment);
+    }
+  }
+
+  private async open(compartment: number): Promise<CommandResult> {
+    if (!this.knownCompartment(compartment)) return 'unknown_compartment';
+    const { board, lock, frame } = encodeOpen(compartment);
+    const a = await this.request(board, CMD.open, frame, `open ${compartment}`);
+    if (a?.msg.command === 'open-result') {
+      if (a.msg.result === 'opened') return 'done';
+      if (a.msg.result === 'no_such_lock') return 'unknown_compartment';
+      await this.enqueue('fault', () =>
+        this.emit({ unit: this.unit.id, at: this.ctx.now(), source: { frame: toHex(a.frame.raw) }, kind: 'fault', compartment, fault: 'jammed' }).then(() => undefined),
+      );
+      return 'jammed';
+    }
+    // No answer: never open again blindly. Ask the board; an open door means the lock did release.
+    if (!(await this.poll(board, `after unanswered open of lock ${lock}`))) return 'timed_out';
+    const state = await this.ctx.store.unit(this.unit.id);
+    const door = state?.compartments.find((c) => c.no === compartment);
+    return door?.doorOpen ? 'done' : 'timed_out';
+  }
+}

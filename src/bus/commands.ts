@@ -1,0 +1,141 @@
+import type { Redis } from 'ioredis';
+import { ulid } from '../domain/ids.js';
+import type { CommandOp, CommandRecord, CommandResult } from '../domain/model.js';
+import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
+import { keys, type Keys } from '../store/keys.js';
+import type { UnitStore } from '../store/units.js';
+import type { Driver } from './driver.js';
+
+export class CommandError extends Error {
+  constructor(
+    readonly code: 'unknown_unit' | 'command_conflict',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
+const RECORD_TTL_S = 7 * 24 * 3600;
+
+/**
+ * One interface for every dialect: send a command to a unit and follow it to a result. Records live in Redis; a
+ * repeated command id is never sent twice (it returns the first command's record, waiting for it if it is still in
+ * flight here), which is what makes `open` safe to retry from an API client.
+ */
+export class CommandBus {
+  private readonly k: Keys;
+  private readonly inFlight = new Map<string, Promise<CommandRecord>>();
+
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      prefix: string;
+      drivers: ReadonlyMap<string, Driver>;
+      store: UnitStore;
+      logger: Logger;
+      counters: Counters;
+      timeoutMs: number;
+      now?: () => number;
+    },
+  ) {
+    this.k = keys(deps.prefix);
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  async send(unit: string, op: CommandOp, opts: { id?: string; reason?: string; timeoutMs?: number } = {}): Promise<CommandRecord> {
+    const driver = this.deps.drivers.get(unit);
+    if (!driver) throw new CommandError('unknown_unit', `no unit ${unit}`);
+    const id = opts.id ?? ulid(this.now());
+    const local = this.inFlight.get(id);
+    if (local) return this.sameCommand(await local, unit, op);
+
+    const record: CommandRecord = { id, unit, op: op.op, args: op, state: 'sent', createdAt: this.now() };
+    const created = await this.deps.redis.set(this.k.command(id), JSON.stringify(record), 'EX', RECORD_TTL_S, 'NX');
+    if (created === null) {
+      const existing = await this.get(id);
+      if (existing) return this.sameCommand(existing, unit, op);
+    }
+    const run = this.run(driver, record, opts.reason, opts.timeoutMs ?? this.deps.timeoutMs);
+    this.inFlight.set(id, run);
+    try {
+      return await run;
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  private sameCommand(existing: CommandRecord, unit: string, op: CommandOp): CommandRecord {
+    if (existing.unit !== unit || JSON.stringify(existing.args) !== JSON.stringify(op)) {
+      throw new CommandError('command_conflict', `command id ${existing.id} was already used for another command`);
+    }
+    this.deps.counters.inc('lg_command_repeats_total', { unit });
+    return existing;
+  }
+
+  private async run(driver: Driver, record: CommandRecord, reason: string | undefined, timeoutMs: number): Promise<CommandRecord> {
+    const compartment = record.args.op === 'open' ? record.args.compartment : undefined;
+    const logCommand = (r: CommandRecord) =>
+      this.deps.store.apply({
+        unit: r.unit,
+        at: this.now(),
+        source: {},
+        kind: 'command',
+        commandId: r.id,
+        op: r.op,
+        state: r.state,
+        ...(compartment !== undefined ? { compartment } : {}),
+        ...(r.result ? { result: r.result } : {}),
+        ...(reason ? { reason } : {}),
+      });
+    await logCommand(record);
+    let result: CommandResult;
+    try {
+      result = await driver.execute({ id: record.id, op: record.args }, timeoutMs);
+    } catch (err) {
+      this.deps.logger.error('command failed to send', { unit: record.unit, id: record.id, err });
+      result = 'timed_out';
+    }
+    const done = await this.finish(record, result);
+    await logCommand(done);
+    if (done.args.op === 'keypad' && result === 'done') {
+      await this.deps.store.apply({
+        unit: done.unit,
+        at: this.now(),
+        source: {},
+        kind: 'keypad',
+        state: done.args.enabled ? 'enabled' : 'disabled',
+        ...(reason ? { reason } : {}),
+      });
+    }
+    return done;
+  }
+
+  private async finish(record: CommandRecord, result: CommandResult): Promise<CommandRecord> {
+    const done: CommandRecord = {
+      ...record,
+      state: result === 'done' ? 'done' : result === 'timed_out' ? 'timed_out' : 'failed',
+      result,
+      finishedAt: this.now(),
+    };
+    await this.deps.redis.set(this.k.command(record.id), JSON.stringify(done), 'EX', RECORD_TTL_S);
+    this.deps.counters.inc('lg_commands_total', { unit: record.unit, op: record.op, result });
+    return done;
+  }
+
+  /** A reply that arrived for a command this process no longer waits for (sent before a restart). */
+  async lateReply(id: string, result: CommandResult): Promise<void> {
+    const existing = await this.get(id);
+    if (!existing || existing.state !== 'sent') return;
+    await this.finish(existing, result);
+  }
+
+  async get(id: string): Promise<CommandRecord | null> {
+    const raw = await this.deps.redis.get(this.k.command(id));
+    return raw ? (JSON.parse(raw) as CommandRecord) : null;
+  }
+}

@@ -1,0 +1,184 @@
+import type { Config } from '../config/config.js';
+import { codeHash, maskCode } from '../domain/codes.js';
+import type { CommandOp, CommandResult, Snapshot, UnitEvent, UnitProfile } from '../domain/model.js';
+import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
+import type { Dedupe, LoggedEvent, UnitStore } from '../store/units.js';
+
+export type DriverTimings = Pick<
+  Config,
+  'COMMAND_TTL_S' | 'HEARTBEAT_TIMEOUT_MS' | 'POLL_INTERVAL_MS' | 'BUS_TIMEOUT_MS' | 'SNAPSHOT_SETTLE_MS'
+>;
+
+/** What a driver needs from the gateway. Built once per unit by the bus. */
+export interface DriverContext {
+  unit: UnitProfile;
+  /** HMAC key for signing commands (json-v1, compact-v2); null where the dialect has none */
+  key: Buffer | null;
+  /** key for hashing pickup codes typed at the keypad */
+  codeKey: Buffer;
+  publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain?: boolean): Promise<void>;
+  store: UnitStore;
+  /** every event that made it into the log (for live views and the parcel engine) */
+  onEvent(e: LoggedEvent): void;
+  /** a reply for a command this process is not waiting for (sent before a restart) */
+  onLateReply(commandId: string, result: CommandResult): void;
+  /** compact-v2: message ids for down messages, persisted across restarts */
+  nextDownMsgId(): Promise<number>;
+  rememberDownMsg(m: number, commandId: string): Promise<void>;
+  lookupDownMsg(m: number): Promise<string | null>;
+  counters: Counters;
+  logger: Logger;
+  now(): number;
+  timings: DriverTimings;
+}
+
+export interface OutgoingCommand {
+  id: string;
+  op: CommandOp;
+}
+
+export interface Driver {
+  readonly unit: UnitProfile;
+  /** topic filters to subscribe (QoS per dialect) */
+  readonly subscriptions: { topic: string; qos: 0 | 1 }[];
+  handle(topic: string, payload: Buffer): Promise<void>;
+  /** the gateway's broker connection came (back) up: re-sync what the dialect needs */
+  brokerConnected(): Promise<void>;
+  /** send and wait for the unit's result; 'timed_out' after timeoutMs */
+  execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * What every dialect shares: messages of one unit are handled one at a time and in order; anything that does
+ * not decode is logged, counted and dropped; results are matched to waiting commands.
+ */
+export abstract class BaseDriver implements Driver {
+  abstract readonly subscriptions: { topic: string; qos: 0 | 1 }[];
+  private chain: Promise<void> = Promise.resolve();
+  private readonly waiters = new Map<string, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
+  protected readonly log: Logger;
+  private readonly compartments: Set<number>;
+
+  constructor(protected readonly ctx: DriverContext) {
+    this.log = ctx.logger.child({ unit: ctx.unit.id, dialect: ctx.unit.dialect });
+    this.compartments = new Set(ctx.unit.compartments.map((c) => c.no));
+  }
+
+  get unit(): UnitProfile {
+    return this.ctx.unit;
+  }
+
+  handle(topic: string, payload: Buffer): Promise<void> {
+    return this.enqueue(topic, () => this.process(topic, payload));
+  }
+
+  /** Run `fn` on this unit's queue, after everything already queued. */
+  protected enqueue(what: string, fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(() =>
+      fn().catch((err: unknown) => {
+        // A bug or a Redis outage while handling one message must not stop the unit's queue.
+        this.ctx.counters.inc('lg_handler_errors_total', { unit: this.unit.id });
+        this.log.error('message handling failed', { what, err });
+      }),
+    );
+    this.chain = next;
+    return next;
+  }
+
+  protected abstract process(topic: string, payload: Buffer): Promise<void>;
+  abstract brokerConnected(): Promise<void>;
+  abstract execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult>;
+  start(): void {}
+
+  async stop(): Promise<void> {
+    for (const [key, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve('timed_out');
+      this.waiters.delete(key);
+    }
+    await this.chain;
+  }
+
+  protected malformed(topic: string, reason: string, payload?: Buffer): void {
+    this.ctx.counters.inc('lg_malformed_total', { unit: this.unit.id, dialect: this.unit.dialect });
+    this.log.warn('malformed payload dropped', {
+      topic,
+      reason,
+      bytes: payload?.length,
+      head: payload?.subarray(0, 48).toString('hex'),
+    });
+  }
+
+  protected knownCompartment(no: number | undefined): boolean {
+    return no === undefined || this.compartments.has(no);
+  }
+
+  /** Turn a typed code into its logged form (masked + keyed hash). */
+  protected codeEvent(code: string, at: number, source: UnitEvent['source']): UnitEvent {
+    return {
+      unit: this.unit.id,
+      at,
+      source,
+      kind: 'code-entered',
+      code: maskCode(code),
+      codeHash: codeHash(this.ctx.codeKey, this.unit.id, code),
+    };
+  }
+
+  protected async emit(event: UnitEvent, dedupe?: Dedupe): Promise<boolean> {
+    const res = await this.ctx.store.apply(event, dedupe, this.ctx.now());
+    if (res.status === 'dup') {
+      this.ctx.counters.inc('lg_duplicates_total', { unit: this.unit.id });
+      this.log.debug('duplicate dropped', { kind: event.kind, source: event.source });
+      return false;
+    }
+    if (res.status === 'ok') this.ctx.onEvent({ streamId: res.streamId, event });
+    return true;
+  }
+
+  protected async reconcile(snap: Snapshot, dedupe?: Dedupe): Promise<boolean> {
+    const inferred = await this.ctx.store.reconcile(snap, dedupe, this.ctx.now());
+    if (inferred === null) {
+      this.ctx.counters.inc('lg_duplicates_total', { unit: this.unit.id });
+      return false;
+    }
+    if (inferred.length) {
+      this.ctx.counters.inc('lg_reconciled_events_total', { unit: this.unit.id }, inferred.length);
+      this.log.info('reconciled state with the unit', { inferred: inferred.map((e) => e.event.kind) });
+    }
+    for (const e of inferred) this.ctx.onEvent(e);
+    return true;
+  }
+
+  protected async presence(online: boolean, reason: string): Promise<void> {
+    await this.emit({ unit: this.unit.id, at: this.ctx.now(), source: {}, kind: 'presence', online, reason });
+  }
+
+  /** Wait for the result keyed `key` (cid, message id, bus request). */
+  protected waitFor(key: string, timeoutMs: number): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(key);
+        resolve('timed_out');
+      }, timeoutMs);
+      this.waiters.set(key, { resolve, timer });
+    });
+  }
+
+  /** Returns false when nobody in this process was waiting. */
+  protected settle(key: string, result: CommandResult): boolean {
+    const w = this.waiters.get(key);
+    if (!w) return false;
+    clearTimeout(w.timer);
+    this.waiters.delete(key);
+    w.resolve(result);
+    return true;
+  }
+
+  protected expiry(): number {
+    return Math.floor(this.ctx.now() / 1000) + this.ctx.timings.COMMAND_TTL_S;
+  }
+}

@@ -1,0 +1,58 @@
+import { z } from '@hono/zod-openapi';
+import { COMMAND_RESULTS, SIZES } from '../domain/model.js';
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'validation_failed' }),
+      message: z.string().openapi({ example: 'phone: must be a mainland mobile number' }),
+      requestId: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const CompartmentSchema = z
+  .object({
+    no: z.number().int(),
+    size: z.enum(SIZES),
+    doorOpen: z.boolean(),
+    occupied: z.boolean(),
+    fault: z.enum(['jammed', 'sensor']).nullable(),
+    outOfService: z.boolean(),
+    updatedAt: z.number().int().nullable().openapi({ description: 'epoch ms of the last change' }),
+  })
+  .openapi('Compartment');
+
+export const UnitSchema = z
+  .object({
+    id: z.string().openapi({ example: 'LSN-0001' }),
+    site: z.string(),
+    siteName: z.object({ zh: z.string(), en: z.string() }),
+    dialect: z.enum(['json-v1', 'compact-v2', 'frame-485']),
+    online: z.boolean(),
+    since: z.number().int().nullable().openapi({ description: 'epoch ms when online/offline last changed' }),
+    lastSeen: z.number().int().nullable(),
+    firmware: z.string().nullable(),
+    keypad: z.enum(['enabled', 'disabled', 'locked']),
+    rssi: z.number().nullable().optional(),
+    compartments: z.array(CompartmentSchema),
+  })
+  .openapi('Unit');
+
+export const UnitIdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'LSN-0001' }),
+});
+
+export const EventSchema = z
+  .object({
+    streamId: z.string(),
+    event: z.record(z.string(), z.unknown()),
+  })
+  .openapi('UnitEvent');
+
+export const CommandResultSchema = z.enum(COMMAND_RESULTS);

@@ -1,0 +1,155 @@
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { UNITS } from '../../devices/units.js';
+import { startSimulators, type SimulatedUnit } from '../../simulators/index.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
+import { GatewayBus } from '../bus/gateway.js';
+import { ConfigError, type Config } from '../config/config.js';
+import { loadCredentials } from '../config/credentials.js';
+import type { UnitProfile } from '../domain/model.js';
+import { createApp } from '../http/app.js';
+import { createLogger, type Logger } from '../log.js';
+import { Counters } from '../metrics.js';
+import { UnitStore } from '../store/units.js';
+
+export interface RunningGateway {
+  url: string;
+  mqttUrl: string;
+  redis: Redis;
+  bus: GatewayBus;
+  store: UnitStore;
+  counters: Counters;
+  broker: EmbeddedBroker | null;
+  simulators: SimulatedUnit[];
+  close(): Promise<void>;
+}
+
+/** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
+export async function startGateway(
+  config: Config,
+  opts: { logger?: Logger; units?: readonly UnitProfile[] } = {},
+): Promise<RunningGateway> {
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const units = opts.units ?? UNITS;
+  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON });
+  if (!credentials.gateway.codeKeyHex) {
+    throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
+  }
+  for (const u of units) {
+    const c = credentials.units[u.id];
+    if (!c) throw new ConfigError(`credentials.units.${u.id}: missing (broker password for the unit)`);
+    if (u.dialect !== 'frame-485' && !c.keyHex) throw new ConfigError(`credentials.units.${u.id}.keyHex: required for ${u.dialect}`);
+  }
+  const counters = new Counters();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => logger.error('shutdown step failed', { err }));
+  };
+
+  try {
+    const redis = await connectRedis(config.REDIS_URL, logger);
+    cleanups.push(async () => redis.quit());
+
+    let broker: EmbeddedBroker | null = null;
+    let mqttUrl = config.MQTT_URL;
+    if (!mqttUrl) {
+      broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, credentials, units, logger });
+      cleanups.push(() => broker!.close());
+      mqttUrl = broker.url;
+      logger.info('embedded MQTT broker listening', { url: mqttUrl });
+    }
+
+    const store = new UnitStore(redis, config.REDIS_PREFIX, units);
+    const bus = new GatewayBus({
+      mqttUrl,
+      clientId: config.MQTT_CLIENT_ID,
+      shareGroup: config.MQTT_SHARE_GROUP,
+      credentials,
+      codeKey: Buffer.from(credentials.gateway.codeKeyHex, 'hex'),
+      units,
+      redis,
+      prefix: config.REDIS_PREFIX,
+      store,
+      logger,
+      counters,
+      timings: config,
+    });
+    cleanups.push(() => bus.stop());
+    await bus.start();
+
+    const app = createApp({
+      store,
+      counters,
+      logger,
+      health: {
+        redis: async () => (await redis.ping()) === 'PONG',
+        mqtt: () => bus.connected,
+      },
+    });
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    await listen(server, config.PORT, config.HOST);
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+
+    let simulators: SimulatedUnit[] = [];
+    if (config.SIMULATORS) {
+      simulators = await startSimulators({
+        brokerUrl: mqttUrl,
+        credentials,
+        units,
+        autopilot: { enabled: config.SIM_AUTOPILOT },
+        logger: logger.child({ component: 'simulator' }),
+      });
+      cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
+    }
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function connectRedis(url: string, logger: Logger): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000 });
+  let lastError: Error | null = null;
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    const why = (lastError ?? (err as Error)).message;
+    throw new ConfigError(`REDIS_URL: cannot reach Redis at ${url} (${why}). Start redis-server or set REDIS_URL.`);
+  }
+  redis.removeAllListeners('error');
+  redis.on('error', (err: Error) => logger.error('redis error', { err }));
+  return redis;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError(`PORT ${port} on ${host} is already in use. Set PORT to a free port.`)
+          : err,
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

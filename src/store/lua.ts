@@ -1,0 +1,103 @@
+/**
+ * Lua run inside Redis so that dedupe, state change and the event-log append are one atomic step: a crash can
+ * never leave an event applied but not logged, or logged twice.
+ *
+ * KEYS: 1 unit hash, 2 compartment hash, 3 event stream, 4 dedupe list
+ * ARGV: 1 dedupe mode (none | seq | window | window-reset), 2 dedupe value, 3 payload JSON, 4 now (ms)
+ */
+const DEDUPE = `
+local mode = ARGV[1]
+if mode == 'seq' then
+  local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq') or '-1')
+  local seq = tonumber(ARGV[2])
+  if seq <= last then return {'dup'} end
+  redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
+elseif mode == 'window' or mode == 'window-reset' then
+  if mode == 'window-reset' then
+    redis.call('DEL', KEYS[4])
+  elseif redis.call('LPOS', KEYS[4], ARGV[2]) then
+    return {'dup'}
+  end
+  redis.call('LPUSH', KEYS[4], ARGV[2])
+  redis.call('LTRIM', KEYS[4], 0, 63)
+end
+redis.call('HSET', KEYS[1], 'lastSeen', ARGV[4])
+`;
+
+/** Apply one normalised event (UnitEvent JSON). Returns {'dup'} | {'same'} | {'ok', streamId}. */
+export const APPLY_EVENT = `${DEDUPE}
+local ev = cjson.decode(ARGV[3])
+local k = ev.kind
+local c = ev.compartment and tostring(ev.compartment) or nil
+local at = tostring(ev.at)
+if k == 'door-opened' then
+  redis.call('HSET', KEYS[2], c .. ':door', '1', c .. ':at', at)
+elseif k == 'door-closed' then
+  redis.call('HSET', KEYS[2], c .. ':door', '0', c .. ':occ', ev.occupied and '1' or '0', c .. ':at', at)
+elseif k == 'fault' then
+  redis.call('HSET', KEYS[2], c .. ':fault', ev.fault, c .. ':at', at)
+elseif k == 'presence' then
+  local want = ev.online and '1' or '0'
+  if redis.call('HGET', KEYS[1], 'online') == want then return {'same'} end
+  redis.call('HSET', KEYS[1], 'online', want, 'since', at)
+elseif k == 'boot' then
+  if ev.firmware then redis.call('HSET', KEYS[1], 'firmware', ev.firmware) end
+elseif k == 'keypad' then
+  if redis.call('HGET', KEYS[1], 'keypad') == ev.state then return {'same'} end
+  redis.call('HSET', KEYS[1], 'keypad', ev.state)
+end
+local id = redis.call('XADD', KEYS[3], '*', 'e', ARGV[3])
+return {'ok', id}
+`;
+
+/**
+ * Reconcile a full reading (json-v1 snapshot, compact-v2 status, frame-485 board poll) with the stored state.
+ * Differences become events marked reconciled, appended to the log, so lost change reports are recovered and
+ * the evidence says they were inferred. A compartment never seen before is initialised silently.
+ * ARGV 3: {"unit","at","firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
+ * Returns {'dup'} | {'ok', n, id1, json1, id2, json2, ...}.
+ */
+export const RECONCILE = `${DEDUPE}
+local snap = cjson.decode(ARGV[3])
+local unit = snap.unit
+local at = tostring(snap.at)
+if snap.firmware and snap.firmware ~= cjson.null then redis.call('HSET', KEYS[1], 'firmware', snap.firmware) end
+local out = {'ok', 0}
+local function emit(json)
+  local id = redis.call('XADD', KEYS[3], '*', 'e', json)
+  table.insert(out, id)
+  table.insert(out, json)
+  out[2] = out[2] + 1
+end
+local function ev(kind, c, extra)
+  return '{"unit":' .. cjson.encode(unit) .. ',"at":' .. at .. ',"source":{"reconciled":true},"kind":"' .. kind ..
+    '","compartment":' .. c .. extra .. '}'
+end
+for _, r in ipairs(snap.compartments) do
+  local c = tostring(r.compartment)
+  local door = r.doorOpen and '1' or '0'
+  local occ = r.occupied and '1' or '0'
+  local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault')
+  if cur[1] then
+    if cur[1] ~= door then
+      if door == '1' then emit(ev('door-opened', c, ''))
+      else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false'))) end
+    elseif door == '0' and cur[2] ~= occ then
+      -- closed before and after, but occupancy changed: the door opened and closed while we were not told.
+      emit(ev('door-opened', c, ''))
+      emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')))
+    end
+    if r.fault ~= nil and r.fault ~= cjson.null and r.fault ~= (cur[3] or '') then
+      emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)))
+    end
+  end
+  if cur[1] ~= door or cur[2] ~= occ then
+    redis.call('HSET', KEYS[2], c .. ':door', door, c .. ':occ', occ, c .. ':at', at)
+  end
+  if r.fault ~= nil then
+    if r.fault == cjson.null then redis.call('HDEL', KEYS[2], c .. ':fault')
+    else redis.call('HSET', KEYS[2], c .. ':fault', r.fault) end
+  end
+end
+return out
+`;

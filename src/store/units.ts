@@ -1,0 +1,170 @@
+import type { Redis } from 'ioredis';
+import type {
+  CompartmentState,
+  FaultKind,
+  KeypadState,
+  Snapshot,
+  UnitEvent,
+  UnitProfile,
+  UnitState,
+} from '../domain/model.js';
+import { keys, type Keys } from './keys.js';
+import { APPLY_EVENT, RECONCILE } from './lua.js';
+
+/** How an incoming message is checked for duplicates, per dialect (see the vendor documents). */
+export type Dedupe =
+  | { mode: 'none' }
+  /** json-v1: per-unit seq grows by one and survives reboots: anything at or below the highest seen is a repeat */
+  | { mode: 'seq'; seq: number }
+  /** compact-v2: the last 64 message ids; a status with m = 1 after a reboot starts a new window */
+  | { mode: 'window'; msgId: number; reset?: boolean };
+
+export type ApplyOutcome = { status: 'ok'; streamId: string } | { status: 'dup' } | { status: 'same' };
+
+export interface LoggedEvent {
+  streamId: string;
+  event: UnitEvent;
+}
+
+type RedisWithScripts = Redis & {
+  lgApplyEvent(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<string[]>;
+  lgReconcile(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<(string | number)[]>;
+};
+
+function dedupeArgs(d: Dedupe): [string, string] {
+  if (d.mode === 'seq') return ['seq', String(d.seq)];
+  if (d.mode === 'window') return [d.reset ? 'window-reset' : 'window', String(d.msgId)];
+  return ['none', ''];
+}
+
+/**
+ * Live state of units and compartments, and the append-only event log per unit (Redis Streams).
+ * Every write goes through a Lua script: dedupe + state + log in one atomic step.
+ */
+export class UnitStore {
+  readonly k: Keys;
+  private readonly redis: RedisWithScripts;
+
+  constructor(
+    redis: Redis,
+    prefix: string,
+    private readonly profiles: readonly UnitProfile[],
+  ) {
+    this.k = keys(prefix);
+    if (!('lgApplyEvent' in redis)) {
+      redis.defineCommand('lgApplyEvent', { numberOfKeys: 4, lua: APPLY_EVENT });
+      redis.defineCommand('lgReconcile', { numberOfKeys: 4, lua: RECONCILE });
+    }
+    this.redis = redis as RedisWithScripts;
+  }
+
+  private unitKeys(unit: string): [string, string, string, string] {
+    return [this.k.unit(unit), this.k.compartments(unit), this.k.events(unit), this.k.dedupe(unit)];
+  }
+
+  async apply(event: UnitEvent, dedupe: Dedupe = { mode: 'none' }, now = Date.now()): Promise<ApplyOutcome> {
+    const res = await this.redis.lgApplyEvent(
+      ...this.unitKeys(event.unit),
+      ...dedupeArgs(dedupe),
+      JSON.stringify(event),
+      String(now),
+    );
+    if (res[0] === 'ok') return { status: 'ok', streamId: String(res[1]) };
+    return { status: res[0] === 'dup' ? 'dup' : 'same' };
+  }
+
+  /** Compare a full reading with stored state; returns the events it inferred (already logged), or null if a duplicate. */
+  async reconcile(snap: Snapshot, dedupe: Dedupe = { mode: 'none' }, now = Date.now()): Promise<LoggedEvent[] | null> {
+    const res = await this.redis.lgReconcile(
+      ...this.unitKeys(snap.unit),
+      ...dedupeArgs(dedupe),
+      JSON.stringify({ unit: snap.unit, at: snap.at, firmware: snap.firmware ?? null, compartments: snap.compartments }),
+      String(now),
+    );
+    if (res[0] === 'dup') return null;
+    const out: LoggedEvent[] = [];
+    for (let i = 2; i + 1 < res.length; i += 2) {
+      out.push({ streamId: String(res[i]), event: JSON.parse(String(res[i + 1])) as UnitEvent });
+    }
+    return out;
+  }
+
+  /** Any valid message from the unit: it is alive. */
+  async touch(unit: string, now = Date.now(), fields: Record<string, string | number> = {}): Promise<void> {
+    await this.redis.hset(this.k.unit(unit), { lastSeen: now, ...fields });
+  }
+
+  async lastSeen(unit: string): Promise<number | null> {
+    const v = await this.redis.hget(this.k.unit(unit), 'lastSeen');
+    return v ? Number(v) : null;
+  }
+
+  /** json-v1: highest event seq applied (the dedupe watermark), -1 before the first */
+  async lastSeq(unit: string): Promise<number> {
+    const v = await this.redis.hget(this.k.unit(unit), 'lastSeq');
+    return v === null ? -1 : Number(v);
+  }
+
+  async isOnline(unit: string): Promise<boolean> {
+    return (await this.redis.hget(this.k.unit(unit), 'online')) === '1';
+  }
+
+  async setOutOfService(unit: string, compartment: number, oos: boolean): Promise<void> {
+    await this.redis.hset(this.k.compartments(unit), `${compartment}:oos`, oos ? '1' : '0');
+  }
+
+  async unit(id: string): Promise<UnitState | null> {
+    const profile = this.profiles.find((p) => p.id === id);
+    if (!profile) return null;
+    const [u, c] = await Promise.all([
+      this.redis.hgetall(this.k.unit(id)),
+      this.redis.hgetall(this.k.compartments(id)),
+    ]);
+    return toUnitState(profile, u, c);
+  }
+
+  async units(): Promise<UnitState[]> {
+    const pipe = this.redis.pipeline();
+    for (const p of this.profiles) {
+      pipe.hgetall(this.k.unit(p.id));
+      pipe.hgetall(this.k.compartments(p.id));
+    }
+    const res = (await pipe.exec()) ?? [];
+    return this.profiles.map((p, i) =>
+      toUnitState(p, (res[2 * i]?.[1] ?? {}) as Record<string, string>, (res[2 * i + 1]?.[1] ?? {}) as Record<string, string>),
+    );
+  }
+
+  /** Newest first. `before` is an exclusive stream id for paging. */
+  async events(unit: string, opts: { limit?: number; before?: string } = {}): Promise<LoggedEvent[]> {
+    const end = opts.before ? `(${opts.before}` : '+';
+    const rows = await this.redis.xrevrange(this.k.events(unit), end, '-', 'COUNT', opts.limit ?? 50);
+    return rows.map(([streamId, fields]) => ({ streamId, event: JSON.parse(fields[1] ?? '{}') as UnitEvent }));
+  }
+}
+
+function toUnitState(p: UnitProfile, u: Record<string, string>, c: Record<string, string>): UnitState {
+  const num = (v: string | undefined) => (v === undefined ? null : Number(v));
+  const compartments: CompartmentState[] = p.compartments.map(({ no, size }) => ({
+    no,
+    size,
+    doorOpen: c[`${no}:door`] === '1',
+    occupied: c[`${no}:occ`] === '1',
+    fault: (c[`${no}:fault`] as FaultKind | undefined) ?? null,
+    outOfService: c[`${no}:oos`] === '1',
+    updatedAt: num(c[`${no}:at`]),
+  }));
+  return {
+    id: p.id,
+    site: p.site,
+    siteName: p.siteName,
+    dialect: p.dialect,
+    online: u.online === '1',
+    since: num(u.since),
+    lastSeen: num(u.lastSeen),
+    firmware: u.firmware ?? null,
+    keypad: (u.keypad as KeypadState | undefined) ?? 'enabled',
+    rssi: num(u.rssi),
+    compartments,
+  };
+}
