@@ -42,3 +42,13 @@ export const LOCKS_PER_BOARD = 12;
 export function unitById(id: string): UnitProfile | undefined {
   return UNITS.find((u) => u.id === id);
 }
+
+/**
+ * Compartments within easy reach (the lower rows, no stretching or stooping), per the installers' layout sheets.
+ * Used for residents who ask for a low compartment (many are elderly).
+ */
+export const LOW_COMPARTMENTS: Readonly<Record<string, readonly number[]>> = {
+  'LSN-0001': [5, 6, 7, 8, 13, 14, 15, 16, 21, 22, 23, 24, 31, 32, 33, 34, 35, 36],
+  a4c138f0e2d1: [4, 5, 6, 10, 11, 12, 18, 19, 20, 21, 22, 26, 27, 28, 29, 30],
+  '861234567890123': [4, 5, 9, 10, 15, 16, 17, 18, 21, 22, 23, 24],
+};
