@@ -50,9 +50,50 @@ export const ConfigSchema = z.object({
   BUS_TIMEOUT_MS: ms.default(500),
   /** json-v1: how long to wait for replayed events before reconciling a snapshot that is ahead of them */
   SNAPSHOT_SETTLE_MS: ms.default(3_000),
+
+  // ---- staff ----
+  /** bearer token for staff routes and Bull Board; required in production */
+  STAFF_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** take the client address from X-Forwarded-For (only behind a proxy you run) */
+  TRUST_PROXY: bool.default(false),
+
+  // ---- parcels ----
+  HOLD_HOURS: z.coerce.number().positive().max(24 * 30).default(72),
+  REMINDER_HOURS: z
+    .string()
+    .regex(/^(\d+(\.\d+)?)(,\d+(\.\d+)?)*$|^off$/, 'comma-separated hours, e.g. 24,48, or off')
+    .default('24,48')
+    .transform((v) => (v === 'off' ? [] : v.split(',').map(Number))),
+  EXTEND_HOURS: z.coerce.number().positive().max(24 * 14).default(48),
+  DEPOSIT_OPEN_TIMEOUT_MS: ms.default(120_000),
+  CODE_MAX_AGE_MS: ms.default(120_000),
+  INTENT_TIMEOUT_MS: ms.default(120_000),
+  LOCKOUT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  LOCKOUT_WINDOW_MS: ms.default(600_000),
+  LOCKOUT_MS: ms.default(600_000),
+  PRESENCE_CODES: bool.default(true),
+  SWEEP_MS: ms.default(1_000),
+
+  // ---- notifications ----
+  TIME_ZONE: z.string().min(1).default('Asia/Shanghai'),
+  QUIET_HOURS: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$|^off$/, 'HH:MM-HH:MM, or off')
+    .default('22:00-08:00'),
+  SMS_URL: url(['http:', 'https:']).optional(),
+  SMS_TOKEN: z.string().min(1).optional(),
+  SMS_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
+  PROPERTY_WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  PROPERTY_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  WEBHOOK_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
+  NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+  NOTIFY_BACKOFF_MS: ms.default(2_000),
 });
 
-export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined };
+export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };
+
+/** Development only (documented in the README); production refuses to start without STAFF_TOKEN. */
+export const DEV_STAFF_TOKEN = 'dev-staff-token-not-for-production';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -78,9 +119,26 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     }
     credentialsFile = DEV_CREDENTIALS_FILE;
   }
+  if (cfg.PROPERTY_WEBHOOK_URL && !cfg.PROPERTY_WEBHOOK_SECRET) {
+    throw new ConfigError('invalid configuration: PROPERTY_WEBHOOK_SECRET: required with PROPERTY_WEBHOOK_URL (webhooks are signed)');
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: cfg.TIME_ZONE });
+  } catch {
+    throw new ConfigError(`invalid configuration: TIME_ZONE: unknown time zone (got ${JSON.stringify(cfg.TIME_ZONE)})`);
+  }
+  if (cfg.NODE_ENV === 'production' && !cfg.STAFF_TOKEN) {
+    throw new ConfigError('invalid configuration: STAFF_TOKEN: required in production (bearer token for staff routes)');
+  }
+  if (!cfg.STAFF_TOKEN) cfg.STAFF_TOKEN = DEV_STAFF_TOKEN;
+  if (cfg.MQTT_SHARE_GROUP && !cfg.MQTT_URL) {
+    throw new ConfigError(
+      'invalid configuration: MQTT_SHARE_GROUP: shared subscriptions need an external broker (set MQTT_URL, e.g. Mosquitto); the embedded broker has none',
+    );
+  }
   if (cfg.NODE_ENV === 'production' && cfg.SIMULATORS && !env.SIMULATORS) {
     // In production simulators must be asked for explicitly; the default is for `npm start` on a laptop.
     cfg.SIMULATORS = false;
   }
-  return { ...cfg, credentialsFile };
+  return { ...cfg, STAFF_TOKEN: cfg.STAFF_TOKEN, credentialsFile };
 }

@@ -85,6 +85,15 @@ export type UnitEvent = { unit: string; at: number; source: EventSource } & (
   | { kind: 'boot'; firmware?: string; reason?: string }
   | { kind: 'keypad'; state: KeypadState; reason?: string }
   | {
+      /** a parcel changed state (written by the parcel service in the same step as the change) */
+      kind: 'parcel';
+      parcelId: string;
+      compartment: number;
+      from: string;
+      to: string;
+      reason: string;
+    }
+  | {
       kind: 'command';
       commandId: string;
       op: CommandOp['op'];

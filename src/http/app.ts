@@ -2,19 +2,39 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
+import type { Hono } from 'hono';
+import type { CommandBus } from '../bus/commands.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
+import type { Couriers, Residents } from '../parcels/accounts.js';
+import type { ParcelService } from '../parcels/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
+import { adminRoutes, type FailureLister } from './routes/admin.js';
+import { mountDocs } from './routes/docs.js';
 import { healthRoutes, type Health } from './routes/health.js';
-import { unitRoutes } from './routes/units.js';
 import { pageRoutes } from './routes/pages.js';
+import { parcelRoutes } from './routes/parcels.js';
+import { unitRoutes } from './routes/units.js';
+
+export interface ParcelDeps {
+  service: ParcelService;
+  couriers: Couriers;
+  residents: Residents;
+  commands: CommandBus;
+  notifications: FailureLister;
+  staffToken: string;
+  trustProxy: boolean;
+  /** mounts extra staff-only apps (Bull Board) under their paths */
+  staffApps?: { path: string; app: Hono }[];
+}
 
 export interface AppDeps {
   store: UnitStore;
   health: Health;
   counters: Counters;
   logger: Logger;
+  parcels?: ParcelDeps;
 }
 
 export type AppEnv = { Variables: { requestId: string } };
@@ -31,6 +51,10 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  app.use(async (c, next) => {
+    await next();
+    c.header('X-Request-Id', c.get('requestId'));
+  });
   app.use(secureHeaders());
   app.use(bodyLimit({ maxSize: 64 * 1024 }));
   app.onError(onError(deps.logger));
@@ -39,14 +63,32 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps));
   app.route('/', unitRoutes(deps));
   app.route('/', pageRoutes(deps));
+  if (deps.parcels) {
+    const p = deps.parcels;
+    app.route('/', parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy }));
+    app.route(
+      '/',
+      adminRoutes({
+        staffToken: p.staffToken,
+        couriers: p.couriers,
+        residents: p.residents,
+        parcels: p.service,
+        commands: p.commands,
+        store: deps.store,
+        notifications: p.notifications,
+      }),
+    );
+  }
 
-  app.doc31('/openapi.json', {
+  const docConfig = {
     openapi: '3.1.0',
     info: {
       title: 'locker-gateway',
       version: '0.1.0',
       description: 'Parcel lockers of the Lishe community: units, compartments, parcels and notifications.',
     },
-  });
+  };
+  app.doc31('/openapi.json', docConfig);
+  mountDocs(app as unknown as Hono, () => app.getOpenAPI31Document(docConfig) as never);
   return app;
 }

@@ -3,6 +3,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import type { Logger } from '../log.js';
+import { CommandError } from '../bus/commands.js';
+import { ParcelError, type ParcelErrorCode } from '../parcels/errors.js';
 
 /** Every error code the API answers with, in one enum. */
 export const ERROR_CODES = [
@@ -19,6 +21,12 @@ export const ERROR_CODES = [
   'payload_too_large',
   'internal',
   'unavailable',
+  'wrong_code',
+  'wrong_presence_code',
+  'open_failed',
+  'busy',
+  'already_extended',
+  'not_waiting',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -49,9 +57,33 @@ export function describeZod(err: ZodError, where: string): { message: string; fi
   return { message: fields.map((f) => `${f.field}: ${f.problem}`).join('; '), fields };
 }
 
+/** Domain errors carry no HTTP; this is where they get it. */
+const PARCEL_STATUS: Record<ParcelErrorCode, ContentfulStatusCode> = {
+  not_found: 404,
+  forbidden: 403,
+  consent_refused: 422,
+  no_compartment: 409,
+  unit_offline: 503,
+  open_failed: 502,
+  busy: 409,
+  wrong_code: 403,
+  wrong_presence_code: 403,
+  locked_out: 429,
+  already_extended: 409,
+  not_waiting: 409,
+  conflict: 409,
+};
+
 export function onError(logger: Logger) {
   return (err: Error, c: Context) => {
     if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
+    if (err instanceof ParcelError) {
+      if (err.code === 'locked_out' && typeof err.details?.retryAfterS === 'number') c.header('Retry-After', String(err.details.retryAfterS));
+      return c.json(errorBody(c, err.code, err.message, err.details), PARCEL_STATUS[err.code]);
+    }
+    if (err instanceof CommandError) {
+      return c.json(errorBody(c, err.code === 'unknown_unit' ? 'not_found' : 'conflict', err.message), err.code === 'unknown_unit' ? 404 : 409);
+    }
     if (err instanceof HTTPException) {
       const status = err.status;
       const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status < 500 ? 'validation_failed' : 'internal';

@@ -13,6 +13,12 @@ import { createApp } from '../http/app.js';
 import { createLogger, type Logger } from '../log.js';
 import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
+import { ParcelStore } from '../store/parcels.js';
+import { Couriers, Residents } from '../parcels/accounts.js';
+import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
+import { ParcelEngine } from '../parcels/engine.js';
+import { Notifier, OutboxRelay } from '../notify/index.js';
+import { mountBullBoard } from '../http/bullboard.js';
 
 export interface RunningGateway {
   url: string;
@@ -23,7 +29,40 @@ export interface RunningGateway {
   counters: Counters;
   broker: EmbeddedBroker | null;
   simulators: SimulatedUnit[];
+  parcels: ParcelService;
+  engine: ParcelEngine;
+  couriers: Couriers;
+  residents: Residents;
+  notifier: Notifier;
+  relay: OutboxRelay;
   close(): Promise<void>;
+}
+
+export function parcelPolicy(config: Config): ParcelPolicy {
+  return {
+    holdMs: config.HOLD_HOURS * 3600_000,
+    extendMs: config.EXTEND_HOURS * 3600_000,
+    reminderHours: config.REMINDER_HOURS,
+    depositOpenTimeoutMs: config.DEPOSIT_OPEN_TIMEOUT_MS,
+    codeMaxAgeMs: config.CODE_MAX_AGE_MS,
+    intentTimeoutMs: config.INTENT_TIMEOUT_MS,
+    lockout: { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS },
+  };
+}
+
+function notifyConfig(config: Config) {
+  const [start, end] = config.QUIET_HOURS === 'off' ? [] : config.QUIET_HOURS.split('-');
+  return {
+    prefix: `${config.REDIS_PREFIX}bull`,
+    timeZone: config.TIME_ZONE,
+    quietHours: start && end ? { start, end } : null,
+    sms: config.SMS_URL ? { url: config.SMS_URL, ...(config.SMS_TOKEN ? { token: config.SMS_TOKEN } : {}), ratePerSecond: config.SMS_RATE_PER_S } : null,
+    propertyWebhook:
+      config.PROPERTY_WEBHOOK_URL && config.PROPERTY_WEBHOOK_SECRET ? { url: config.PROPERTY_WEBHOOK_URL, secret: config.PROPERTY_WEBHOOK_SECRET } : null,
+    webhookRatePerSecond: config.WEBHOOK_RATE_PER_S,
+    attempts: config.NOTIFY_ATTEMPTS,
+    backoffMs: config.NOTIFY_BACKOFF_MS,
+  };
 }
 
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
@@ -79,6 +118,58 @@ export async function startGateway(
     cleanups.push(() => bus.stop());
     await bus.start();
 
+    // ---- parcels and notifications ----
+    const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
+    const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX);
+    const couriers = new Couriers(redis, parcelStore.k);
+    const residents = new Residents(redis, parcelStore.k);
+    const parcels = new ParcelService({
+      parcels: parcelStore,
+      unitStore: store,
+      commands: bus.commands,
+      couriers,
+      residents,
+      codeKey,
+      policy: parcelPolicy(config),
+      logger,
+      counters,
+      units,
+    });
+    const notifier = new Notifier({
+      connection: () => new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+      config: notifyConfig(config),
+      logger,
+      counters,
+    });
+    notifier.startWorkers();
+    cleanups.push(() => notifier.close());
+    const relayRedis = redis.duplicate();
+    const relay = new OutboxRelay({ redis: relayRedis, keyPrefix: config.REDIS_PREFIX, notifier, logger, counters, consumer: config.MQTT_CLIENT_ID });
+    relay.start();
+    cleanups.push(async () => {
+      await relay.stop();
+      relayRedis.disconnect();
+    });
+    const engineRedis = redis.duplicate();
+    const engine = new ParcelEngine({
+      blocking: engineRedis,
+      prefix: config.REDIS_PREFIX,
+      units,
+      service: parcels,
+      unitStore: store,
+      codeKey,
+      logger,
+      counters,
+      consumer: config.MQTT_CLIENT_ID,
+      sweepMs: config.SWEEP_MS,
+      presenceCodes: config.PRESENCE_CODES,
+    });
+    await engine.start();
+    cleanups.push(async () => {
+      await engine.stop();
+      engineRedis.disconnect();
+    });
+
     const app = createApp({
       store,
       counters,
@@ -87,7 +178,17 @@ export async function startGateway(
         redis: async () => (await redis.ping()) === 'PONG',
         mqtt: () => bus.connected,
       },
+      parcels: {
+        service: parcels,
+        couriers,
+        residents,
+        commands: bus.commands,
+        notifications: notifier,
+        staffToken: config.STAFF_TOKEN,
+        trustProxy: config.TRUST_PROXY,
+      },
     });
+    mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(
@@ -111,7 +212,7 @@ export async function startGateway(
       });
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, close };
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
   } catch (err) {
     await close();
     throw err;

@@ -10,6 +10,35 @@ export function keys(p: string) {
     downMsgId: (id: string) => `${p}downm:${id}`,
     /** compact-v2: down m -> command id, so an ack that arrives after a restart still settles its command */
     downMsgMap: (id: string, m: number) => `${p}downmap:${id}:${m}`,
+
+    // ---- parcels ----
+    parcel: (id: string) => `${p}parcel:${id}`,
+    /** a compartment given to parcels: {v, j} */
+    slot: (unit: string, no: number) => `${p}slot:${unit}:${no}`,
+    /** allocated compartment numbers of a unit */
+    slots: (unit: string) => `${p}slots:${unit}`,
+    /** keyed hash of a live pickup code -> compartment number; its existence makes codes unique per unit */
+    code: (unit: string, hash: string) => `${p}code:${unit}:${hash}`,
+    /** live parcel ids of a phone */
+    phone: (phone: string) => `${p}phone:${phone}`,
+    tracking: (carrier: string, tn: string) => `${p}tracking:${carrier}:${tn}`,
+    /** zset parcel id -> deadline (stored parcels) */
+    deadlines: `${p}deadlines`,
+    /** zset parcel id -> time by which the door must have opened (reserved parcels) */
+    reservations: `${p}reservations`,
+    /** the notification outbox (stream), relayed to BullMQ */
+    outbox: `${p}outbox`,
+    resident: (phone: string) => `${p}resident:${phone}`,
+    courier: (id: string) => `${p}courier:${id}`,
+    courierToken: (hash: string) => `${p}courier-token:${hash}`,
+    couriers: `${p}couriers`,
+    /** wrong codes at a keypad (zset of attempt times) and the keypad lock */
+    wrongCodes: (unit: string) => `${p}wrong:${unit}`,
+    keypadLock: (unit: string) => `${p}kplock:${unit}`,
+    /** failed remote pickups per phone / client address, and their locks */
+    apiFailures: (kind: 'phone' | 'ip', id: string) => `${p}apifail:${kind}:${id}`,
+    apiLock: (kind: 'phone' | 'ip', id: string) => `${p}apilock:${kind}:${id}`,
+    otp: (phone: string) => `${p}otp:${phone}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -22,6 +22,12 @@ describe('config', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ REDIS_PREFIX: 'has space' }, 'REDIS_PREFIX'],
     [{ NODE_ENV: 'production' }, 'CREDENTIALS_FILE'],
+    [{ MQTT_SHARE_GROUP: 'gw' }, 'MQTT_SHARE_GROUP'],
+    [{ PROPERTY_WEBHOOK_URL: 'http://x.test/hook' }, 'PROPERTY_WEBHOOK_SECRET'],
+    [{ TIME_ZONE: 'Mars/Base' }, 'TIME_ZONE'],
+    [{ QUIET_HOURS: '22-8' }, 'QUIET_HOURS'],
+    [{ REMINDER_HOURS: 'daily' }, 'REMINDER_HOURS'],
+    [{ HOLD_HOURS: '0' }, 'HOLD_HOURS'],
   ])('refuses %j and names %s', (env, key) => {
     expect(() => parseConfig(env)).toThrow(ConfigError);
     expect(() => parseConfig(env)).toThrow(new RegExp(`^invalid configuration: ${key}`));
@@ -34,8 +40,10 @@ describe('config', () => {
   });
 
   it('in production simulators are off unless asked for', () => {
-    expect(parseConfig({ NODE_ENV: 'production', CREDENTIALS_FILE: '/etc/lg/creds.json' }).SIMULATORS).toBe(false);
-    expect(parseConfig({ NODE_ENV: 'production', CREDENTIALS_FILE: '/x', SIMULATORS: 'on' }).SIMULATORS).toBe(true);
+    const prod = { NODE_ENV: 'production', CREDENTIALS_FILE: '/etc/lg/creds.json', STAFF_TOKEN: 'a-long-staff-token-0123' };
+    expect(parseConfig(prod).SIMULATORS).toBe(false);
+    expect(parseConfig({ ...prod, SIMULATORS: 'on' }).SIMULATORS).toBe(true);
+    expect(() => parseConfig({ ...prod, STAFF_TOKEN: '' })).toThrow(/^invalid configuration: STAFF_TOKEN/);
   });
 });
 

@@ -1,0 +1,213 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { CommandBus } from '../../bus/commands.js';
+import type { Couriers, Residents } from '../../parcels/accounts.js';
+import type { ParcelService } from '../../parcels/service.js';
+import type { UnitStore } from '../../store/units.js';
+import { staffAuth } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { CommandResultSchema, ErrorSchema, UnitIdParam } from '../schemas.js';
+import { Phone, ParcelView, parcelView } from './parcels.js';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const staffSecurity = [{ staffToken: [] }];
+
+export interface FailureLister {
+  failures(limit?: number): Promise<unknown[]>;
+}
+
+const CourierView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    carrier: z.string(),
+    webhookUrl: z.string().nullable(),
+    active: z.boolean(),
+    createdAt: z.number().int(),
+  })
+  .openapi('Courier');
+
+const UnitCommand = z
+  .discriminatedUnion('op', [
+    z.object({ op: z.literal('open'), compartment: z.number().int().min(1).max(99) }),
+    z.object({ op: z.literal('display'), text: z.string().min(1).max(40), seconds: z.number().int().min(1).max(255) }),
+    z.object({ op: z.literal('keypad'), enabled: z.boolean() }),
+    z.object({ op: z.literal('status') }),
+  ])
+  .openapi('UnitCommand');
+
+/** Staff routes: couriers, residents' preferences, parcels, unit commands, notification failures. */
+export function adminRoutes(deps: {
+  staffToken: string;
+  couriers: Couriers;
+  residents: Residents;
+  parcels: ParcelService;
+  commands: CommandBus;
+  store: UnitStore;
+  notifications: FailureLister;
+}) {
+  const app = new OpenAPIHono();
+  const staff = staffAuth(deps.staffToken);
+  app.use('/v1/admin/*', staff);
+  app.use('/v1/units/:id/commands', staff);
+  app.use('/v1/units/:id/keypad-lock', staff);
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/admin/couriers',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Issue a courier account and its bearer token (shown once, stored hashed)',
+      request: {
+        body: {
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  name: z.string().trim().min(1).max(60),
+                  carrier: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, '1 to 20 letters, digits, _ or -'),
+                  webhookUrl: z.string().url().optional(),
+                  webhookSecret: z.string().min(16).optional(),
+                })
+                .refine((b) => !b.webhookUrl || b.webhookSecret, { message: 'webhookSecret is required with webhookUrl', path: ['webhookSecret'] })
+                .openapi('CourierRequest'),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 201: json(z.object({ courier: CourierView, token: z.string() }), 'issued'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only') },
+    }),
+    async (c) => {
+      const { courier, token } = await deps.couriers.issue(c.req.valid('json'));
+      const { webhookSecret: _s, ...view } = courier;
+      return c.json({ courier: view, token }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/admin/couriers',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Courier accounts',
+      responses: { 200: json(z.object({ couriers: z.array(CourierView) }), 'all'), 401: json(ErrorSchema, 'staff only') },
+    }),
+    async (c) => c.json({ couriers: (await deps.couriers.list()).map(({ webhookSecret: _s, ...v }) => v) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/admin/couriers/{id}',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Revoke a courier token',
+      request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
+      responses: { 204: { description: 'revoked' }, 404: json(ErrorSchema, 'no such courier'), 401: json(ErrorSchema, 'staff only') },
+    }),
+    async (c) => {
+      if (!(await deps.couriers.revoke(c.req.valid('param').id))) throw new ApiError(404, 'not_found', 'no such courier');
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/admin/residents/{phone}/preferences',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: "Set a resident's preferences at the office (e.g. consent given or refused on paper)",
+      request: {
+        params: z.object({ phone: Phone.openapi({ param: { name: 'phone', in: 'path' } }) }),
+        body: {
+          content: {
+            'application/json': {
+              schema: z.object({ lowCompartment: z.boolean().optional(), lang: z.enum(['zh', 'en']).optional(), consent: z.enum(['allowed', 'refused']).optional() }),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'saved'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only') },
+    }),
+    async (c) => c.json(await deps.residents.setPrefs(c.req.valid('param').phone, c.req.valid('json')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/admin/parcels/{id}',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'A parcel, with the full phone number',
+      request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
+      responses: { 200: json(ParcelView.extend({ phone: z.string(), courierId: z.string() }), 'the parcel'), 404: json(ErrorSchema, 'not found'), 401: json(ErrorSchema, 'staff only') },
+    }),
+    async (c) => {
+      const p = await deps.parcels.get(c.req.valid('param').id);
+      if (!p) throw new ApiError(404, 'not_found', 'no such parcel');
+      return c.json({ ...parcelView(deps.parcels, p), phone: p.phone, courierId: p.courierId }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/units/{id}/commands',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Send a command to a unit (open, display, keypad, status) and wait for its result',
+      request: {
+        params: UnitIdParam,
+        body: { content: { 'application/json': { schema: UnitCommand } }, required: true },
+        headers: z.object({ 'idempotency-key': z.string().max(64).optional() }),
+      },
+      responses: {
+        200: json(z.object({ id: z.string(), state: z.string(), result: CommandResultSchema.optional() }), 'the command and its result'),
+        400: json(ErrorSchema, 'bad field'),
+        401: json(ErrorSchema, 'staff only'),
+        404: json(ErrorSchema, 'no such unit'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      if (!(await deps.store.unit(id))) throw new ApiError(404, 'not_found', `no unit ${id}`);
+      const key = c.req.valid('header')['idempotency-key'];
+      const r = await deps.commands.send(id, c.req.valid('json'), { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff' });
+      return c.json({ id: r.id, state: r.state, ...(r.result ? { result: r.result } : {}) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/units/{id}/keypad-lock',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Unlock a keypad locked after repeated wrong codes',
+      request: { params: UnitIdParam },
+      responses: { 204: { description: 'unlocked' }, 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit') },
+    }),
+    async (c) => {
+      await deps.parcels.unlockKeypad(c.req.valid('param').id, 'staff');
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/admin/notifications/failures',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Notifications that failed for good (kept, newest first)',
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
+      responses: { 200: json(z.object({ failures: z.array(z.record(z.string(), z.unknown())) }), 'failures'), 401: json(ErrorSchema, 'staff only') },
+    }),
+    async (c) => c.json({ failures: (await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[] }, 200),
+  );
+  return app;
+}

@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import type { Parcel, Slot } from '../domain/parcel.js';
+import { keys, type Keys } from './keys.js';
+import { Tx, type Check, type Op } from './tx.js';
+
+/** Reads parcels and slots, and writes planned steps atomically (see tx.ts). */
+export class ParcelStore {
+  readonly k: Keys;
+  readonly tx: Tx;
+
+  constructor(
+    readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.k = keys(prefix);
+    this.tx = new Tx(redis);
+  }
+
+  async parcel(id: string): Promise<Parcel | null> {
+    const j = await this.redis.hget(this.k.parcel(id), 'j');
+    return j ? (JSON.parse(j) as Parcel) : null;
+  }
+
+  async parcels(ids: readonly string[]): Promise<Parcel[]> {
+    if (!ids.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.k.parcel(id), 'j');
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, j]) => (j ? (JSON.parse(j as string) as Parcel) : null)).filter((p): p is Parcel => p !== null);
+  }
+
+  async slot(unit: string, no: number): Promise<Slot | null> {
+    const j = await this.redis.hget(this.k.slot(unit, no), 'j');
+    return j ? (JSON.parse(j) as Slot) : null;
+  }
+
+  /** A slot and its parcels, read together. */
+  async slotWithParcels(unit: string, no: number): Promise<{ slot: Slot; parcels: Parcel[] } | null> {
+    const slot = await this.slot(unit, no);
+    if (!slot) return null;
+    return { slot, parcels: await this.parcels(slot.parcels) };
+  }
+
+  async allocated(unit: string): Promise<Set<number>> {
+    return new Set((await this.redis.smembers(this.k.slots(unit))).map(Number));
+  }
+
+  async codeSlot(unit: string, hash: string): Promise<number | null> {
+    const v = await this.redis.get(this.k.code(unit, hash));
+    return v === null ? null : Number(v);
+  }
+
+  async liveParcelIds(phone: string): Promise<string[]> {
+    return this.redis.smembers(this.k.phone(phone));
+  }
+
+  async byTracking(carrier: string, tn: string): Promise<string | null> {
+    return this.redis.get(this.k.tracking(carrier, tn));
+  }
+
+  async due(zset: string, now: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(zset, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  // ---- building one atomic step ----
+
+  versionCheck(key: string, v: number | null): Check {
+    return { key, field: 'v', equals: v === null ? null : String(v) };
+  }
+
+  putParcel(p: Parcel): Op {
+    return ['HSET', this.k.parcel(p.id), 'v', p.v + 1, 'j', JSON.stringify({ ...p, v: p.v + 1 }), 'state', p.state];
+  }
+
+  putSlot(s: Slot): Op {
+    return ['HSET', this.k.slot(s.unit, s.compartment), 'v', s.v + 1, 'j', JSON.stringify({ ...s, v: s.v + 1 })];
+  }
+
+  async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
+    return this.tx.apply(checks, ops);
+  }
+}

@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * One atomic step with optimistic concurrency, for writes planned in TypeScript (the parcel state machine is pure
+ * code): every check must still hold (a hash's version field, a key's absence), otherwise nothing is written and
+ * the caller re-reads and re-plans. All writes, log entries and outbox entries of a step go in together.
+ */
+export type Check =
+  | { key: string; field: string; equals: string | null }
+  | { key: string; absent: true };
+
+/** A Redis command as words, e.g. ['HSET', key, 'state', 'stored']. Only write commands belong here. */
+export type Op = (string | number)[];
+
+const CAS = `
+local spec = cjson.decode(ARGV[1])
+for i, c in ipairs(spec.checks) do
+  if c.absent then
+    if redis.call('EXISTS', c.key) == 1 then return {'conflict', tostring(i)} end
+  else
+    local v = redis.call('HGET', c.key, c.field)
+    local want = c.equals
+    if want == cjson.null then want = false end
+    if v ~= want then return {'conflict', tostring(i)} end
+  end
+end
+local out = {'ok'}
+for _, op in ipairs(spec.ops) do
+  local r = redis.call(unpack(op))
+  if op[1] == 'XADD' then table.insert(out, r) end
+end
+return out
+`;
+
+type WithCas = Redis & { lgCas(spec: string): Promise<string[]> };
+
+export class Tx {
+  private readonly redis: WithCas;
+  constructor(redis: Redis) {
+    if (!('lgCas' in redis)) redis.defineCommand('lgCas', { numberOfKeys: 0, lua: CAS });
+    this.redis = redis as WithCas;
+  }
+
+  /** Returns the stream ids of XADDs in order, or null when a check failed. */
+  async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
+    const res = await this.redis.lgCas(JSON.stringify({ checks, ops: ops.map((o) => o.map(String)) }));
+    if (res[0] !== 'ok') return null;
+    return res.slice(1);
+  }
+}
