@@ -1,0 +1,327 @@
+import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
+import type { Channel } from './channels/channel.js';
+import { ConsoleChannel } from './channels/console.js';
+import { SmsChannel } from './channels/sms.js';
+import { WebhookChannel } from './channels/webhook.js';
+import { InvalidNoticeError, PermanentError } from './errors.js';
+import { maskPhone } from './phone.js';
+import { nextAllowed } from './quiet.js';
+import { renderText } from './templates.js';
+import {
+  CHANNELS,
+  ROUTES,
+  noticeJobSchema,
+  noticeSchema,
+  notifyConfigSchema,
+  type ChannelName,
+  type FailedNotice,
+  type Notice,
+  type NoticeJob,
+  type ParsedNotice,
+  type ParsedNotifyConfig,
+  type Route,
+} from './types.js';
+
+export type { NotifyConfig } from './types.js';
+import type { NotifyConfig } from './types.js';
+
+/**
+ * The notification pipeline: one BullMQ queue + worker per channel (sms, webhook, console).
+ *
+ * No duplicates, layer by layer:
+ *  1. Job ids are derived from the notice id and the route (`<noticeId>.sms`, `<noticeId>.webhook`). BullMQ
+ *     ignores an add whose job id already exists (waiting, delayed, active, completed or failed), so enqueueing
+ *     the same notice again — the outbox relay re-processing an entry after a crash — creates nothing.
+ *  2. Completed jobs are only kept for KEEP_COMPLETED_S; after that an add with the same id would create a new
+ *     job. And a worker can crash (or lose its lock and be declared stalled) after the provider accepted the
+ *     message but before BullMQ recorded the job as completed; the stalled checker then moves the job back to
+ *     wait and another worker runs it again. So right after the provider says yes we SET NX
+ *     `${prefix}:sent:${jobId}` (TTL SENT_TTL_S, longer than completed jobs are kept) and a worker skips any
+ *     job whose sent key exists.
+ *  3. What remains is the window between "provider accepted" and "sent key written" (a crash or a Redis
+ *     outage right there). It cannot be closed from our side; every request therefore carries
+ *     `Idempotency-Key: <job id>` (and the SMS body's `id`), the same on every retry, so a provider that
+ *     dedupes sends one message.
+ */
+export type NotifyConnection = RedisOptions | (() => Redis);
+
+export interface NotifierDeps {
+  /** ioredis options (BullMQ opens its own connections) or a factory of Redis instances
+   *  (`maxRetriesPerRequest: null`, no keyPrefix), called once per queue/worker and for the sent keys. */
+  connection: NotifyConnection;
+  config: NotifyConfig;
+  logger: Logger;
+  now?: () => number;
+  counters?: Counters;
+}
+
+export const QUEUE_NAMES: Record<ChannelName, string> = {
+  sms: 'notify-sms',
+  webhook: 'notify-webhook',
+  console: 'notify-console',
+};
+
+/** Completed jobs (with the pickup code scrubbed) are kept a week for Bull Board and support questions. */
+export const KEEP_COMPLETED_S = 7 * 24 * 3600;
+/** The sent marker must outlive the completed job it backs up. */
+export const SENT_TTL_S = 14 * 24 * 3600;
+/** Failed jobs are kept (failures(), staff can retry them from Bull Board), bounded so Redis cannot fill up. */
+export const KEEP_FAILED_COUNT = 10_000;
+
+const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
+
+/** `<noticeId>.<route>`. The notice id is URI-encoded: BullMQ refuses custom ids containing ':'. */
+export function jobIdFor(noticeId: string, route: Route): string {
+  return `${encodeURIComponent(noticeId)}.${route}`;
+}
+
+/** BullMQ rate limiter from a rate: 10/s → 10 per 1000 ms; 0.5/s → 1 per 2000 ms. */
+export function limiterFor(ratePerSecond: number): { max: number; duration: number } {
+  const max = Math.max(1, Math.floor(ratePerSecond));
+  return { max, duration: Math.round((max * 1000) / ratePerSecond) };
+}
+
+export class Notifier {
+  readonly config: ParsedNotifyConfig;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly counters: Counters | undefined;
+  private readonly connection: NotifyConnection;
+  private readonly ownClients: Redis[] = [];
+  private readonly redis: Redis;
+  private readonly queueByChannel: Record<ChannelName, Queue>;
+  private readonly channels: Record<ChannelName, Channel>;
+  private workers: Worker[] = [];
+  private closing: Promise<void> | null = null;
+
+  constructor(deps: NotifierDeps) {
+    const parsed = notifyConfigSchema.safeParse(deps.config);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
+      throw new Error(`invalid notify configuration: ${issues}`);
+    }
+    this.config = parsed.data;
+    this.logger = deps.logger.child({ component: 'notify' });
+    this.now = deps.now ?? Date.now;
+    this.counters = deps.counters;
+    this.connection = deps.connection;
+    this.redis = this.client();
+    this.redis.on('error', (err: Error) => this.logger.warn('notify redis error', { err }));
+
+    const tz = this.config.timeZone;
+    this.channels = {
+      sms: this.config.sms ? new SmsChannel(this.config.sms, tz) : new ConsoleChannel(this.logger, tz, this.now),
+      webhook: new WebhookChannel(this.config.propertyWebhook, this.now),
+      console: new ConsoleChannel(this.logger, tz, this.now),
+    };
+    const defaultJobOptions = {
+      attempts: this.config.attempts,
+      backoff: { type: 'exponential', delay: this.config.backoffMs },
+      removeOnComplete: { age: KEEP_COMPLETED_S },
+      removeOnFail: { count: KEEP_FAILED_COUNT },
+    };
+    const make = (c: ChannelName) => {
+      const q = new Queue(QUEUE_NAMES[c], { connection: this.bullConnection(), prefix: this.config.prefix, defaultJobOptions });
+      q.on('error', (err: Error) => this.logger.warn('notify queue error', { queue: q.name, err }));
+      return q;
+    };
+    this.queueByChannel = { sms: make('sms'), webhook: make('webhook'), console: make('console') };
+  }
+
+  /** Where a route runs: the real provider when configured, else the console. */
+  channelFor(route: Route, notice: ParsedNotice): ChannelName {
+    if (route === 'sms') return this.config.sms ? 'sms' : 'console';
+    return notice.to.webhook === 'property' && !this.config.propertyWebhook ? 'console' : 'webhook';
+  }
+
+  sentKey(jobId: string): string {
+    return `${this.config.prefix}:sent:${jobId}`;
+  }
+
+  /**
+   * Queue one job per route of the notice. Idempotent (see the class comment). A quiet notice due inside
+   * quiet hours is delayed to their end. Throws InvalidNoticeError for a notice that can never be sent.
+   */
+  async enqueue(input: Notice): Promise<void> {
+    const parsed = noticeSchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new InvalidNoticeError(`invalid notice ${JSON.stringify((input as { id?: unknown })?.id ?? null)}: ${issues}`);
+    }
+    const notice = parsed.data;
+    const routes = ROUTES.filter((r) => (r === 'sms' ? notice.to.sms : notice.to.webhook) !== undefined);
+    if (notice.to.sms) {
+      // Render once now so a notice missing a parameter is refused here rather than failing in a worker.
+      try {
+        renderText({ kind: notice.kind, lang: notice.to.lang, params: notice.params }, this.config.timeZone);
+      } catch (err) {
+        throw new InvalidNoticeError(`invalid notice ${notice.id}: ${(err as Error).message}`);
+      }
+    }
+    const now = this.now();
+    const due = notice.sendAt ?? now;
+    const at = notice.quiet ? nextAllowed(due, this.config.timeZone, this.config.quietHours) : due;
+    const delay = Math.max(0, at - now);
+    for (const route of routes) {
+      const channel = this.channelFor(route, notice);
+      const jobId = jobIdFor(notice.id, route);
+      const data: NoticeJob = { jobId, route, channel, notice };
+      await this.queueByChannel[channel].add(notice.kind, data, { jobId, delay });
+      this.logger.debug('notice queued', { jobId, channel, kind: notice.kind, delay });
+    }
+  }
+
+  /**
+   * Remove the still-pending jobs (waiting, delayed — including a retry waiting for its backoff) of these
+   * notices. A job being sent right now cannot be stopped (BullMQ refuses to remove a locked job); a sent one
+   * is left alone as the record that it was sent. Enqueueing a cancelled notice again schedules it again
+   * (that is how a reminder is moved when a deadline is extended: cancel, then enqueue with the new sendAt).
+   */
+  async cancel(noticeIds: string[]): Promise<void> {
+    for (const noticeId of noticeIds) {
+      for (const route of ROUTES) {
+        const jobId = jobIdFor(noticeId, route);
+        for (const channel of CHANNELS) {
+          const queue = this.queueByChannel[channel];
+          const state = await queue.getJobState(jobId);
+          if (!PENDING_STATES.has(state)) continue;
+          const removed = await queue.remove(jobId);
+          if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
+          else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
+        }
+      }
+    }
+  }
+
+  startWorkers(): void {
+    if (this.workers.length > 0 || this.closing) return;
+    const w = this.config.worker ?? {};
+    for (const channel of CHANNELS) {
+      const rate = channel === 'sms' ? this.config.sms?.ratePerSecond : channel === 'webhook' ? this.config.webhookRatePerSecond : undefined;
+      const worker = new Worker(QUEUE_NAMES[channel], (job, token) => this.process(channel, job, token), {
+        connection: this.bullConnection(),
+        prefix: this.config.prefix,
+        concurrency: w.concurrency ?? (channel === 'console' ? 1 : 4),
+        ...(rate ? { limiter: limiterFor(rate) } : {}),
+        ...(w.lockDurationMs ? { lockDuration: w.lockDurationMs } : {}),
+        ...(w.stalledIntervalMs ? { stalledInterval: w.stalledIntervalMs } : {}),
+      });
+      worker.on('error', (err) => this.logger.warn('notify worker error', { channel, err }));
+      worker.on('stalled', (jobId) => this.logger.warn('notice job stalled (worker died?), will run again', { channel, jobId }));
+      worker.on('failed', (job, err) => {
+        if (!job) return;
+        const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+        const fields = { channel, jobId: job.id, attempt: job.attemptsMade, reason: err.message };
+        if (final) {
+          this.counters?.inc('notify_failed_total', { channel });
+          this.logger.error('notice failed permanently', fields);
+        } else this.logger.warn('notice attempt failed, will retry', fields);
+      });
+      worker.on('completed', () => this.counters?.inc('notify_sent_total', { channel }));
+      this.workers.push(worker);
+    }
+  }
+
+  private async process(channel: ChannelName, job: Job, token: string | undefined): Promise<{ result: string }> {
+    const parsed = noticeJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues[0]?.message ?? ''}`);
+    const data = parsed.data;
+    const jobId = job.id ?? data.jobId;
+
+    // A quiet notice that comes due inside quiet hours anyway (a retry's backoff, a backlog) waits for the
+    // morning. moveToDelayed + DelayedError does not count as an attempt.
+    if (data.notice.quiet) {
+      const now = this.now();
+      const at = nextAllowed(now, this.config.timeZone, this.config.quietHours);
+      if (at > now) {
+        await job.moveToDelayed(Date.now() + (at - now), token);
+        this.logger.info('notice deferred to the end of quiet hours', { jobId, delay: at - now });
+        throw new DelayedError();
+      }
+    }
+
+    const sentKey = this.sentKey(data.jobId);
+    if ((await this.redis.exists(sentKey)) === 1) {
+      this.logger.info('notice already sent, not sending again', { jobId, channel });
+      return { result: 'already-sent' };
+    }
+    try {
+      await this.channels[channel].send(data);
+    } catch (err) {
+      if (err instanceof PermanentError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+    // Provider accepted: record it before anything else can fail (see the class comment, layer 2).
+    await this.redis.set(sentKey, String(Date.now()), 'EX', SENT_TTL_S, 'NX');
+    if ('code' in data.notice.params) {
+      // The pickup code is stored only hashed elsewhere; do not keep it in plain text in a completed job.
+      const { code: _code, ...params } = data.notice.params;
+      await job.updateData({ ...data, notice: { ...data.notice, params } }).catch((err: unknown) => {
+        this.logger.warn('could not scrub the pickup code from a sent job', { jobId, err });
+      });
+    }
+    return { result: 'sent' };
+  }
+
+  /** Permanently failed deliveries, newest first. */
+  async failures(limit = 50): Promise<FailedNotice[]> {
+    const lists = await Promise.all(CHANNELS.map((c) => this.queueByChannel[c].getFailed(0, limit - 1)));
+    const out: FailedNotice[] = [];
+    CHANNELS.forEach((channel, i) => {
+      for (const job of lists[i] ?? []) {
+        if (!job?.id) continue;
+        const parsed = noticeJobSchema.safeParse(job.data);
+        const data = parsed.success ? parsed.data : undefined;
+        out.push({
+          jobId: job.id,
+          channel,
+          noticeId: data?.notice.id ?? job.id,
+          kind: data?.notice.kind ?? job.name,
+          to: data ? describeRecipient(data) : '',
+          reason: job.failedReason ?? '',
+          attempts: job.attemptsMade,
+          failedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
+        });
+      }
+    });
+    return out.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
+  }
+
+  queues(): Queue[] {
+    return CHANNELS.map((c) => this.queueByChannel[c]);
+  }
+
+  /** Workers first (they finish the jobs in hand), then queues, then our own connections. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled(this.workers.map((w) => w.close()));
+      await Promise.allSettled(this.queues().map((q) => q.close()));
+      await Promise.allSettled(this.ownClients.map((c) => c.quit()));
+      for (const c of this.ownClients) c.disconnect();
+    })();
+    return this.closing;
+  }
+
+  private client(): Redis {
+    const c = typeof this.connection === 'function' ? this.connection() : new Redis({ ...this.connection, maxRetriesPerRequest: null });
+    this.ownClients.push(c);
+    return c;
+  }
+
+  /** BullMQ gets options (it opens and closes its own connections) or an instance from the factory (ours). */
+  private bullConnection(): ConnectionOptions {
+    // ioredis' RedisOptions and BullMQ's structural copy of it differ in details irrelevant here.
+    return typeof this.connection === 'function' ? this.client() : ({ ...this.connection } as ConnectionOptions);
+  }
+}
+
+/** Who a delivery went to, safe to show: masked phone, 'property' or 'courier:<id>'. */
+export function describeRecipient(job: NoticeJob): string {
+  const to = job.notice.to;
+  if (job.route === 'sms') return maskPhone(to.sms);
+  if (to.webhook === 'property') return 'property';
+  return to.webhook ? `courier:${to.webhook.courierId}` : '';
+}

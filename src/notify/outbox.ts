@@ -1,0 +1,233 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
+import { InvalidNoticeError } from './errors.js';
+import type { Notifier } from './notifier.js';
+import { cancelIdsSchema, outboxEntrySchema } from './types.js';
+
+/**
+ * Outbox relay: parcel state transitions (Lua, atomic with the state change) XADD entries to
+ * `${keyPrefix}outbox`; this loop turns them into notifier.enqueue / notifier.cancel calls.
+ *
+ * Entry fields: `type=notice` + `notice=<JSON Notice>`, or `type=cancel` + `ids=<JSON array of notice ids>`.
+ *
+ * At-least-once with idempotent effects: an entry is XACKed only after enqueue/cancel returned, so a crash in
+ * between leaves it in this consumer's pending list (PEL), which is re-processed first on the next start (and
+ * after any error). Re-processing only re-adds the same deterministic job ids, which BullMQ ignores, and the
+ * worker's sent keys stop a second send: replays cost nothing. Entries of the PEL are replayed in stream order,
+ * so a `notice` followed by its `cancel` still ends cancelled.
+ *
+ * Malformed entries (unknown type, bad JSON, notice failing the schema or missing a template parameter) can
+ * never succeed: they are logged, counted and acked, and the loop goes on. Any other error (Redis down) leaves
+ * the entry pending and is retried after a pause.
+ *
+ * Acked entries are deleted (XDEL): a notice carries the resident's phone and pickup code, which should not
+ * linger in Redis once the job exists (pass deleteAcked: false to keep them, e.g. when another group reads
+ * the stream).
+ *
+ * The consumer name must be stable across restarts for the PEL replay (default `relay-1`), and one consumer
+ * should run per group. Entries are deliberately not taken over from other consumers (XAUTOCLAIM): a stale
+ * `notice` claimed after its `cancel` was handled elsewhere would bring a cancelled reminder back.
+ */
+export interface OutboxRelayDeps {
+  redis: Redis;
+  keyPrefix: string;
+  notifier: Pick<Notifier, 'enqueue' | 'cancel'>;
+  logger: Logger;
+  group?: string;
+  consumer?: string;
+  counters?: Counters;
+  deleteAcked?: boolean;
+  /** how long one XREADGROUP blocks; stop() interrupts it */
+  blockMs?: number;
+  batch?: number;
+}
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+export class OutboxRelay {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly stats = { processed: 0, malformed: 0, errors: 0 };
+  private readonly redis: Redis;
+  private readonly notifier: Pick<Notifier, 'enqueue' | 'cancel'>;
+  private readonly logger: Logger;
+  private readonly counters: Counters | undefined;
+  private readonly deleteAcked: boolean;
+  private readonly blockMs: number;
+  private readonly batch: number;
+  private blocking: Redis | null = null;
+  private loop: Promise<void> | null = null;
+  private running = false;
+  private groupReady = false;
+  private wake: (() => void) | null = null;
+
+  constructor(deps: OutboxRelayDeps) {
+    this.redis = deps.redis;
+    this.stream = `${deps.keyPrefix}outbox`;
+    this.group = deps.group ?? 'notify';
+    this.consumer = deps.consumer ?? 'relay-1';
+    this.notifier = deps.notifier;
+    this.logger = deps.logger.child({ component: 'outbox', stream: this.stream });
+    this.counters = deps.counters;
+    this.deleteAcked = deps.deleteAcked ?? true;
+    this.blockMs = deps.blockMs ?? 1000;
+    this.batch = deps.batch ?? 100;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.running = true;
+    this.blocking = this.redis.duplicate();
+    this.blocking.on('error', (err: Error) => this.logger.warn('outbox blocking connection error', { err }));
+    this.loop = this.run().finally(() => {
+      this.loop = null;
+    });
+  }
+
+  /** Stops reading. An entry being handled is finished and acked; a blocked read is cut short. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    // Disconnecting interrupts the blocking XREADGROUP at once. Entries Redis handed out in that instant stay
+    // in our PEL and are replayed on the next start.
+    this.blocking?.disconnect();
+    await this.loop;
+    this.blocking = null;
+  }
+
+  /**
+   * One pass without blocking: this consumer's pending entries, then everything new. Returns how many entries
+   * were handled (malformed ones included). For tests and tools; do not run it alongside start().
+   */
+  async drainOnce(): Promise<number> {
+    await this.ensureGroup();
+    let n = await this.replayPending();
+    for (;;) {
+      const entries = await this.read(this.redis, '>', false);
+      if (entries.length === 0) return n;
+      n += await this.handleAll(entries);
+    }
+  }
+
+  private async run(): Promise<void> {
+    let replay = true;
+    while (this.running) {
+      try {
+        await this.ensureGroup();
+        if (replay) {
+          await this.replayPending();
+          replay = false;
+        }
+        if (!this.running) break;
+        const entries = await this.read(this.blocking ?? this.redis, '>', true);
+        await this.handleAll(entries);
+      } catch (err) {
+        if (!this.running) break;
+        // The stream (and so the group) was deleted under us: create them again on the next pass.
+        if (String((err as Error).message).includes('NOGROUP')) this.groupReady = false;
+        this.stats.errors++;
+        this.logger.error('outbox relay error, retrying', { err });
+        replay = true;
+        await this.pause(1000);
+      }
+    }
+  }
+
+  private async ensureGroup(): Promise<void> {
+    if (this.groupReady) return;
+    try {
+      await this.redis.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+    this.groupReady = true;
+  }
+
+  /** Our own PEL from the start, page by page (ID 0 then after the last one seen). */
+  private async replayPending(): Promise<number> {
+    let cursor = '0';
+    let n = 0;
+    for (;;) {
+      const entries = await this.read(this.redis, cursor, false);
+      if (entries.length === 0) return n;
+      n += await this.handleAll(entries);
+      cursor = entries[entries.length - 1]![0];
+    }
+  }
+
+  private async read(conn: Redis, id: string, block: boolean): Promise<StreamEntry[]> {
+    const args: (string | number)[] = ['GROUP', this.group, this.consumer, 'COUNT', this.batch];
+    if (block) args.push('BLOCK', this.blockMs);
+    args.push('STREAMS', this.stream, id);
+    const res = (await conn.call('XREADGROUP', ...args)) as [string, StreamEntry[]][] | null;
+    return res?.[0]?.[1] ?? [];
+  }
+
+  private async handleAll(entries: StreamEntry[]): Promise<number> {
+    for (const [id, fields] of entries) {
+      await this.handle(id, fields);
+      await this.ack(id);
+      this.stats.processed++;
+    }
+    return entries.length;
+  }
+
+  private async ack(id: string): Promise<void> {
+    const tx = this.redis.multi().xack(this.stream, this.group, id);
+    if (this.deleteAcked) tx.xdel(this.stream, id);
+    await tx.exec();
+  }
+
+  /** Resolves when the entry is done with (handled or dropped as malformed); throws to leave it pending. */
+  private async handle(id: string, fields: string[] | null): Promise<void> {
+    if (fields === null) return; // deleted from the stream after we read it: nothing left to do
+    const map: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+    const entry = outboxEntrySchema.safeParse(map);
+    if (!entry.success) return this.malformed(id, `unknown entry type ${JSON.stringify(map.type ?? null)} or missing field`);
+    if (entry.data.type === 'notice') {
+      let notice: unknown;
+      try {
+        notice = JSON.parse(entry.data.notice);
+      } catch {
+        return this.malformed(id, 'notice is not JSON');
+      }
+      try {
+        await this.notifier.enqueue(notice as Parameters<Notifier['enqueue']>[0]);
+      } catch (err) {
+        if (err instanceof InvalidNoticeError) return this.malformed(id, err.message);
+        throw err;
+      }
+      return;
+    }
+    let ids: string[];
+    try {
+      ids = cancelIdsSchema.parse(JSON.parse(entry.data.ids));
+    } catch {
+      return this.malformed(id, 'ids is not a JSON array of notice ids');
+    }
+    await this.notifier.cancel(ids);
+  }
+
+  private malformed(id: string, reason: string): void {
+    this.stats.malformed++;
+    this.counters?.inc('notify_outbox_malformed_total');
+    // The reason only: the entry itself may hold a phone number and a pickup code.
+    this.logger.warn('malformed outbox entry dropped', { entryId: id, reason });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => {
+      this.wake = null;
+    });
+  }
+}

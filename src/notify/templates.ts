@@ -1,0 +1,163 @@
+import { PermanentError } from './errors.js';
+import { formatDateTime } from './localtime.js';
+import type { Lang, NoticeKind } from './types.js';
+
+/**
+ * SMS / console texts, zh and en, for every notice kind. Pure functions.
+ *
+ * Written for elderly readers: one short message, the place first (site + box number), then the code and the
+ * time, no jargon, no links. Times are local wall clock (`11月29日18:00`). A missing parameter that the
+ * text cannot do without is a PermanentError: the job would fail the same way on every retry.
+ */
+export type Params = Record<string, string | number>;
+
+export interface RenderInput {
+  kind: NoticeKind;
+  lang: Lang;
+  params: Params;
+}
+
+const BRAND: Record<Lang, string> = { zh: '【里厍社区快递柜】', en: '[Lishe Parcel Lockers] ' };
+
+/** Carrier codes the couriers' systems send, with the names residents know. Unknown values are shown as is. */
+const CARRIERS: Record<string, { zh: string; en: string }> = {
+  SF: { zh: '顺丰', en: 'SF Express' },
+  JD: { zh: '京东', en: 'JD Logistics' },
+  ZTO: { zh: '中通', en: 'ZTO Express' },
+  YTO: { zh: '圆通', en: 'YTO Express' },
+  STO: { zh: '申通', en: 'STO Express' },
+  YD: { zh: '韵达', en: 'Yunda Express' },
+  YUNDA: { zh: '韵达', en: 'Yunda Express' },
+  EMS: { zh: '邮政EMS', en: 'China Post EMS' },
+  JT: { zh: '极兔', en: 'J&T Express' },
+  DBL: { zh: '德邦', en: 'Deppon' },
+  CAINIAO: { zh: '菜鸟', en: 'Cainiao' },
+};
+
+export class TemplateError extends PermanentError {
+  override name = 'TemplateError';
+}
+
+function str(p: Params, key: string): string | undefined {
+  const v = p[key];
+  if (v === undefined || v === '') return undefined;
+  return String(v);
+}
+
+function need(kind: NoticeKind, p: Params, key: string): string {
+  const v = str(p, key);
+  if (v === undefined) throw new TemplateError(`template ${kind}: missing parameter ${key}`);
+  return v;
+}
+
+function needTime(kind: NoticeKind, p: Params, key: string): number {
+  const v = Number(need(kind, p, key));
+  if (!Number.isFinite(v) || v <= 0) throw new TemplateError(`template ${kind}: ${key} is not an epoch ms time`);
+  return v;
+}
+
+export function carrierName(p: Params, lang: Lang): string | undefined {
+  const own = str(p, lang === 'zh' ? 'carrierZh' : 'carrierEn');
+  if (own) return own;
+  const raw = str(p, 'carrier');
+  if (!raw) return undefined;
+  return CARRIERS[raw.toUpperCase()]?.[lang] ?? raw;
+}
+
+/** `(顺丰 …1234)`: enough for the resident to tell parcels apart, without the full tracking number. */
+function parcelRef(p: Params, lang: Lang): string {
+  const carrier = carrierName(p, lang);
+  const tracking = str(p, 'tracking');
+  const tail = tracking ? `…${tracking.slice(-4)}` : undefined;
+  const inner = [carrier, tail].filter(Boolean).join(' ');
+  return inner ? (lang === 'zh' ? `(${inner})` : ` (${inner})`) : '';
+}
+
+function site(kind: NoticeKind, p: Params, lang: Lang): string {
+  const own = str(p, lang === 'zh' ? 'siteZh' : 'siteEn') ?? str(p, lang === 'zh' ? 'siteEn' : 'siteZh');
+  if (!own) throw new TemplateError(`template ${kind}: missing parameter siteZh/siteEn`);
+  return own;
+}
+
+/** `里厍二村北区 12号格口` / `Lishe Ercun North, box 12` */
+function place(kind: NoticeKind, p: Params, lang: Lang): string {
+  const box = need(kind, p, 'compartment');
+  return lang === 'zh' ? `${site(kind, p, lang)} ${box}号格口` : `${site(kind, p, lang)}, box ${box}`;
+}
+
+type Render = (kind: NoticeKind, p: Params, tz: string) => string;
+
+const ZH: Record<NoticeKind, Render> = {
+  stored: (k, p, tz) =>
+    `您的包裹${parcelRef(p, 'zh')}已存入${place(k, p, 'zh')}，取件码 ${need(k, p, 'code')}，` +
+    `请在${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}前取件。`,
+  reminder: (k, p, tz) =>
+    `提醒：您的包裹${parcelRef(p, 'zh')}还在${place(k, p, 'zh')}，` +
+    (str(p, 'code') ? `取件码 ${str(p, 'code')}，` : '取件码见到件短信，') +
+    `请在${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}前取件。`,
+  overdue: (k, p, tz) =>
+    `您的包裹${parcelRef(p, 'zh')}已过取件期限(${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)})，` +
+    `仍在${place(k, p, 'zh')}。请尽快取件，或联系物业。`,
+  'overdue-courier': (k, p, tz) =>
+    `您投递的包裹${parcelRef(p, 'zh')}在${place(k, p, 'zh')}超期未取` +
+    (str(p, 'deadline') ? `(期限${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)})` : '') +
+    (str(p, 'phoneTail') ? `，收件人尾号${str(p, 'phoneTail')}` : '') +
+    `，请安排取回。`,
+  collected: (k, p, tz) =>
+    `您的包裹${parcelRef(p, 'zh')}已于${formatDateTime(needTime(k, p, 'collectedAt'), 'zh', tz)}` +
+    `从${place(k, p, 'zh')}取出。如不是您本人取的，请马上联系物业。`,
+  returned: (k, p) =>
+    `您的包裹${parcelRef(p, 'zh')}已由快递员从${place(k, p, 'zh')}取回退件。如有疑问，请联系快递公司或物业。`,
+  'deposit-cancelled': (k, p) =>
+    `投递已取消：${place(k, p, 'zh')}没有存入包裹${parcelRef(p, 'zh')}，格口已释放。`,
+  'keypad-locked': (k, p, tz) =>
+    `警报：${site(k, p, 'zh')}快递柜` +
+    (str(p, 'unit') ? `(${str(p, 'unit')})` : '') +
+    `键盘多次输错取件码，已锁定` +
+    (str(p, 'lockedUntil') ? `至${formatDateTime(needTime(k, p, 'lockedUntil'), 'zh', tz)}` : '') +
+    `，请查看。`,
+  'deadline-extended': (k, p, tz) =>
+    `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
+    `仍在${place(k, p, 'zh')}。`,
+};
+
+const EN: Record<NoticeKind, Render> = {
+  stored: (k, p, tz) =>
+    `Your parcel${parcelRef(p, 'en')} is in ${place(k, p, 'en')}. Pickup code: ${need(k, p, 'code')}. ` +
+    `Please collect it by ${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,
+  reminder: (k, p, tz) =>
+    `Reminder: your parcel${parcelRef(p, 'en')} is still in ${place(k, p, 'en')}. ` +
+    (str(p, 'code') ? `Pickup code: ${str(p, 'code')}. ` : 'Use the pickup code from your arrival message. ') +
+    `Please collect it by ${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,
+  overdue: (k, p, tz) =>
+    `Your parcel${parcelRef(p, 'en')} was due for pickup by ${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)} ` +
+    `and is still in ${place(k, p, 'en')}. Please collect it soon or contact the property office.`,
+  'overdue-courier': (k, p, tz) =>
+    `Parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} was not collected` +
+    (str(p, 'deadline') ? ` by ${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}` : '') +
+    (str(p, 'phoneTail') ? ` (recipient phone ending ${str(p, 'phoneTail')})` : '') +
+    `. Please arrange to take it back.`,
+  collected: (k, p, tz) =>
+    `Your parcel${parcelRef(p, 'en')} was collected from ${place(k, p, 'en')} at ` +
+    `${formatDateTime(needTime(k, p, 'collectedAt'), 'en', tz)}. If this was not you, please call the property office now.`,
+  returned: (k, p) =>
+    `Your parcel${parcelRef(p, 'en')} was taken back by the courier from ${place(k, p, 'en')} (returned to sender). ` +
+    `Questions? Contact the carrier or the property office.`,
+  'deposit-cancelled': (k, p) =>
+    `Deposit cancelled: no parcel${parcelRef(p, 'en')} was left in ${place(k, p, 'en')}. The box is free again.`,
+  'keypad-locked': (k, p, tz) =>
+    `Alert: the keypad of the ${site(k, p, 'en')} locker` +
+    (str(p, 'unit') ? ` (${str(p, 'unit')})` : '') +
+    ` is locked` +
+    (str(p, 'lockedUntil') ? ` until ${formatDateTime(needTime(k, p, 'lockedUntil'), 'en', tz)}` : '') +
+    ` after repeated wrong codes. Please check.`,
+  'deadline-extended': (k, p, tz) =>
+    `Your parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} can now be collected until ` +
+    `${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,
+};
+
+/** The full text of a notice, brand prefix included. Throws TemplateError on missing parameters. */
+export function renderText(input: RenderInput, timeZone: string): string {
+  const table = input.lang === 'en' ? EN : ZH;
+  return BRAND[input.lang] + table[input.kind](input.kind, input.params, timeZone);
+}

@@ -1,0 +1,339 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { formatDateTime } from '../../src/notify/localtime.js';
+import { Notifier, QUEUE_NAMES, SENT_TTL_S } from '../../src/notify/notifier.js';
+import { verifySignature } from '../../src/notify/signature.js';
+import type { ChannelName, Notice, NotifyConfig } from '../../src/notify/types.js';
+import { TestRedis } from '../support/redis.js';
+import { TestReceiver } from '../support/receiver.js';
+
+const FILE_PREFIX = `tnp${process.pid}${Date.now().toString(36)}`;
+const TZ = 'Asia/Shanghai';
+const sh = (local: string) => Date.parse(`${local}+08:00`);
+const HOUR = 3600_000;
+
+let server: TestRedis;
+let receiver: TestReceiver;
+let admin: Redis;
+let seq = 0;
+const open: Notifier[] = [];
+
+beforeAll(async () => {
+  server = await new TestRedis().start();
+  receiver = await new TestReceiver().start();
+  admin = server.client();
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((n) => n.close()));
+  receiver.reset();
+});
+
+afterAll(async () => {
+  admin?.disconnect();
+  await receiver?.stop();
+  await server?.destroy();
+});
+
+/** A notifier on its own prefix (or a given one, to share queues), real receiver as SMS provider and webhooks. */
+function notifier(over: Partial<NotifyConfig> = {}, now?: () => number): Notifier {
+  const n = new Notifier({
+    connection: () => server.client(),
+    config: {
+      prefix: `${FILE_PREFIX}-${++seq}`,
+      timeZone: TZ,
+      quietHours: null,
+      sms: { url: `${receiver.url}/sms`, token: 'test-token', ratePerSecond: 100 },
+      propertyWebhook: { url: `${receiver.url}/property`, secret: 'property-secret' },
+      webhookRatePerSecond: 100,
+      attempts: 4,
+      backoffMs: 50,
+      ...over,
+    },
+    logger: silentLogger,
+    ...(now ? { now } : {}),
+  });
+  open.push(n);
+  return n;
+}
+
+function queue(n: Notifier, channel: ChannelName): Queue {
+  const q = n.queues().find((x) => x.name === QUEUE_NAMES[channel]);
+  if (!q) throw new Error(`no queue ${channel}`);
+  return q;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const stateIs = (q: Queue, jobId: string, state: string) =>
+  until(`${jobId} ${state}`, async () => (await q.getJobState(jobId)) === state);
+
+const deadline = sh('2025-11-29T18:00:00');
+function stored(parcelId: string, over: Partial<Notice> = {}): Notice {
+  return {
+    id: `${parcelId}.stored`,
+    kind: 'stored',
+    parcelId,
+    to: { sms: '+86 138 1234 5678', lang: 'zh' },
+    params: { carrier: 'SF', tracking: 'SF1234561234', siteZh: '里厍二村北区', siteEn: 'Lishe Ercun North', compartment: 12, code: '482913', deadline },
+    ...over,
+  };
+}
+function reminder(parcelId: string, over: Partial<Notice> = {}): Notice {
+  return { ...stored(parcelId), id: `${parcelId}.reminder-24h`, kind: 'reminder', quiet: true, ...over };
+}
+
+describe('notifier: SMS delivery', () => {
+  it('delivers a stored notice with the right text, headers and idempotency key, then scrubs the code', async () => {
+    const n = notifier();
+    n.startWorkers();
+    await n.enqueue(stored('P1'));
+    const [req] = await receiver.waitFor(1);
+    expect(req).toMatchObject({
+      method: 'POST',
+      path: '/sms',
+      body: {
+        to: '+8613812345678',
+        text: '【里厍社区快递柜】您的包裹(顺丰 …1234)已存入里厍二村北区 12号格口，取件码 482913，请在11月29日18:00前取件。',
+        id: 'P1.stored.sms',
+      },
+    });
+    expect(req!.headers.authorization).toBe('Bearer test-token');
+    expect(req!.headers['idempotency-key']).toBe('P1.stored.sms');
+    expect(req!.headers['content-type']).toBe('application/json');
+
+    const q = queue(n, 'sms');
+    await stateIs(q, 'P1.stored.sms', 'completed');
+    const job = await q.getJob('P1.stored.sms');
+    expect(job!.returnvalue).toEqual({ result: 'sent' });
+    expect(job!.data.notice.params).not.toHaveProperty('code');
+    const ttl = await admin.ttl(n.sentKey('P1.stored.sms'));
+    expect(ttl).toBeGreaterThan(SENT_TTL_S - 60);
+  });
+
+  it('retries 500, 500 with exponential backoff and delivers once on the 200', async () => {
+    const n = notifier();
+    n.startWorkers();
+    receiver.failNext(2, 500);
+    await n.enqueue(stored('P2'));
+    const reqs = await receiver.waitFor(3);
+    await stateIs(queue(n, 'sms'), 'P2.stored.sms', 'completed');
+    expect(receiver.requests.map((r) => r.status)).toEqual([500, 500, 200]);
+    expect(receiver.accepted).toHaveLength(1);
+    expect(new Set(reqs.map((r) => r.headers['idempotency-key']))).toEqual(new Set(['P2.stored.sms']));
+    // backoff 50 ms, then 100 ms (exponential)
+    expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(45);
+    expect(reqs[2]!.at - reqs[1]!.at).toBeGreaterThanOrEqual(95);
+    expect(await n.failures()).toEqual([]);
+  });
+
+  it('treats a 400 as permanent: one request, listed by failures() with a masked phone', async () => {
+    const n = notifier();
+    n.startWorkers();
+    receiver.failAlways(400);
+    const before = Date.now();
+    await n.enqueue(stored('P3'));
+    await stateIs(queue(n, 'sms'), 'P3.stored.sms', 'failed');
+    expect(receiver.requests).toHaveLength(1);
+    const [f] = await n.failures();
+    expect(f).toMatchObject({
+      jobId: 'P3.stored.sms',
+      channel: 'sms',
+      noticeId: 'P3.stored',
+      kind: 'stored',
+      to: '138****5678',
+      attempts: 1,
+    });
+    expect(f!.reason).toMatch(/^HTTP 400/);
+    expect(f!.failedAt).toBeGreaterThanOrEqual(before);
+    expect(JSON.stringify(await n.failures())).not.toContain('12345678');
+  });
+
+  it('gives up after the configured attempts on 5xx and lists failures newest first', async () => {
+    const n = notifier({ attempts: 3 });
+    n.startWorkers();
+    receiver.failAlways(400);
+    await n.enqueue(stored('P4a'));
+    await stateIs(queue(n, 'sms'), 'P4a.stored.sms', 'failed');
+    receiver.failAlways(503);
+    await n.enqueue(stored('P4b'));
+    await stateIs(queue(n, 'sms'), 'P4b.stored.sms', 'failed');
+    expect(receiver.requests.map((r) => r.status)).toEqual([400, 503, 503, 503]);
+    const failures = await n.failures();
+    expect(failures.map((f) => [f.jobId, f.attempts])).toEqual([
+      ['P4b.stored.sms', 3],
+      ['P4a.stored.sms', 1],
+    ]);
+    expect(failures[0]!.reason).toMatch(/^HTTP 503/);
+    expect(await n.failures(1)).toHaveLength(1);
+  });
+
+  it('sends a notice enqueued twice (at once, and again after it was sent) only once', async () => {
+    const n = notifier();
+    n.startWorkers();
+    await Promise.all([n.enqueue(stored('P5')), n.enqueue(stored('P5'))]);
+    await receiver.waitFor(1);
+    const q = queue(n, 'sms');
+    await stateIs(q, 'P5.stored.sms', 'completed');
+    await n.enqueue(stored('P5'));
+    expect(await q.getJobCounts('completed', 'waiting', 'delayed', 'active')).toEqual({ completed: 1, waiting: 0, delayed: 0, active: 0 });
+    // A later notice goes through: had the duplicate been queued, it would have been sent before this one.
+    await n.enqueue(stored('P5-marker'));
+    await receiver.waitFor(2);
+    await stateIs(q, 'P5-marker.stored.sms', 'completed');
+    expect(receiver.requests.map((r) => (r.body as { id: string }).id)).toEqual(['P5.stored.sms', 'P5-marker.stored.sms']);
+  });
+
+  it('never sends a reminder cancelled before it was due', async () => {
+    const n = notifier();
+    n.startWorkers();
+    const q = queue(n, 'sms');
+    await n.enqueue(reminder('P6', { sendAt: Date.now() + 800 }));
+    expect(await q.getJobState('P6.reminder-24h.sms')).toBe('delayed');
+    await n.cancel(['P6.reminder-24h', 'P6.overdue']);
+    expect(await q.getJobState('P6.reminder-24h.sms')).toBe('unknown');
+    // Due after the cancelled one would have been: once it arrives, the cancelled one would have too.
+    await n.enqueue(stored('P6-marker', { sendAt: Date.now() + 1000 }));
+    await receiver.waitFor(1);
+    expect(receiver.requests.map((r) => (r.body as { id: string }).id)).toEqual(['P6-marker.stored.sms']);
+  });
+
+  it('sends through the console channel when no SMS provider is configured', async () => {
+    const n = notifier({ sms: null });
+    n.startWorkers();
+    await n.enqueue(stored('P7'));
+    const q = queue(n, 'console');
+    await stateIs(q, 'P7.stored.sms', 'completed');
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('refuses a notice that can never be sent', async () => {
+    const n = notifier();
+    await expect(n.enqueue({ ...stored('P8'), to: { sms: '12345', lang: 'zh' } })).rejects.toThrow(/mainland mobile/);
+    await expect(n.enqueue({ ...stored('P8'), params: { compartment: 3 } })).rejects.toThrow(/missing parameter/);
+    expect(await queue(n, 'sms').getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 });
+  });
+
+  it('keeps to the SMS rate limit (BullMQ limiter)', async () => {
+    const n = notifier({ sms: { url: `${receiver.url}/sms`, token: 't', ratePerSecond: 10 } });
+    n.startWorkers();
+    await Promise.all(Array.from({ length: 15 }, (_, i) => n.enqueue(stored(`R${i}`))));
+    const reqs = await receiver.waitFor(15, 5000);
+    const first = reqs[0]!.at;
+    expect(reqs.filter((r) => r.at < first + 900).length).toBeLessThanOrEqual(10);
+    expect(reqs[14]!.at - first).toBeGreaterThanOrEqual(900);
+  });
+});
+
+describe('notifier: quiet hours', () => {
+  it('delays a reminder due at 23:00 local until 08:00; stored notices go at once', async () => {
+    const now = sh('2030-11-26T23:00:00');
+    const n = notifier({ quietHours: { start: '22:00', end: '08:00' } }, () => now);
+    const q = queue(n, 'sms');
+    await n.enqueue(reminder('Q1'));
+    const job = await q.getJob('Q1.reminder-24h.sms');
+    expect(await job!.getState()).toBe('delayed');
+    expect(job!.delay).toBe(9 * HOUR);
+    expect(formatDateTime(now + job!.delay, 'zh', TZ)).toBe('11月27日08:00');
+
+    await n.enqueue(stored('Q2'));
+    const storedJob = await q.getJob('Q2.stored.sms');
+    expect(storedJob!.delay).toBe(0);
+    expect(await storedJob!.getState()).toBe('waiting');
+
+    // sendAt outside quiet hours is kept; inside, moved to their end
+    await n.enqueue(reminder('Q3', { sendAt: sh('2030-11-27T21:00:00') }));
+    expect((await q.getJob('Q3.reminder-24h.sms'))!.delay).toBe(22 * HOUR);
+    await n.enqueue(reminder('Q4', { sendAt: sh('2030-11-27T22:30:00') }));
+    expect((await q.getJob('Q4.reminder-24h.sms'))!.delay).toBe(sh('2030-11-28T08:00:00') - now);
+  });
+
+  it('a quiet notice that comes due at night in the worker is moved to the morning, not sent, no attempt used', async () => {
+    const prefix = `${FILE_PREFIX}-${++seq}-shared`;
+    const producer = notifier({ prefix, quietHours: null });
+    const nightNow = sh('2030-11-26T23:30:00');
+    const worker = notifier({ prefix, quietHours: { start: '22:00', end: '08:00' } }, () => nightNow);
+    await producer.enqueue(reminder('Q5'));
+    worker.startWorkers();
+    const q = queue(producer, 'sms');
+    await until('job deferred', async () => {
+      const job = await q.getJob('Q5.reminder-24h.sms');
+      return job && job.processedOn !== undefined && (await job.getState()) === 'delayed' ? job : undefined;
+    });
+    const job = await q.getJob('Q5.reminder-24h.sms');
+    expect(job!.delay).toBeGreaterThan(8.5 * HOUR - 5000);
+    expect(job!.delay).toBeLessThanOrEqual(8.5 * HOUR);
+    expect(job!.attemptsMade).toBe(0);
+    expect(receiver.requests).toHaveLength(0);
+  });
+});
+
+describe('notifier: webhooks', () => {
+  it('posts a signed property webhook without the pickup code', async () => {
+    const n = notifier();
+    n.startWorkers();
+    const collectedAt = sh('2025-11-27T09:15:00');
+    await n.enqueue({
+      id: 'W1.collected',
+      kind: 'collected',
+      parcelId: 'W1',
+      to: { lang: 'zh', webhook: 'property' },
+      params: { siteZh: '里厍二村北区', compartment: 12, collectedAt, code: '482913' },
+    });
+    const [req] = await receiver.waitFor(1);
+    expect(req!.path).toBe('/property');
+    expect(req!.headers['idempotency-key']).toBe('W1.collected.webhook');
+    const sig = req!.headers['x-locker-signature'] as string;
+    expect(sig).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(verifySignature(sig, req!.raw, 'property-secret')).toMatchObject({ ok: true });
+    expect(verifySignature(sig, req!.raw, 'wrong-secret').ok).toBe(false);
+    expect(req!.body).toEqual({
+      id: 'W1.collected',
+      kind: 'collected',
+      parcelId: 'W1',
+      params: { siteZh: '里厍二村北区', compartment: 12, collectedAt },
+      sentAt: expect.any(Number),
+    });
+  });
+
+  it('posts courier webhooks to the courier URL with the courier secret, alongside the resident SMS', async () => {
+    const n = notifier();
+    n.startWorkers();
+    await n.enqueue({
+      ...stored('W2'),
+      id: 'W2.overdue-courier',
+      kind: 'overdue-courier',
+      to: { sms: '13912345678', lang: 'en', webhook: { courierId: 'sf-77', url: `${receiver.url}/courier/sf-77`, secret: 'courier-secret' } },
+    });
+    const [hook] = await receiver.waitFor(1, 5000, '/courier/sf-77');
+    expect(verifySignature(hook!.headers['x-locker-signature'] as string, hook!.raw, 'courier-secret').ok).toBe(true);
+    const [sms] = await receiver.waitFor(1, 5000, '/sms');
+    expect((sms!.body as { text: string }).text).toMatch(/^\[Lishe Parcel Lockers\] Parcel \(SF Express …1234\) in Lishe Ercun North, box 12/);
+    expect(sms!.headers['idempotency-key']).toBe('W2.overdue-courier.sms');
+    expect(hook!.headers['idempotency-key']).toBe('W2.overdue-courier.webhook');
+  });
+
+  it('lists a refused courier webhook as courier:<id>', async () => {
+    const n = notifier();
+    n.startWorkers();
+    receiver.failAlways(410);
+    await n.enqueue({
+      id: 'W3.deposit-cancelled',
+      kind: 'deposit-cancelled',
+      to: { lang: 'zh', webhook: { courierId: 'zto-1', url: `${receiver.url}/courier/zto-1`, secret: 'courier-secret' } },
+      params: { siteZh: '麒麟新村', compartment: 4 },
+    });
+    await stateIs(queue(n, 'webhook'), 'W3.deposit-cancelled.webhook', 'failed');
+    expect(await n.failures()).toMatchObject([{ channel: 'webhook', to: 'courier:zto-1', reason: expect.stringMatching(/^HTTP 410/) }]);
+  });
+});
