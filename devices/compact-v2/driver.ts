@@ -129,17 +129,19 @@ export class CompactV2Driver extends BaseDriver {
   }
 
   private requestStatus(why: string): void {
-    this.execute({ id: `status-${why}-${this.ctx.now()}`, op: { op: 'status' } }, this.ctx.timings.BUS_TIMEOUT_MS * 20).then(
+    this.execute({ id: `status-${why}-${this.ctx.now()}`, op: { op: 'status' } }, this.ctx.timings.COMMAND_TTL_S * 1000).then(
       (r) => {
-        if (r !== 'done') this.log.warn('status request not answered', { why, result: r });
+        // Not answered: it is away; its next message counts as a reconnect and asks again.
+        if (r !== 'done') this.log.info('status request not answered', { why, result: r });
       },
       (err: unknown) => this.log.error('status request failed', { why, err }),
     );
   }
 
   async brokerConnected(): Promise<void> {
-    // We may have missed anything while our own connection was down.
-    this.requestStatus('gateway-reconnect');
+    // We may have missed anything while our own connection was down. A unit that is away cannot answer (its
+    // session is clean): it is asked when its next message shows it is back.
+    if (await this.ctx.store.isOnline(this.unit.id)) this.requestStatus('gateway-reconnect');
   }
 
   async execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult> {

@@ -86,7 +86,7 @@ export const ConfigSchema = z.object({
   PROPERTY_WEBHOOK_URL: url(['http:', 'https:']).optional(),
   PROPERTY_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   WEBHOOK_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
-  NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+  NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
 });
 

@@ -116,6 +116,10 @@ const ZH: Record<NoticeKind, Render> = {
     `键盘多次输错取件码，已锁定` +
     (str(p, 'lockedUntil') ? `至${formatDateTime(needTime(k, p, 'lockedUntil'), 'zh', tz)}` : '') +
     `，请查看。`,
+  missing: (k, p) =>
+    `警报：${place(k, p, 'zh')}的包裹${parcelRef(p, 'zh')}未经取件就不见了` +
+    (str(p, 'phoneTail') ? `(收件人尾号${str(p, 'phoneTail')})` : '') +
+    `，请查看监控并联系收件人。`,
   'deadline-extended': (k, p, tz) =>
     `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
     `仍在${place(k, p, 'zh')}。`,
@@ -151,6 +155,10 @@ const EN: Record<NoticeKind, Render> = {
     ` is locked` +
     (str(p, 'lockedUntil') ? ` until ${formatDateTime(needTime(k, p, 'lockedUntil'), 'en', tz)}` : '') +
     ` after repeated wrong codes. Please check.`,
+  missing: (k, p) =>
+    `Alert: the parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} is gone without a pickup` +
+    (str(p, 'phoneTail') ? ` (recipient phone ending ${str(p, 'phoneTail')})` : '') +
+    `. Please check the camera and call the recipient.`,
   'deadline-extended': (k, p, tz) =>
     `Your parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} can now be collected until ` +
     `${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,

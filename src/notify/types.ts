@@ -18,6 +18,8 @@ export const NOTICE_KINDS = [
   'deposit-cancelled',
   'keypad-locked',
   'deadline-extended',
+  /** staff alert: sensors say a stored parcel is gone without a pickup */
+  'missing',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
