@@ -19,6 +19,7 @@ import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
+import { devRoutes } from '../http/routes/dev.js';
 
 export interface RunningGateway {
   url: string;
@@ -189,6 +190,9 @@ export async function startGateway(
       },
     });
     mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
+    // Routes are all added before the server listens; the simulators fill this list once they run.
+    const simulated: SimulatedUnit[] = [];
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(
@@ -211,6 +215,7 @@ export async function startGateway(
         logger: logger.child({ component: 'simulator' }),
       });
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
+      simulated.push(...simulators);
     }
     return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
   } catch (err) {

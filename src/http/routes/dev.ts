@@ -1,0 +1,68 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { SimulatedUnit } from '../../../simulators/index.js';
+import { ApiError } from '../errors.js';
+import { ErrorSchema } from '../schemas.js';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+const Action = z
+  .discriminatedUnion('action', [
+    z.object({ action: z.literal('code'), code: z.string().regex(/^\d{1,16}$/, '1 to 16 digits') }),
+    z.object({ action: z.literal('put'), no: z.number().int().min(1) }),
+    z.object({ action: z.literal('take'), no: z.number().int().min(1) }),
+    z.object({ action: z.literal('close'), no: z.number().int().min(1), occupied: z.boolean().optional() }),
+    z.object({ action: z.literal('force'), no: z.number().int().min(1) }),
+  ])
+  .openapi('SimulatedPersonAction');
+
+/**
+ * Only with SIMULATORS=on: look at a simulated unit (its screen shows the presence code) and act as a person
+ * standing at it (type a code, put a parcel in, take it out, close a door). Never mounted for real units.
+ */
+export function devRoutes(sims: readonly SimulatedUnit[]) {
+  const app = new OpenAPIHono();
+  const find = (id: string) => {
+    const s = sims.find((x) => x.unit.id === id);
+    if (!s) throw new ApiError(404, 'not_found', `no simulated unit ${id}`);
+    return s;
+  };
+  const Param = z.object({ unit: z.string().min(1).max(64).openapi({ param: { name: 'unit', in: 'path' } }) });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/dev/sims/{unit}',
+      tags: ['simulators'],
+      summary: 'What a simulated unit shows: screen, keypad, doors',
+      request: { params: Param },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 404: json(ErrorSchema, 'no such simulated unit') },
+    }),
+    (c) => c.json(find(c.req.valid('param').unit).snapshot() as unknown as Record<string, unknown>, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/dev/sims/{unit}/actions',
+      tags: ['simulators'],
+      summary: 'Act as a person at a simulated unit',
+      request: { params: Param, body: { content: { 'application/json': { schema: Action } }, required: true } },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
+    }),
+    (c) => {
+      const sim = find(c.req.valid('param').unit);
+      const a = c.req.valid('json');
+      try {
+        if (a.action === 'code') sim.typeCode(a.code);
+        else if (a.action === 'put') sim.putParcel(a.no);
+        else if (a.action === 'take') sim.takeParcel(a.no);
+        else if (a.action === 'close') sim.closeDoor(a.no, a.occupied);
+        else sim.forceDoor(a.no);
+      } catch (err) {
+        throw new ApiError(409, 'conflict', (err as Error).message);
+      }
+      return c.json(sim.snapshot() as unknown as Record<string, unknown>, 200);
+    },
+  );
+  return app;
+}
