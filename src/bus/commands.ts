@@ -92,7 +92,9 @@ export class CommandBus {
         ...(r.result ? { result: r.result } : {}),
         ...(reason ? { reason } : {}),
       });
-    await logCommand(record);
+    // Door and keypad commands are evidence; screen texts and status requests would only bury it.
+    const logged = record.args.op === 'open' || record.args.op === 'keypad';
+    if (logged) await logCommand(record);
     let result: CommandResult;
     try {
       result = await driver.execute({ id: record.id, op: record.args }, timeoutMs);
@@ -101,7 +103,7 @@ export class CommandBus {
       result = 'timed_out';
     }
     const done = await this.finish(record, result);
-    await logCommand(done);
+    if (logged) await logCommand(done);
     if (done.args.op === 'keypad' && result === 'done') {
       await this.deps.store.apply({
         unit: done.unit,

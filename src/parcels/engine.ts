@@ -21,12 +21,15 @@ export class ParcelEngine {
   private loop: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
+  private readonly background = new Set<Promise<void>>();
   private readonly streams: string[];
 
   constructor(
     private readonly d: {
       /** a connection of its own: XREADGROUP BLOCK holds it */
       blocking: Redis;
+      /** the shared connection, for acknowledgements (not queued behind a blocking read) */
+      redis: Redis;
       prefix: string;
       units: readonly UnitProfile[];
       service: ParcelService;
@@ -56,9 +59,13 @@ export class ParcelEngine {
     const sweep = setInterval(() => void this.sweep(), this.d.sweepMs);
     this.timers.push(sweep);
     if (this.d.presenceCodes) {
+      // The code changes on the minute: show it then, and at start.
       void this.showPresenceCodes();
-      const every = setInterval(() => void this.showPresenceCodes(), 60_000 - (Date.now() % 60_000) || 60_000);
-      this.timers.push(every);
+      const first = setTimeout(() => {
+        void this.showPresenceCodes();
+        this.timers.push(setInterval(() => void this.showPresenceCodes(), 60_000));
+      }, 60_000 - (Date.now() % 60_000) + 200);
+      this.timers.push(first);
     }
   }
 
@@ -67,6 +74,7 @@ export class ParcelEngine {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.loop;
+    await Promise.all(this.background);
   }
 
   private async run(): Promise<void> {
@@ -110,14 +118,30 @@ export class ParcelEngine {
       this.d.logger.error('unreadable event log entry', { stream, id });
     }
     if (event && RELEVANT.has(event.kind)) {
-      try {
-        await this.d.service.onUnitEvent({ streamId: id, event });
-      } catch (err) {
-        if (!(err instanceof ParcelError)) throw err; // not acknowledged: handled again after the retry
-        this.d.logger.info('event refused by the parcel service', { unit: event.unit, kind: event.kind, code: err.code, msg: err.message });
+      const e = event;
+      const run = async () => {
+        try {
+          await this.d.service.onUnitEvent({ streamId: id, event: e });
+        } catch (err) {
+          if (!(err instanceof ParcelError)) throw err; // not acknowledged: handled again after the retry
+          this.d.logger.info('event refused by the parcel service', { unit: e.unit, kind: e.kind, code: err.code, msg: err.message });
+        }
+        await this.d.redis.xack(stream, GROUP, id);
+      };
+      if (e.kind === 'code-entered') {
+        // A pickup waits for its door to open (seconds, at worst a timeout): it must not hold up the door events
+        // of every unit behind it. It is acknowledged when done; after a crash it is handled again, and its
+        // command id (from the event id) keeps the door from opening twice.
+        const p: Promise<void> = run()
+          .catch((err: unknown) => this.d.logger.error('keypad code handling failed; it will be retried', { err }))
+          .finally(() => this.background.delete(p));
+        this.background.add(p);
+        return;
       }
+      await run();
+      return;
     }
-    await this.d.blocking.xack(stream, GROUP, id);
+    await this.d.redis.xack(stream, GROUP, id);
   }
 
   async sweep(): Promise<void> {

@@ -154,6 +154,7 @@ export async function startGateway(
     const engineRedis = redis.duplicate();
     const engine = new ParcelEngine({
       blocking: engineRedis,
+      redis,
       prefix: config.REDIS_PREFIX,
       units,
       service: parcels,
