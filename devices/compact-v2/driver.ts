@@ -1,5 +1,5 @@
 import { BaseDriver, type DriverContext, type OutgoingCommand } from '../../src/bus/driver.js';
-import type { CommandResult, UnitEvent } from '../../src/domain/model.js';
+import type { CommandResult } from '../../src/domain/model.js';
 import {
   compactV2Topics,
   decodeCompactV2,
@@ -104,28 +104,8 @@ export class CompactV2Driver extends BaseDriver {
   }
 
   private async event(msg: EventMessage, topic: string, payload: Buffer): Promise<void> {
-    const at = this.ctx.now();
-    const source = { msgId: msg.msgId };
-    const base = { unit: this.unit.id, at, source };
-    let event: UnitEvent;
-    switch (msg.event) {
-      case 'door-opened':
-        event = { ...base, kind: 'door-opened', compartment: msg.compartment };
-        break;
-      case 'door-closed':
-        event = { ...base, kind: 'door-closed', compartment: msg.compartment, occupied: msg.occupied };
-        break;
-      case 'code-entered':
-        event = this.codeEvent(msg.code, at, source);
-        break;
-      case 'alarm':
-        event = { ...base, kind: 'alarm', alarm: msg.alarm, ...(msg.compartment ? { compartment: msg.compartment } : {}) };
-        break;
-    }
-    if ('compartment' in event && !this.knownCompartment(event.compartment)) {
-      return this.malformed(topic, `unit has no box ${event.compartment}`, payload);
-    }
-    await this.emit(event, { mode: 'window', msgId: msg.msgId });
+    const event = this.toUnitEvent(msg, this.ctx.now(), { msgId: msg.msgId }, topic, payload);
+    if (event) await this.emit(event, { mode: 'window', msgId: msg.msgId });
   }
 
   private requestStatus(why: string): void {

@@ -1,5 +1,5 @@
 import { BaseDriver, type DriverContext, type OutgoingCommand } from '../../src/bus/driver.js';
-import type { CommandResult, Snapshot, UnitEvent } from '../../src/domain/model.js';
+import type { CommandResult, Snapshot } from '../../src/domain/model.js';
 import { decodeJsonV1, encodeJsonV1Command, jsonV1Topics, type JsonV1Command, type JsonV1Message } from './codec.js';
 
 type EventMessage = Extract<JsonV1Message, { kind: 'event' }>;
@@ -50,33 +50,8 @@ export class JsonV1Driver extends BaseDriver {
   }
 
   private async event(msg: EventMessage, topic: string, payload: Buffer): Promise<void> {
-    const at = Date.parse(msg.at);
-    const source = { seq: msg.seq, id: msg.id };
-    const base = { unit: this.unit.id, at, source };
-    let event: UnitEvent;
-    switch (msg.event) {
-      case 'door-opened':
-        event = { ...base, kind: 'door-opened', compartment: msg.compartment };
-        break;
-      case 'door-closed':
-        event = { ...base, kind: 'door-closed', compartment: msg.compartment, occupied: msg.occupied };
-        break;
-      case 'code-entered':
-        event = this.codeEvent(msg.code, at, source);
-        break;
-      case 'fault':
-        event = { ...base, kind: 'fault', compartment: msg.compartment, fault: msg.fault };
-        break;
-      case 'alarm':
-        event = { ...base, kind: 'alarm', alarm: msg.alarm, ...(msg.compartment ? { compartment: msg.compartment } : {}) };
-        break;
-      case 'boot':
-        event = { ...base, kind: 'boot', firmware: msg.firmware, reason: msg.reason };
-        break;
-    }
-    if ('compartment' in event && !this.knownCompartment(event.compartment)) {
-      return this.malformed(topic, `unit has no compartment ${event.compartment}`, payload);
-    }
+    const event = this.toUnitEvent(msg, Date.parse(msg.at), { seq: msg.seq, id: msg.id }, topic, payload);
+    if (!event) return;
     await this.emit(event, { mode: 'seq', seq: msg.seq });
     if (this.pendingSnapshot && msg.seq >= this.pendingSnapshot.seq) await this.flushSnapshot();
   }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.js';
 import { codeHash, maskCode } from '../domain/codes.js';
-import type { CommandOp, CommandResult, Snapshot, UnitEvent, UnitProfile } from '../domain/model.js';
+import type { AlarmKind, CommandOp, CommandResult, FaultKind, Snapshot, UnitEvent, UnitProfile } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import type { Dedupe, LoggedEvent, UnitStore } from '../store/units.js';
@@ -32,6 +32,15 @@ export interface DriverContext {
   now(): number;
   timings: DriverTimings;
 }
+
+/** The event shapes the JSON dialects' codecs decode to. */
+export type DeviceEvent =
+  | { event: 'door-opened'; compartment: number }
+  | { event: 'door-closed'; compartment: number; occupied: boolean }
+  | { event: 'code-entered'; code: string }
+  | { event: 'fault'; compartment: number; fault: FaultKind }
+  | { event: 'alarm'; alarm: AlarmKind; compartment?: number }
+  | { event: 'boot'; firmware: string; reason: string };
 
 export interface OutgoingCommand {
   id: string;
@@ -114,6 +123,40 @@ export abstract class BaseDriver implements Driver {
 
   protected knownCompartment(no: number | undefined): boolean {
     return no === undefined || this.compartments.has(no);
+  }
+
+  /**
+   * A decoded device event (json-v1 and compact-v2 name their fields alike) as a canonical event. Returns null,
+   * after counting it as malformed, when it names a compartment the unit does not have.
+   */
+  protected toUnitEvent(msg: DeviceEvent, at: number, source: UnitEvent['source'], topic: string, payload: Buffer): UnitEvent | null {
+    const base = { unit: this.unit.id, at, source };
+    let event: UnitEvent;
+    switch (msg.event) {
+      case 'door-opened':
+        event = { ...base, kind: 'door-opened', compartment: msg.compartment };
+        break;
+      case 'door-closed':
+        event = { ...base, kind: 'door-closed', compartment: msg.compartment, occupied: msg.occupied };
+        break;
+      case 'code-entered':
+        event = this.codeEvent(msg.code, at, source);
+        break;
+      case 'fault':
+        event = { ...base, kind: 'fault', compartment: msg.compartment, fault: msg.fault };
+        break;
+      case 'alarm':
+        event = { ...base, kind: 'alarm', alarm: msg.alarm, ...(msg.compartment ? { compartment: msg.compartment } : {}) };
+        break;
+      case 'boot':
+        event = { ...base, kind: 'boot', firmware: msg.firmware, reason: msg.reason };
+        break;
+    }
+    if ('compartment' in event && !this.knownCompartment(event.compartment)) {
+      this.malformed(topic, `unit has no compartment ${event.compartment}`, payload);
+      return null;
+    }
+    return event;
   }
 
   /** Turn a typed code into its logged form (masked + keyed hash). */
