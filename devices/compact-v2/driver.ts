@@ -56,6 +56,14 @@ export class CompactV2Driver extends BaseDriver {
     if (!decoded.ok) return this.malformed(topic, decoded.reason, payload);
     const msg = decoded.message;
     if (msg.unit !== this.unit.id) return this.malformed(topic, `message for unit ${msg.unit}`, payload);
+    // Checked before the presence logic below: a message dropped as malformed must not bring the unit online (a
+    // logged presence event) nor make the gateway ask it for status.
+    if (msg.kind === 'state' && msg.boxes !== this.unit.compartments.length) {
+      return this.malformed(topic, `status reports ${msg.boxes} boxes, unit has ${this.unit.compartments.length}`, payload);
+    }
+    if (msg.kind === 'event' && 'compartment' in msg && !this.knownCompartment(msg.compartment)) {
+      return this.malformed(topic, `unit has no box ${msg.compartment}`, payload);
+    }
     if (msg.kind === 'presence') {
       this.online = false;
       return this.presence(false, 'last-will');

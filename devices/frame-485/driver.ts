@@ -91,10 +91,18 @@ export class Frame485Driver extends BaseDriver {
     const msg = decoded.message;
     const req = this.inFlight;
     if (req && req.board === frame.addr && req.cmd === frame.cmd && msg.command !== 'change' && msg.command !== 'keypad') {
-      this.inFlight = null;
       clearTimeout(req.timer);
-      req.resolve({ msg, frame });
-      this.next();
+      try {
+        // Applied here, in line, while the bus is still ours: a change report behind the answer in the same DTU
+        // message is newer than the reading and must be applied after it.
+        if (msg.command === 'status') await this.reconcileStatus(frame.addr, msg, frame);
+      } finally {
+        if (this.inFlight === req) {
+          this.inFlight = null;
+          req.resolve({ msg, frame });
+          this.next();
+        }
+      }
       return;
     }
     const at = this.ctx.now();
@@ -157,29 +165,35 @@ export class Frame485Driver extends BaseDriver {
 
   // ---- polling and reconciliation ----
 
-  private polling = new Set<number>();
+  /** The poll under way per board. A caller that finds one waits for its answer rather than taking it as done. */
+  private polling = new Map<number, Promise<boolean>>();
 
-  private async poll(board: number, why: string): Promise<boolean> {
-    if (this.polling.has(board)) return true;
-    this.polling.add(board);
-    try {
-      const answer = await this.request(board, CMD.status, encodeStatusQuery(board), `status (${why})`);
-      if (!answer || answer.msg.command !== 'status') return false;
-      const { openLocks, occupiedLocks } = answer.msg;
-      const first = (board - 1) * LOCKS_PER_BOARD;
-      const readings: CompartmentReading[] = [];
-      for (let lock = 1; lock <= LOCKS_PER_BOARD; lock++) {
-        const compartment = first + lock;
-        if (!this.knownCompartment(compartment)) continue;
-        readings.push({ compartment, doorOpen: openLocks.includes(lock), occupied: occupiedLocks.includes(lock) });
-      }
-      await this.enqueue('reconcile', () =>
-        this.reconcile({ unit: this.unit.id, at: this.ctx.now(), compartments: readings, source: { frame: toHex(answer.frame.raw) } }).then(() => undefined),
-      );
-      return true;
-    } finally {
-      this.polling.delete(board);
+  private poll(board: number, why: string): Promise<boolean> {
+    const running = this.polling.get(board);
+    if (running) return running;
+    const p = this.pollOnce(board, why).finally(() => {
+      if (this.polling.get(board) === p) this.polling.delete(board);
+    });
+    this.polling.set(board, p);
+    return p;
+  }
+
+  private async pollOnce(board: number, why: string): Promise<boolean> {
+    const answer = await this.request(board, CMD.status, encodeStatusQuery(board), `status (${why})`);
+    // The reading was reconciled by frame(), on the unit's queue, in the order the bytes arrived.
+    return answer?.msg.command === 'status';
+  }
+
+  private async reconcileStatus(board: number, msg: Extract<Frame485Message, { command: 'status' }>, frame: RawFrame): Promise<void> {
+    const { openLocks, occupiedLocks } = msg;
+    const first = (board - 1) * LOCKS_PER_BOARD;
+    const readings: CompartmentReading[] = [];
+    for (let lock = 1; lock <= LOCKS_PER_BOARD; lock++) {
+      const compartment = first + lock;
+      if (!this.knownCompartment(compartment)) continue;
+      readings.push({ compartment, doorOpen: openLocks.includes(lock), occupied: occupiedLocks.includes(lock) });
     }
+    await this.reconcile({ unit: this.unit.id, at: this.ctx.now(), compartments: readings, source: { frame: toHex(frame.raw) } });
   }
 
   private async pollAll(why: string): Promise<boolean> {

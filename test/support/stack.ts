@@ -3,8 +3,11 @@ import { loadCredentials, type Credentials } from '../../src/config/credentials.
 import { UNITS } from '../../devices/units.js';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.js';
 import { createLogger } from '../../src/log.js';
-import { createSimulator, type SimulatedUnit, type Faults } from '../../simulators/index.js';
+import { createSimulator, type SimulatedUnit, type Faults, type SimOptions } from '../../simulators/index.js';
 import type { UnitProfile } from '../../src/domain/model.js';
+import type { LoggedEvent } from '../../src/store/units.js';
+import { unitClientId } from '../../src/broker/acl.js';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { TestRedis } from './redis.js';
 import { TestMosquitto } from './mosquitto.js';
 
@@ -22,6 +25,8 @@ export class Stack {
   mosquitto: TestMosquitto | null = null;
   gw: RunningGateway | null = null;
   sims: SimulatedUnit[] = [];
+  /** MQTT clients a test opened with connect(); ended by stop(). */
+  clients: MqttClient[] = [];
   config!: Config;
   private n = 0;
 
@@ -62,10 +67,21 @@ export class Stack {
     return this.gw!.mqttUrl;
   }
 
-  async sim(unitId: string, opts: { faults?: Partial<Faults>; heartbeatMs?: number; autopilot?: boolean; now?: () => number } = {}): Promise<SimulatedUnit> {
+  async sim(
+    unitId: string,
+    opts: {
+      faults?: Partial<Faults>;
+      heartbeatMs?: number;
+      autopilot?: boolean;
+      now?: () => number;
+      /** further simulator options (seed, chunking, initialSeq, reconnectMs...) */
+      extra?: Partial<Omit<SimOptions, 'unit' | 'brokerUrl' | 'password' | 'key' | 'logger'>>;
+    } = {},
+  ): Promise<SimulatedUnit> {
     const unit = UNITS.find((u) => u.id === unitId) as UnitProfile;
     const c = credentials.units[unitId]!;
     const s = createSimulator({
+      ...opts.extra,
       unit,
       brokerUrl: this.brokerUrl,
       password: c.password,
@@ -101,11 +117,36 @@ export class Stack {
     return (await this.gw!.store.unit(id))!;
   }
 
+  /** The unit's event log, oldest first. */
+  async log(id: string, limit = 500): Promise<LoggedEvent[]> {
+    return (await this.gw!.store.events(id, { limit })).reverse();
+  }
+
+  /** A plain mqtt.js client on the gateway's broker (ended by stop()). */
+  async connect(opts: IClientOptions): Promise<MqttClient> {
+    const c = await mqtt.connectAsync(this.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000, clean: true, ...opts });
+    c.on('error', () => undefined);
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Connected with the gateway's broker credentials (a spy: may read lockers/#, cab/#, dtu/# and publish commands). */
+  connectAsGateway(clientId = `spy-${Math.random().toString(16).slice(2, 10)}`): Promise<MqttClient> {
+    return this.connect({ clientId, username: credentials.gateway.username, password: credentials.gateway.password });
+  }
+
+  /** Connected as the unit itself: its username, password and the dialect's client id (takes over a running simulator's connection). */
+  connectAsUnit(unitId: string): Promise<MqttClient> {
+    const unit = UNITS.find((u) => u.id === unitId) as UnitProfile;
+    return this.connect({ clientId: unitClientId(unit), username: unit.id, password: credentials.units[unitId]!.password });
+  }
+
   async stopGateway(): Promise<void> {
     await this.gw?.close();
   }
 
   async stop(): Promise<void> {
+    for (const c of this.clients.splice(0)) await c.endAsync(true).catch(() => {});
     for (const s of this.sims) await s.stop().catch(() => {});
     await this.gw?.close().catch(() => {});
     await this.mosquitto?.stop();
