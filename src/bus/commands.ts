@@ -17,7 +17,8 @@ export class CommandError extends Error {
   }
 }
 
-const RECORD_TTL_S = 7 * 24 * 3600;
+/** Door and keypad commands are kept a week (evidence); screen texts and status requests an hour. */
+const recordTtl = (op: CommandOp['op']) => (op === 'open' || op === 'keypad' ? 7 * 24 * 3600 : 3600);
 
 /**
  * One interface for every dialect: send a command to a unit and follow it to a result. Records live in Redis; a
@@ -55,7 +56,7 @@ export class CommandBus {
     if (local) return this.sameCommand(await local, unit, op);
 
     const record: CommandRecord = { id, unit, op: op.op, args: op, state: 'sent', createdAt: this.now() };
-    const created = await this.deps.redis.set(this.k.command(id), JSON.stringify(record), 'EX', RECORD_TTL_S, 'NX');
+    const created = await this.deps.redis.set(this.k.command(id), JSON.stringify(record), 'EX', recordTtl(op.op), 'NX');
     if (created === null) {
       const existing = await this.get(id);
       if (existing) return this.sameCommand(existing, unit, op);
@@ -124,7 +125,7 @@ export class CommandBus {
       result,
       finishedAt: this.now(),
     };
-    await this.deps.redis.set(this.k.command(record.id), JSON.stringify(done), 'EX', RECORD_TTL_S);
+    await this.deps.redis.set(this.k.command(record.id), JSON.stringify(done), 'EX', recordTtl(record.op));
     this.deps.counters.inc('lg_commands_total', { unit: record.unit, op: record.op, result });
     return done;
   }
