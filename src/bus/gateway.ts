@@ -103,7 +103,18 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       connectTimeout: 10_000,
     });
     this.client = client;
-    client.on('message', (topic, payload) => void this.route(topic, payload));
+    // Routed from handleMessage, not the 'message' event: mqtt.js sends a QoS 1 message's PUBACK when
+    // handleMessage calls back, and by default that is at once, before the driver has written the event to Redis.
+    // A crash in between lost events the broker had already given up (the unit's buffer had let them go too).
+    // Calling back after route() means the broker keeps the message in the persistent session until the event
+    // is logged; a crash replays it and the dialect's dedupe drops what was logged. Messages are handled one at
+    // a time (mqtt.js reads the next packet after the callback), in order, as the PUBACK order requires.
+    client.handleMessage = (packet, done) => {
+      this.route(packet.topic, packet.payload as Buffer).then(
+        () => done(),
+        () => done(),
+      );
+    };
     client.on('connect', (ack) => {
       log.info('connected to broker', { url: redact(this.o.mqttUrl), sessionPresent: ack.sessionPresent });
       void this.subscribeAll().then(

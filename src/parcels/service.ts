@@ -401,7 +401,9 @@ export class ParcelService {
       else void this.display(unit, '取件码错误 Wrong code', 5);
       return;
     }
-    await this.startOpen(unit, no, 'pickup', { ref: `pickup-${ref}` });
+    // The unit in the ref: stream ids are per unit's log, so two units' events of the same millisecond share one
+    // (`<ms>-0`), and a command id may be used once across all units.
+    await this.startOpen(unit, no, 'pickup', { ref: `pickup-${unit}-${ref}` });
   }
 
   private async lockKeypad(unit: string, until: number): Promise<void> {
