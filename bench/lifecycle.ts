@@ -1,0 +1,751 @@
+/**
+ * Parcel lifecycle benchmark, toward "1,000 parcel lifecycles/s on one process". Prints figures; never a test.
+ *
+ *   npx tsx bench/lifecycle.ts                      # all three modes, 8 s measured each (about a minute in all)
+ *   npx tsx bench/lifecycle.ts --mode service --seconds 20 --concurrency 128
+ *   npx tsx bench/lifecycle.ts --help
+ *
+ * A lifecycle: deposit (reserve + open) -> door opened -> door closed occupied (stored, code, outbox notices) ->
+ * code typed at the keypad (accepted, open) -> door opened -> door closed empty (collected).
+ *
+ * Modes
+ *   service  ParcelService + real Redis in this process. MQTT is out of the loop: the CommandBus is the real one
+ *            (command records and command log entries in Redis) over a stand-in driver that answers every command
+ *            'done' at once (--bus fake: no CommandBus at all). Door and keypad events are written with
+ *            UnitStore.apply (the driver's atomic dedupe + state + log step) and handed to
+ *            ParcelService.onUnitEvent directly, concurrently from many workers (no consumer group).
+ *   engine   the same, but events only go to the unit logs and the real ParcelEngine (one consumer group reader,
+ *            as in the gateway, with its 1 s sweep) hands them to the service: the gateway's own event path.
+ *   stack    the real gateway (startGateway: embedded aedes broker, drivers, engine, relay, BullMQ workers, HTTP)
+ *            with the three simulated units of devices/units.ts on autopilot (a person puts the parcel in / takes
+ *            it out --autopilot-ms after the door opens), deposits over HTTP, codes read from the SMS that a local
+ *            HTTP receiver gets and typed at the simulated keypad. End to end, at the scale of three units.
+ * Notifications in service and engine modes (--notify): `send` (default) runs the outbox relay and the BullMQ workers
+ * as the gateway does, the SMS channel posting to a stub provider in a child process (answers 200 at once) at the
+ * highest rate the settings allow (SMS_RATE_PER_S max 1000); `jobs` runs the relay only (jobs pile up in the wait
+ * lists, which makes BullMQ's LPOS-based job-state lookups of reminder cancellation slower as the run goes on);
+ * `off` leaves the outbox entries in the stream. Redis is a redis-server of the bench's own
+ * (test/support/redis.ts) with appendfsync set by --fsync (default everysec; the tests run with always).
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import { cpus, totalmem } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { UNITS } from '../devices/units.js';
+import { CommandBus } from '../src/bus/commands.js';
+import type { Driver } from '../src/bus/driver.js';
+import { parseConfig } from '../src/config/config.js';
+import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
+import { codeHash, maskCode } from '../src/domain/codes.js';
+import type { CommandOp, CommandRecord, CompartmentProfile, Size, UnitEvent, UnitProfile } from '../src/domain/model.js';
+import type { Parcel } from '../src/domain/parcel.js';
+import { createLogger, silentLogger } from '../src/log.js';
+import { Counters } from '../src/metrics.js';
+import { Notifier, OutboxRelay } from '../src/notify/index.js';
+import { Couriers, Residents } from '../src/parcels/accounts.js';
+import { ParcelEngine } from '../src/parcels/engine.js';
+import { ParcelService } from '../src/parcels/service.js';
+import { parcelPolicy, startGateway } from '../src/runtime/gateway.js';
+import type { Op, Check } from '../src/store/tx.js';
+import { ParcelStore } from '../src/store/parcels.js';
+import { UnitStore, type LoggedEvent } from '../src/store/units.js';
+import { startSimulators } from '../simulators/index.js';
+import { TestReceiver } from '../test/support/receiver.js';
+import { TestRedis } from '../test/support/redis.js';
+
+type Mode = 'service' | 'engine' | 'stack';
+
+const { values: opt } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'all' },
+    seconds: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    concurrency: { type: 'string' },
+    units: { type: 'string', default: '100' },
+    compartments: { type: 'string', default: '40' },
+    fsync: { type: 'string', default: 'everysec' },
+    notify: { type: 'string', default: 'send' },
+    bus: { type: 'string', default: 'real' },
+    autopipeline: { type: 'string', default: 'off' },
+    'autopilot-ms': { type: 'string', default: '20' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opt.help) {
+  console.log(`npx tsx bench/lifecycle.ts [--mode service|engine|stack|all] [--seconds 8] [--warmup 2]
+  [--concurrency N (service/engine 64, stack 24)] [--units 100] [--compartments 40] (synthetic units, service/engine)
+  [--fsync always|everysec|no] [--notify send|jobs|off] [--bus real|fake] [--autopipeline off|on] [--autopilot-ms 20] [--json]`);
+  process.exit(0);
+}
+const MODES: Mode[] = opt.mode === 'all' ? ['service', 'engine', 'stack'] : [opt.mode as Mode];
+for (const m of MODES) if (!['service', 'engine', 'stack'].includes(m)) throw new Error(`--mode: unknown ${m}`);
+const SECONDS = Number(opt.seconds);
+const WARMUP = Number(opt.warmup);
+const FSYNC = opt.fsync!;
+if (!['always', 'everysec', 'no'].includes(FSYNC)) throw new Error('--fsync: always, everysec or no');
+const PREFIX = 'lg:';
+
+// ------------------------------------------------------------------------------------------------ measuring
+
+/** Every ioredis command this process sends (BullMQ's included), and how many of them went in pipelines. */
+const sent = { commands: 0, pipelined: 0 };
+{
+  const proto = Redis.prototype as unknown as { sendCommand: (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) => unknown };
+  const orig = proto.sendCommand;
+  proto.sendCommand = function (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) {
+    sent.commands++;
+    if (stream) sent.pipelined++;
+    return orig.call(this, cmd, stream, node);
+  };
+}
+
+type Step =
+  | 'deposit'
+  | 'door opened (depositing)'
+  | 'door closed (stored)'
+  | 'code typed (open)'
+  | 'door opened (collecting)'
+  | 'door closed (collected)';
+
+class Stats {
+  readonly steps = new Map<string, number[]>();
+  lifecycles = 0;
+  errors = 0;
+  firstError: string | null = null;
+  readonly lifecycleMs: number[] = [];
+  record(step: string, ms: number): void {
+    let a = this.steps.get(step);
+    if (!a) this.steps.set(step, (a = []));
+    a.push(ms);
+  }
+  fail(err: unknown): void {
+    this.errors++;
+    this.firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+}
+
+function pct(a: number[], p: number): number {
+  if (!a.length) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function info(r: Redis, section: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const line of (await r.info(section)).split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** INFO commandstats as calls per command (commands run inside Lua scripts are counted too). */
+async function commandCalls(r: Redis): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for (const [k, v] of Object.entries(await info(r, 'commandstats'))) {
+    const calls = /calls=(\d+)/.exec(v);
+    if (calls) m.set(k.replace(/^cmdstat_/, ''), Number(calls[1]));
+  }
+  return m;
+}
+
+interface Window {
+  t: number;
+  cpu: NodeJS.CpuUsage;
+  elu: ReturnType<typeof performance.eventLoopUtilization>;
+  calls: Map<string, number>;
+  redisCpu: number;
+  redisMem: number;
+  sent: { commands: number; pipelined: number };
+  lifecycles: number;
+  /** entries waiting in the outbox stream (not yet turned into jobs) */
+  outbox: number;
+  /** notifications delivered (SMS to the provider, others to the console channel) */
+  delivered: number;
+  /** outbox entries written by parcel steps */
+  outboxWritten: number;
+}
+
+let outboxWritten = (): number => NaN;
+
+async function snapshot(admin: Redis, stats: Stats, counters: Counters): Promise<Window> {
+  const cpu = await info(admin, 'cpu');
+  const mem = await info(admin, 'memory');
+  return {
+    t: performance.now(),
+    cpu: process.cpuUsage(),
+    elu: performance.eventLoopUtilization(),
+    calls: await commandCalls(admin),
+    redisCpu: Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys),
+    redisMem: Number(mem.used_memory),
+    sent: { ...sent },
+    lifecycles: stats.lifecycles,
+    outbox: await admin.xlen(`${PREFIX}outbox`),
+    delivered: ['sms', 'webhook', 'console'].reduce((n, channel) => n + counters.get('notify_sent_total', { channel }), 0),
+    outboxWritten: outboxWritten(),
+  };
+}
+
+interface Report {
+  mode: Mode;
+  settings: Record<string, unknown>;
+  seconds: number;
+  lifecycles: number;
+  lifecyclesPerS: number;
+  errors: number;
+  firstError: string | null;
+  steps: { step: string; n: number; p50: number; p99: number }[];
+  lifecycle: { p50: number; p99: number };
+  redis: {
+    serverCallsPerLifecycle: number;
+    clientCommandsPerLifecycle: number;
+    pipelinedPerLifecycle: number;
+    top: { command: string; perLifecycle: number }[];
+    cpuPct: number;
+    memBytesPerLifecycle: number;
+  };
+  notify: {
+    outboxAtStart: number;
+    outboxAtEnd: number;
+    outboxEntriesPerLifecycle: number;
+    deliveredPerLifecycle: number;
+    /** after the load stopped: the relay working off the backlog alone */
+    drain?: { entries: number; seconds: number; perS: number; lifecyclesPerS: number };
+  };
+  node: { cpuPct: number; eventLoopUtilization: number; eventLoopDelayP99Ms: number; rssMB: number; heapUsedMB: number; peakRssMB: number };
+  counters: Record<string, number>;
+}
+
+function summarize(mode: Mode, settings: Record<string, unknown>, stats: Stats, a: Window, b: Window, extra: { peakRss: number; eld: number; counters: Counters }): Report {
+  const seconds = (b.t - a.t) / 1000;
+  const n = b.lifecycles - a.lifecycles;
+  const per = (x: number) => (n ? x / n : NaN);
+  let serverCalls = 0;
+  const top: { command: string; perLifecycle: number }[] = [];
+  for (const [cmd, calls] of b.calls) {
+    const d = calls - (a.calls.get(cmd) ?? 0);
+    // the bench's own INFO calls are not the product's
+    if (cmd === 'info' || d <= 0) continue;
+    serverCalls += d;
+    top.push({ command: cmd, perLifecycle: per(d) });
+  }
+  top.sort((x, y) => y.perLifecycle - x.perLifecycle);
+  const cpuUs = b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
+  const mem = process.memoryUsage();
+  const counters: Record<string, number> = {};
+  for (const line of extra.counters.render().trim().split('\n')) {
+    const m = /^(lg_parcel_step_retries_total|lg_allocation_races_total|lg_command_repeats_total|notify_outbox_malformed_total)(\{[^}]*\})? (\d+)$/.exec(line);
+    if (m) counters[m[1]!] = (counters[m[1]!] ?? 0) + Number(m[3]);
+  }
+  return {
+    mode,
+    settings,
+    seconds,
+    lifecycles: n,
+    lifecyclesPerS: n / seconds,
+    errors: stats.errors,
+    firstError: stats.firstError,
+    steps: [...stats.steps].map(([step, xs]) => ({ step, n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99) })),
+    lifecycle: { p50: pct(stats.lifecycleMs, 50), p99: pct(stats.lifecycleMs, 99) },
+    redis: {
+      serverCallsPerLifecycle: per(serverCalls),
+      clientCommandsPerLifecycle: per(b.sent.commands - a.sent.commands),
+      pipelinedPerLifecycle: per(b.sent.pipelined - a.sent.pipelined),
+      top: top.slice(0, 12),
+      cpuPct: ((b.redisCpu - a.redisCpu) / seconds) * 100,
+      memBytesPerLifecycle: per(b.redisMem - a.redisMem),
+    },
+    notify: {
+      outboxAtStart: a.outbox,
+      outboxAtEnd: b.outbox,
+      outboxEntriesPerLifecycle: per(b.outboxWritten - a.outboxWritten),
+      deliveredPerLifecycle: per(b.delivered - a.delivered),
+    },
+    node: {
+      cpuPct: (cpuUs / 1000 / (b.t - a.t)) * 100,
+      eventLoopUtilization: performance.eventLoopUtilization(b.elu, a.elu).utilization,
+      eventLoopDelayP99Ms: extra.eld,
+      rssMB: mem.rss / 2 ** 20,
+      heapUsedMB: mem.heapUsed / 2 ** 20,
+      peakRssMB: extra.peakRss / 2 ** 20,
+    },
+    counters,
+  };
+}
+
+function print(r: Report): void {
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(`\n=== mode ${r.mode}  ${JSON.stringify(r.settings)}`);
+  console.log(`lifecycles: ${r.lifecycles} in ${f(r.seconds)} s = ${f(r.lifecyclesPerS)} lifecycles/s   errors: ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}`);
+  console.log(`lifecycle latency p50 ${f(r.lifecycle.p50)} ms  p99 ${f(r.lifecycle.p99)} ms`);
+  console.log('step latency (ms)                    n       p50      p99');
+  for (const s of r.steps) console.log(`  ${s.step.padEnd(30)} ${String(s.n).padStart(7)} ${f(s.p50, 2).padStart(9)} ${f(s.p99, 2).padStart(8)}`);
+  console.log(
+    `redis per lifecycle: ${f(r.redis.serverCallsPerLifecycle)} server-side calls (Lua-internal included), ` +
+      `${f(r.redis.clientCommandsPerLifecycle)} commands sent by this process (${f(r.redis.pipelinedPerLifecycle)} of them pipelined)`,
+  );
+  console.log(`  top: ${r.redis.top.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')}`);
+  console.log(`  redis-server CPU ${f(r.redis.cpuPct)}% of a core, memory +${f(r.redis.memBytesPerLifecycle / 1024, 2)} KiB per lifecycle (kept)`);
+  console.log(
+    `notifications: outbox backlog ${r.notify.outboxAtStart} -> ${r.notify.outboxAtEnd} entries` +
+      (r.settings.notify === 'off'
+        ? ' (no relay in this run), '
+        : `${r.notify.outboxAtEnd > r.notify.outboxAtStart + 100 ? ' (the relay is NOT keeping up)' : ''}, `) +
+      `${f(r.notify.deliveredPerLifecycle, 2)} deliveries per lifecycle in the window` +
+      (Number.isFinite(r.notify.outboxEntriesPerLifecycle) ? `, ${f(r.notify.outboxEntriesPerLifecycle, 2)} outbox entries written per lifecycle` : ''),
+  );
+  if (r.notify.drain) {
+    const d = r.notify.drain;
+    console.log(
+      `  relay alone after the load: ${d.entries} entries in ${f(d.seconds)} s = ${f(d.perS, 0)} entries/s ` +
+        `(the notices of ${f(d.lifecyclesPerS, 0)} lifecycles/s)`,
+    );
+  }
+  console.log(
+    `node: CPU ${f(r.node.cpuPct)}% of a core, event loop busy ${f(r.node.eventLoopUtilization * 100)}%, loop delay p99 ${f(r.node.eventLoopDelayP99Ms)} ms, ` +
+      `RSS ${f(r.node.rssMB)} MB (peak ${f(r.node.peakRssMB)}), heap used ${f(r.node.heapUsedMB)} MB`,
+  );
+  if (Object.keys(r.counters).length) console.log(`counters: ${JSON.stringify(r.counters)}`);
+}
+
+// ------------------------------------------------------------------------------------------------ shared set-up
+
+/** Child processes to end if the bench dies half way (TestRedis.stop() and kill() signal synchronously). */
+const onExit: (() => void)[] = [];
+process.on('exit', () => onExit.forEach((fn) => fn()));
+
+async function startRedis(): Promise<{ server: TestRedis; admin: Redis }> {
+  const server = await new TestRedis().start();
+  onExit.push(() => void server.stop());
+  const admin = server.client();
+  await admin.config('SET', 'appendfsync', FSYNC);
+  return { server, admin };
+}
+
+/** Synthetic units: `n` json-v1-shaped profiles with `per` compartments (half S, 30% M, 15% L, the rest XL). */
+function syntheticUnits(n: number, per: number): UnitProfile[] {
+  const sizeOf = (i: number): Size => (i < per * 0.5 ? 'S' : i < per * 0.8 ? 'M' : i < per * 0.95 ? 'L' : 'XL');
+  return Array.from({ length: n }, (_, u) => ({
+    id: `BENCH-${String(u).padStart(4, '0')}`,
+    site: `bench-${u}`,
+    siteName: { zh: `测试${u}`, en: `Bench ${u}` },
+    dialect: 'json-v1' as const,
+    compartments: Array.from({ length: per }, (_, i): CompartmentProfile => ({ no: i + 1, size: sizeOf(i) })),
+    location: { lat: 31.39 + u * 1e-4, lng: 120.97 },
+  }));
+}
+
+/** An SMS provider stand-in in a child process (out of the measured process): answers every POST with 200. */
+async function startStubProvider(): Promise<{ url: string; stop(): void }> {
+  const code = `require('http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'application/json' }); s.end('{"ok":true}'); }); })
+    .listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onExit.push(() => void child.kill('SIGTERM'));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => void child.kill('SIGTERM') };
+}
+
+/** Captures the plaintext code of each `stored` notice as it is written (the bench plays the resident reading the SMS). */
+class CodeSpyStore extends ParcelStore {
+  readonly codes = new Map<string, string>();
+  outboxEntries = 0;
+  override async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
+    const res = await super.apply(checks, ops);
+    if (res) {
+      for (const op of ops) {
+        if (op[0] === 'XADD' && op[1] === this.k.outbox) this.outboxEntries++;
+        if (op[0] !== 'XADD' || op[1] !== this.k.outbox || op[5] !== 'notice') continue;
+        const n = JSON.parse(String(op[6])) as { kind: string; parcelId?: string; params: { code?: string } };
+        if (n.kind === 'stored' && n.parcelId && n.params.code) this.codes.set(n.parcelId, n.params.code);
+      }
+    }
+    return res;
+  }
+}
+
+/** Resolves a promise when the engine has handled the logged event with that key (unit + stream id: ids are per stream). */
+class Handled {
+  private readonly done = new Set<string>();
+  private readonly waiting = new Map<string, () => void>();
+  mark(id: string): void {
+    const w = this.waiting.get(id);
+    if (w) {
+      this.waiting.delete(id);
+      w();
+    } else this.done.add(id);
+  }
+  wait(id: string): Promise<void> {
+    if (this.done.delete(id)) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(id, resolve));
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ service / engine
+
+async function runInProcess(mode: 'service' | 'engine'): Promise<Report> {
+  const concurrency = Number(opt.concurrency ?? 64);
+  const units = syntheticUnits(Number(opt.units), Number(opt.compartments));
+  const settings = {
+    units: units.length,
+    compartments: units.length * Number(opt.compartments),
+    concurrency,
+    fsync: FSYNC,
+    notify: opt.notify,
+    autopipeline: opt.autopipeline,
+    bus: opt.bus === 'fake' ? 'fake (no CommandBus)' : 'CommandBus over a driver answering done at once (no MQTT)',
+  };
+  const { server, admin } = await startRedis();
+  // As the gateway opens it (--autopipeline on: ioredis batches the commands of one tick into one write).
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 3, enableAutoPipelining: opt.autopipeline === 'on' });
+  const counters = new Counters();
+  // BENCH_LOG=error (or warn, info) shows what the product logs; silent by default.
+  const logger = process.env.BENCH_LOG ? createLogger(process.env.BENCH_LOG as 'error') : silentLogger;
+  const codeKey = randomBytes(32);
+  const unitStore = new UnitStore(redis, PREFIX, units);
+  for (const u of units) await unitStore.apply({ unit: u.id, at: Date.now(), source: {}, kind: 'presence', online: true });
+  const store = new CodeSpyStore(redis, PREFIX);
+  outboxWritten = () => store.outboxEntries;
+  const couriers = new Couriers(redis, store.k);
+  const residents = new Residents(redis, store.k);
+
+  const done = async (): Promise<'done'> => 'done';
+  const drivers = new Map<string, Driver>(
+    units.map((unit) => [
+      unit.id,
+      { unit, subscriptions: [], handle: async () => {}, brokerConnected: async () => {}, execute: done, start: () => {}, stop: async () => {} },
+    ]),
+  );
+  const fakeBus = {
+    async send(unit: string, op: CommandOp, o: { id?: string } = {}): Promise<CommandRecord> {
+      const now = Date.now();
+      return { id: o.id ?? `c${now}`, unit, op: op.op, args: op, state: 'done', result: 'done', createdAt: now, finishedAt: now };
+    },
+  } as unknown as CommandBus;
+  const commands =
+    opt.bus === 'fake' ? fakeBus : new CommandBus({ redis, prefix: PREFIX, drivers, store: unitStore, logger, counters, timeoutMs: 10_000 });
+
+  const handled = new Handled();
+  class BenchService extends ParcelService {
+    override async onUnitEvent(logged: LoggedEvent): Promise<void> {
+      try {
+        await super.onUnitEvent(logged);
+      } finally {
+        handled.mark(`${logged.event.unit}/${logged.streamId}`);
+      }
+    }
+  }
+  const policy = parcelPolicy(parseConfig({ NODE_ENV: 'test' }));
+  const service = new BenchService({ parcels: store, unitStore, commands, couriers, residents, codeKey, policy, logger, counters, units });
+
+  const closers: (() => Promise<unknown>)[] = [];
+  if (opt.notify !== 'off') {
+    const provider = opt.notify === 'send' ? await startStubProvider() : null;
+    const notifier = new Notifier({
+      connection: () => new Redis(server.url, { maxRetriesPerRequest: null }),
+      config: {
+        prefix: `${PREFIX}bull`,
+        timeZone: 'Asia/Shanghai',
+        quietHours: null,
+        sms: { url: provider ? `${provider.url}/sms` : 'http://127.0.0.1:9/sms', ratePerSecond: 1000 },
+        propertyWebhook: null,
+        attempts: 10,
+        backoffMs: 2000,
+      },
+      logger,
+      counters,
+    });
+    if (provider) notifier.startWorkers();
+    const relayRedis = redis.duplicate();
+    const relay = new OutboxRelay({ redis: relayRedis, keyPrefix: PREFIX, notifier, logger, counters, consumer: 'bench' });
+    relay.start();
+    closers.push(async () => {
+      await relay.stop();
+      relayRedis.disconnect();
+      await notifier.close();
+      provider?.stop();
+    });
+  }
+  if (mode === 'engine') {
+    const blocking = redis.duplicate();
+    const engine = new ParcelEngine({
+      blocking,
+      redis,
+      prefix: PREFIX,
+      units,
+      service,
+      unitStore,
+      codeKey,
+      logger,
+      counters,
+      consumer: 'bench',
+      sweepMs: 1_000,
+      presenceCodes: false,
+    });
+    await engine.start();
+    closers.unshift(async () => {
+      await engine.stop();
+      blocking.disconnect();
+    });
+  }
+
+  const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF' });
+  const stats = new Stats();
+  let seq = 0;
+  let running = true;
+
+  /** What the driver does (log the event atomically), then what the engine does (hand it to the service). */
+  const feed = async (event: UnitEvent): Promise<void> => {
+    const res = await unitStore.apply(event);
+    if (res.status !== 'ok') throw new Error(`event not logged: ${res.status}`);
+    if (mode === 'service') await service.onUnitEvent({ streamId: res.streamId, event });
+    else await handled.wait(`${event.unit}/${res.streamId}`);
+  };
+  const timed = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    const v = await fn();
+    stats.record(step, performance.now() - t);
+    return v;
+  };
+
+  const lifecycle = async (unit: UnitProfile): Promise<void> => {
+    const n = ++seq;
+    const t0 = performance.now();
+    const phone = `139${String(n % 100_000_000).padStart(8, '0')}`;
+    const parcel: Parcel = await timed('deposit', () =>
+      service.deposit(courier, { unit: unit.id, size: 'S', trackingNumber: `BENCH-${n}`, carrier: 'SF', phone }),
+    );
+    const at = () => Date.now();
+    const no = parcel.compartment;
+    await timed('door opened (depositing)', () => feed({ unit: unit.id, at: at(), source: {}, kind: 'door-opened', compartment: no }));
+    await timed('door closed (stored)', () => feed({ unit: unit.id, at: at(), source: {}, kind: 'door-closed', compartment: no, occupied: true }));
+    const code = store.codes.get(parcel.id);
+    if (!code) throw new Error(`no stored notice (code) for ${parcel.id}: ${(await store.parcel(parcel.id))?.state}`);
+    store.codes.delete(parcel.id);
+    await timed('code typed (open)', () =>
+      feed({ unit: unit.id, at: at(), source: {}, kind: 'code-entered', code: maskCode(code), codeHash: codeHash(codeKey, unit.id, code) }),
+    );
+    await timed('door opened (collecting)', () => feed({ unit: unit.id, at: at(), source: {}, kind: 'door-opened', compartment: no }));
+    await timed('door closed (collected)', () => feed({ unit: unit.id, at: at(), source: {}, kind: 'door-closed', compartment: no, occupied: false }));
+    const state = (await store.parcel(parcel.id))?.state;
+    if (state !== 'collected') throw new Error(`${parcel.id} ended ${state}, not collected`);
+    stats.lifecycleMs.push(performance.now() - t0);
+    stats.lifecycles++;
+  };
+
+  const workers = Array.from({ length: concurrency }, async (_, w) => {
+    for (let i = 0; running; i++) {
+      // Spread the workers over the units: a worker's next parcel goes to another unit.
+      const unit = units[(w + i * concurrency) % units.length]!;
+      try {
+        await lifecycle(unit);
+      } catch (err) {
+        stats.fail(err);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  });
+
+  const report = await measure(mode, settings, admin, stats, counters, () => {
+    running = false;
+  });
+  await Promise.all(workers);
+  if (opt.notify !== 'off') {
+    // The load has stopped: how fast does the relay alone work off what it did not keep up with?
+    const entriesPerLifecycle = report.notify.outboxEntriesPerLifecycle;
+    const t = performance.now();
+    const from = await admin.xlen(`${PREFIX}outbox`);
+    let left = from;
+    while (left > 0 && performance.now() - t < 10_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await admin.xlen(`${PREFIX}outbox`);
+    }
+    const s = (performance.now() - t) / 1000;
+    if (from > 500) {
+      report.notify.drain = { entries: from - left, seconds: s, perS: (from - left) / s, lifecyclesPerS: (from - left) / s / entriesPerLifecycle };
+    }
+  }
+  for (const c of closers) await c();
+  redis.disconnect();
+  admin.disconnect();
+  await server.destroy();
+  return report;
+}
+
+/** Warm up, then measure SECONDS with snapshots before and after; stop() ends the load. */
+async function measure(mode: Mode, settings: Record<string, unknown>, admin: Redis, stats: Stats, counters: Counters, stop: () => void): Promise<Report> {
+  await new Promise((r) => setTimeout(r, WARMUP * 1000));
+  for (const s of stats.steps.values()) s.length = 0;
+  stats.lifecycleMs.length = 0;
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
+  const a = await snapshot(admin, stats, counters);
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const b = await snapshot(admin, stats, counters);
+  clearInterval(sampler);
+  eld.disable();
+  stop();
+  return summarize(mode, settings, stats, a, b, { peakRss, eld: eld.percentile(99) / 1e6, counters });
+}
+
+// ------------------------------------------------------------------------------------------------ full stack
+
+async function runStack(): Promise<Report> {
+  const concurrency = Number(opt.concurrency ?? 24);
+  outboxWritten = () => NaN;
+  const autopilotMs = Number(opt['autopilot-ms']);
+  const settings = {
+    units: UNITS.length,
+    compartments: UNITS.reduce((n, u) => n + u.compartments.length, 0),
+    concurrency,
+    fsync: FSYNC,
+    autopilotMs,
+    path: 'HTTP deposit -> aedes -> simulators (autopilot) -> drivers -> engine -> relay -> BullMQ -> SMS over HTTP',
+  };
+  const { server, admin } = await startRedis();
+  const receiver = await new TestReceiver().start();
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    MQTT_PORT: '0',
+    REDIS_URL: server.url,
+    SIMULATORS: 'off',
+    LOG_LEVEL: 'silent',
+    SMS_URL: `${receiver.url}/sms`,
+    SMS_RATE_PER_S: '1000',
+    QUIET_HOURS: 'off',
+    PRESENCE_CODES: 'off',
+  });
+  const gw = await startGateway(config, { logger: silentLogger });
+  const credentials = loadCredentials({ file: DEV_CREDENTIALS_FILE });
+  const sims = await startSimulators({ brokerUrl: gw.mqttUrl, credentials, units: UNITS, autopilot: { enabled: true, delayMs: autopilotMs } });
+  const simOf = new Map(sims.map((s) => [s.unit.id, s]));
+  for (const u of UNITS) {
+    for (let i = 0; !(await gw.store.isOnline(u.id)); i++) {
+      if (i > 200) throw new Error(`${u.id} not online`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  const { token } = await gw.couriers.issue({ name: 'Bench', carrier: 'SF' });
+
+  // SMS as they arrive, by job id (`<parcel>.stored.sms`, `<parcel>.collected.sms`).
+  const sms = new Map<string, string>();
+  const smsWaiters = new Map<string, (text: string) => void>();
+  let scanned = 0;
+  const scanner = setInterval(() => {
+    for (; scanned < receiver.requests.length; scanned++) {
+      const body = receiver.requests[scanned]!.body as { id: string; text: string };
+      const w = smsWaiters.get(body.id);
+      if (w) {
+        smsWaiters.delete(body.id);
+        w(body.text);
+      } else sms.set(body.id, body.text);
+    }
+  }, 2);
+  const smsFor = (id: string, timeoutMs = 10_000) =>
+    new Promise<string>((resolve, reject) => {
+      const have = sms.get(id);
+      if (have !== undefined) {
+        sms.delete(id);
+        return resolve(have);
+      }
+      const t = setTimeout(() => {
+        smsWaiters.delete(id);
+        reject(new Error(`no SMS ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      smsWaiters.set(id, (text) => {
+        clearTimeout(t);
+        resolve(text);
+      });
+    });
+
+  const stats = new Stats();
+  let seq = 0;
+  let running = true;
+  const lifecycle = async (unit: UnitProfile): Promise<void> => {
+    const n = ++seq;
+    const t0 = performance.now();
+    const res = await fetch(`${gw.url}/v1/deposits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ unit: unit.id, size: 'S', trackingNumber: `BENCH-${n}`, carrier: 'SF', phone: `139${String(n).padStart(8, '0')}` }),
+    });
+    const body = (await res.json()) as { id: string; error?: { code: string } };
+    if (res.status === 409 && body.error?.code === 'no_compartment') {
+      await new Promise((r) => setTimeout(r, 20));
+      return;
+    }
+    if (res.status !== 201) throw new Error(`deposit: ${res.status} ${JSON.stringify(body)}`);
+    const t1 = performance.now();
+    stats.record('deposit (HTTP, door open)', t1 - t0);
+    const text = await smsFor(`${body.id}.stored.sms`);
+    const t2 = performance.now();
+    stats.record('door cycle -> stored SMS', t2 - t1);
+    const code = /(\d{6})，|code: (\d{6})/.exec(text);
+    const c = code?.[1] ?? code?.[2];
+    if (!c) throw new Error(`no code in ${text}`);
+    simOf.get(unit.id)!.typeCode(c);
+    await smsFor(`${body.id}.collected.sms`);
+    stats.record('code -> door cycle -> collected SMS', performance.now() - t2);
+    stats.lifecycleMs.push(performance.now() - t0);
+    stats.lifecycles++;
+  };
+  const workers = Array.from({ length: concurrency }, async (_, w) => {
+    while (running) {
+      try {
+        await lifecycle(UNITS[w % UNITS.length]!);
+      } catch (err) {
+        stats.fail(err);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  });
+  const report = await measure('stack', settings, admin, stats, gw.counters, () => {
+    running = false;
+  });
+  await Promise.all(workers);
+  clearInterval(scanner);
+  await Promise.all(sims.map((s) => s.stop()));
+  await gw.close();
+  await receiver.stop();
+  admin.disconnect();
+  await server.destroy();
+  return report;
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+function machine(): Record<string, string> {
+  const v = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    } catch {
+      return '?';
+    }
+  };
+  return {
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    redis: v('redis-server', ['--version']).replace(/^Redis server /, ''),
+  };
+}
+
+const m = machine();
+console.log(`machine: ${m.cpus}, ${m.memory}, node ${m.node}, redis-server ${m.redis}`);
+console.log(`each mode: ${WARMUP} s warm-up, ${SECONDS} s measured`);
+const reports: Report[] = [];
+for (const mode of MODES) {
+  const r = mode === 'stack' ? await runStack() : await runInProcess(mode);
+  reports.push(r);
+  print(r);
+}
+if (opt.json) console.log(JSON.stringify({ machine: m, reports }, null, 2));
+process.exit(0);
