@@ -22,6 +22,7 @@ export class ParcelEngine {
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
   private readonly background = new Set<Promise<void>>();
+  private readonly inFlight = new Set<string>();
   private readonly streams: string[];
 
   constructor(
@@ -96,6 +97,8 @@ export class ParcelEngine {
         let got = 0;
         for (const [stream, entries] of res ?? []) {
           for (const [id, fields] of entries) {
+            // Still being handled in the background (a pickup waiting for its door): not new work.
+            if (this.inFlight.has(`${stream} ${id}`)) continue;
             got++;
             await this.handle(stream, id, fields);
           }
@@ -132,9 +135,14 @@ export class ParcelEngine {
         // A pickup waits for its door to open (seconds, at worst a timeout): it must not hold up the door events
         // of every unit behind it. It is acknowledged when done; after a crash it is handled again, and its
         // command id (from the event id) keeps the door from opening twice.
+        const key = `${stream} ${id}`;
+        this.inFlight.add(key);
         const p: Promise<void> = run()
           .catch((err: unknown) => this.d.logger.error('keypad code handling failed; it will be retried', { err }))
-          .finally(() => this.background.delete(p));
+          .finally(() => {
+            this.background.delete(p);
+            this.inFlight.delete(key);
+          });
         this.background.add(p);
         return;
       }
