@@ -139,6 +139,19 @@ export function interpretFrame(frame: RawFrame, direction: 'to-board' | 'from-bo
  * Reassembles frames from the DTU's byte stream, which the DTU cuts anywhere (20 ms silence or 256 bytes).
  * After push() the buffer holds at most one partial frame starting at an STX, so it never exceeds 69 bytes.
  */
+/** Start of the first complete frame with a good BCC and ETX at or after `from`, or -1. */
+function nextValidFrame(buf: Buffer, from: number): number {
+  for (let i = buf.indexOf(STX, from); i >= 0; i = buf.indexOf(STX, i + 1)) {
+    if (buf.length - i < 4) return -1;
+    const len = buf[i + 3] ?? 0;
+    if (len > MAX_LEN) continue;
+    const end = i + len + OVERHEAD;
+    if (end > buf.length) continue;
+    if (buf[end - 1] === ETX && bcc(buf.subarray(i + 1, i + 4 + len)) === buf[i + 4 + len]) return i;
+  }
+  return -1;
+}
+
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
   /** Bytes at the head of `buf` already reported in `dropped`: not counted again as noise when rescanned. */
@@ -171,7 +184,18 @@ export class FrameReader {
         continue;
       }
       const end = pos + len + OVERHEAD;
-      if (buf.length < end) break; // partial frame: wait for more bytes
+      if (buf.length < end) {
+        // Partial frame: wait for more bytes, unless a complete, valid frame already stands after this STX. Then
+        // this "STX" was noise (e.g. 0x02 in a corrupted copy, with a LEN asking for bytes that never come), and
+        // waiting would hold back that good frame until the next message (a status answer taken as the next
+        // request's). A real frame split across messages has no complete valid frame inside it.
+        const next = nextValidFrame(buf, pos + 1);
+        if (next < 0) break;
+        dropped.push(Buffer.from(buf.subarray(pos, next)));
+        reportedEnd = Math.max(reportedEnd, next);
+        pos = next;
+        continue;
+      }
       const raw = Buffer.from(buf.subarray(pos, end)); // copy: do not pin the chunk
       if (raw[raw.length - 1] === ETX && bcc(raw.subarray(1, 4 + len)) === raw[4 + len]) {
         frames.push({ addr: raw[1] ?? 0, cmd: raw[2] ?? 0, data: raw.subarray(4, 4 + len), raw });

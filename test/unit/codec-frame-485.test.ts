@@ -79,6 +79,16 @@ describe('FrameReader', () => {
     }
   });
 
+  it('a stray STX whose LEN asks for bytes that never come does not hold back a good frame behind it', () => {
+    // a corrupted copy where 0x02 reads as STX and 0x30 as LEN (48 bytes), then the real status answer
+    const good = '02 02 30 04 0e 00 00 00 38 03';
+    const reader = new FrameReader();
+    const r = reader.push(fromHex(`02 03 31 30 ${good}`));
+    expect(r.frames.map((f) => toHex(f.raw))).toEqual([good]);
+    expect(r.dropped.map(toHex)).toEqual(['02 03 31 30']);
+    expect(reader.pending).toBe(0);
+  });
+
   it('counts noise bytes, including a header whose LEN is over 64', () => {
     expect(new FrameReader().push(fromHex(v.streams[2]?.messages[0] ?? '')).noiseBytes).toBe(3);
     expect(new FrameReader().push(fromHex(v.streams[4]?.messages[0] ?? '')).noiseBytes).toBe(4);
