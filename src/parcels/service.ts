@@ -21,7 +21,7 @@ import {
 import { presenceCodeValid } from '../domain/presence.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
-import type { ParcelStore } from '../store/parcels.js';
+import { ParcelStore } from '../store/parcels.js';
 import type { Check, Op } from '../store/tx.js';
 import type { LoggedEvent, UnitStore } from '../store/units.js';
 import type { Courier, Couriers, Residents } from './accounts.js';
@@ -121,9 +121,9 @@ export class ParcelService {
       ops.push(this.d.parcels.putParcel(p), ...this.indexOps(p));
     }
     if (plan.slot === null) {
-      ops.push(['DEL', this.k.slot(slot.unit, slot.compartment)], ['SREM', this.k.slots(slot.unit), slot.compartment]);
+      ops.push(...this.d.parcels.delSlot(slot.unit, slot.compartment));
     } else if (plan.slot !== slot) {
-      ops.push(this.d.parcels.putSlot(plan.slot));
+      ops.push(...this.d.parcels.putSlot(plan.slot));
     }
     if (plan.codeOut && plan.codeOut !== plan.codeIn) ops.push(['DEL', this.k.code(slot.unit, plan.codeOut)]);
     if (plan.codeIn) {
@@ -303,7 +303,7 @@ export class ParcelService {
             this.d.parcels.versionCheck(this.k.slot(unit.id, sharedNo), cur.slot.v),
             { key: this.k.parcel(id), absent: true },
           ],
-          [...commonOps(parcel), this.d.parcels.putSlot(slot)],
+          [...commonOps(parcel), ...this.d.parcels.putSlot(slot)],
         );
         if (written) return parcel;
       }
@@ -324,7 +324,7 @@ export class ParcelService {
           { key: this.k.slot(unit.id, no), absent: true },
           { key: this.k.parcel(id), absent: true },
         ],
-        [...commonOps(parcel), this.d.parcels.putSlot(slot), ['SADD', this.k.slots(unit.id), no]],
+        [...commonOps(parcel), ...this.d.parcels.putSlot(slot), ['SADD', this.k.slots(unit.id), no]],
       );
       if (written) return parcel;
       this.d.counters.inc('lg_allocation_races_total', { unit: unit.id });
@@ -456,7 +456,7 @@ export class ParcelService {
         throw new ParcelError('busy', intent === 'pickup' ? 'that compartment is being opened already' : 'nothing to take back there');
       }
       const slot: Slot = { ...cur.slot, intent, intentAt: this.now(), intentRef: opts.ref };
-      const ok = await this.d.parcels.apply([this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)], [this.d.parcels.putSlot(slot)]);
+      const ok = await this.d.parcels.apply([this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)], this.d.parcels.putSlot(slot));
       if (ok) break;
       if (i >= MAX_RETRIES) throw new ParcelError('conflict', 'try again');
     }
@@ -471,13 +471,20 @@ export class ParcelService {
     return { result, parcels };
   }
 
+  /** Give up an intent whose door never opened (a failed open, or nobody came). Never once the door is open. */
   private async clearIntent(unit: string, compartment: number, ref?: string): Promise<void> {
     for (let i = 0; i < MAX_RETRIES; i++) {
-      const cur = await this.d.parcels.slot(unit, compartment);
-      if (!cur || cur.intent === null) return;
-      if (ref && cur.intentRef !== ref) return;
-      const slot: Slot = { ...cur, intent: null, intentAt: null, intentRef: null };
-      if (await this.d.parcels.apply([this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.v)], [this.d.parcels.putSlot(slot)])) return;
+      const cur = await this.d.parcels.slotWithParcels(unit, compartment);
+      if (!cur || cur.slot.intent === null) return;
+      if (ref && cur.slot.intentRef !== ref) return;
+      // The door opened: the close will settle it (collected, returned, or back to waiting).
+      if (cur.parcels.some((p) => p.state === 'collecting' || p.state === 'returning')) return;
+      const slot: Slot = { ...cur.slot, intent: null, intentAt: null, intentRef: null };
+      const checks = [
+        this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v),
+        ...cur.parcels.map((p) => this.d.parcels.versionCheck(this.k.parcel(p.id), p.v)),
+      ];
+      if (await this.d.parcels.apply(checks, this.d.parcels.putSlot(slot))) return;
     }
   }
 
@@ -596,13 +603,13 @@ export class ParcelService {
       }
       await this.step(p.unit, p.compartment, (cur) => onDeadline(cur.slot, cur.parcels, id, now));
     }
+    // Pickups and returns whose door never opened are given up (the index holds only those under way).
+    for (const m of await this.d.parcels.due(this.k.intents, now - this.d.policy.intentTimeoutMs)) {
+      const { unit, compartment } = ParcelStore.parseIntentMember(m);
+      await this.clearIntent(unit, compartment);
+      await this.d.parcels.redis.zrem(this.k.intents, m);
+    }
     for (const unit of this.units) {
-      for (const no of await this.d.parcels.allocated(unit.id)) {
-        const slot = await this.d.parcels.slot(unit.id, no);
-        if (slot?.intent && slot.intent !== 'deposit' && slot.intentAt && now - slot.intentAt > this.d.policy.intentTimeoutMs) {
-          await this.clearIntent(unit.id, no);
-        }
-      }
       const state = await this.d.unitStore.unit(unit.id);
       if (state?.keypad === 'locked' && !(await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit.id)))) {
         await this.unlockKeypad(unit.id, 'lock-expired');

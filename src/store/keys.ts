@@ -26,6 +26,8 @@ export function keys(p: string) {
     deadlines: `${p}deadlines`,
     /** zset parcel id -> time by which the door must have opened (reserved parcels) */
     reservations: `${p}reservations`,
+    /** zset `unit|no` -> when a pickup/return intent was set (given up after INTENT_TIMEOUT_MS) */
+    intents: `${p}intents`,
     /** the notification outbox (stream), relayed to BullMQ */
     outbox: `${p}outbox`,
     resident: (phone: string) => `${p}resident:${phone}`,

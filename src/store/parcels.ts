@@ -72,8 +72,30 @@ export class ParcelStore {
     return ['HSET', this.k.parcel(p.id), 'v', p.v + 1, 'j', JSON.stringify({ ...p, v: p.v + 1 }), 'state', p.state];
   }
 
-  putSlot(s: Slot): Op {
-    return ['HSET', this.k.slot(s.unit, s.compartment), 'v', s.v + 1, 'j', JSON.stringify({ ...s, v: s.v + 1 })];
+  /** Write a slot, and keep the index of pickups/returns under way (the sweep gives up stale ones). */
+  putSlot(s: Slot): Op[] {
+    const member = ParcelStore.intentMember(s.unit, s.compartment);
+    return [
+      ['HSET', this.k.slot(s.unit, s.compartment), 'v', s.v + 1, 'j', JSON.stringify({ ...s, v: s.v + 1 })],
+      s.intent && s.intent !== 'deposit' && s.intentAt !== null ? ['ZADD', this.k.intents, s.intentAt, member] : ['ZREM', this.k.intents, member],
+    ];
+  }
+
+  delSlot(unit: string, no: number): Op[] {
+    return [
+      ['DEL', this.k.slot(unit, no)],
+      ['SREM', this.k.slots(unit), no],
+      ['ZREM', this.k.intents, ParcelStore.intentMember(unit, no)],
+    ];
+  }
+
+  static intentMember(unit: string, no: number): string {
+    return `${unit}|${no}`;
+  }
+
+  static parseIntentMember(m: string): { unit: string; compartment: number } {
+    const i = m.lastIndexOf('|');
+    return { unit: m.slice(0, i), compartment: Number(m.slice(i + 1)) };
   }
 
   async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
