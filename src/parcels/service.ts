@@ -403,7 +403,12 @@ export class ParcelService {
     }
     // The unit in the ref: stream ids are per unit's log, so two units' events of the same millisecond share one
     // (`<ms>-0`), and a command id may be used once across all units.
-    await this.startOpen(unit, no, 'pickup', { ref: `pickup-${unit}-${ref}` });
+    try {
+      await this.startOpen(unit, no, 'pickup', { ref: `pickup-${unit}-${ref}` });
+    } catch (err) {
+      if (err instanceof ParcelError && err.code === 'busy') void this.display(unit, '正在开门 请稍候 Please wait', 5);
+      throw err;
+    }
   }
 
   private async lockKeypad(unit: string, until: number): Promise<void> {
