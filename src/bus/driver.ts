@@ -33,6 +33,18 @@ export interface DriverContext {
   timings: DriverTimings;
 }
 
+/**
+ * The start of a dropped payload, for the log, with anything that could be a pickup code taken out: a dropped
+ * keypad message must not put a valid code in the logs. Text: runs of 4+ digits masked. Binary (frame-485): the
+ * 4 header bytes only (the data of a keypad frame is the typed code).
+ */
+export function redactedHead(payload: Buffer): string {
+  const text = payload.subarray(0, 120).toString('utf8');
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]*$/.test(text) && !text.includes('\ufffd')) return text.replace(/\d{4,}/g, (d) => '#'.repeat(d.length));
+  return payload.subarray(0, 4).toString('hex') + (payload.length > 4 ? ' …' : '');
+}
+
 /** The event shapes the JSON dialects' codecs decode to. */
 export type DeviceEvent =
   | { event: 'door-opened'; compartment: number }
@@ -113,12 +125,7 @@ export abstract class BaseDriver implements Driver {
 
   protected malformed(topic: string, reason: string, payload?: Buffer): void {
     this.ctx.counters.inc('lg_malformed_total', { unit: this.unit.id, dialect: this.unit.dialect });
-    this.log.warn('malformed payload dropped', {
-      topic,
-      reason,
-      bytes: payload?.length,
-      head: payload?.subarray(0, 48).toString('hex'),
-    });
+    this.log.warn('malformed payload dropped', { topic, reason, bytes: payload?.length, head: payload ? redactedHead(payload) : undefined });
   }
 
   protected knownCompartment(no: number | undefined): boolean {

@@ -38,11 +38,15 @@ export function staffAuth(token: string): MiddlewareHandler {
   };
 }
 
-/** The client's address, for per-address limits. X-Forwarded-For only when TRUST_PROXY is on. */
+/**
+ * The client's address, for per-address limits. With TRUST_PROXY, the last X-Forwarded-For entry: the one our own
+ * proxy appended (everything before it is whatever the client chose to send).
+ */
 export function clientAddress(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
   if (trustProxy) {
     const xff = c.req.header('x-forwarded-for');
-    if (xff) return xff.split(',')[0]!.trim();
+    const last = xff?.split(',').at(-1)?.trim();
+    if (last) return last;
   }
   try {
     return getConnInfo(c).remote.address ?? 'unknown';

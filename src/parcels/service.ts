@@ -26,7 +26,7 @@ import type { Check, Op } from '../store/tx.js';
 import type { LoggedEvent, UnitStore } from '../store/units.js';
 import type { Courier, Couriers, Residents } from './accounts.js';
 import { ParcelError } from './errors.js';
-import { FailureLimiter } from './limits.js';
+import { FailureLimiter, type Attempt } from './limits.js';
 import { noticesFor, reminderIds, type NoticePolicy } from './notices.js';
 
 export interface ParcelPolicy extends NoticePolicy {
@@ -388,7 +388,8 @@ export class ParcelService {
       this.d.counters.inc('lg_stale_codes_total', { unit });
       return;
     }
-    if (await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit))) {
+    const attempt = await this.keypadLimiter.admit(this.k.wrongCodes(unit), this.k.keypadLock(unit), this.now());
+    if ('lockedMs' in attempt) {
       void this.display(unit, '键盘已锁定 Keypad locked', 5);
       return;
     }
@@ -396,11 +397,12 @@ export class ParcelService {
     if (no === null) {
       this.d.counters.inc('lg_wrong_codes_total', { unit, via: 'keypad' });
       this.d.logger.info('wrong code at keypad', { unit, code: masked });
-      const lockedUntil = await this.keypadLimiter.fail(this.k.wrongCodes(unit), this.k.keypadLock(unit), this.now());
+      const lockedUntil = await attempt.failed(this.now());
       if (lockedUntil) await this.lockKeypad(unit, lockedUntil);
       else void this.display(unit, '取件码错误 Wrong code', 5);
       return;
     }
+    await attempt.ok();
     // The unit in the ref: stream ids are per unit's log, so two units' events of the same millisecond share one
     // (`<ms>-0`), and a command id may be used once across all units.
     try {
@@ -501,18 +503,19 @@ export class ParcelService {
    */
   async remotePickup(input: { unit: string; code: string; phone: string; presenceCode: string; client: string; ref: string }): Promise<{ compartment: number; parcels: Parcel[]; result: CommandResult }> {
     const unit = this.profile(input.unit);
-    await this.checkApiLocks(input.phone, input.client);
+    const attempt = await this.admitApi(input.phone, input.client);
     if (!presenceCodeValid(this.d.codeKey, unit.id, input.presenceCode, this.now())) {
-      await this.apiFailure(input.phone, input.client);
+      await attempt.failed();
       throw new ParcelError('wrong_presence_code', 'the presence code does not match the one on the unit screen');
     }
     const no = await this.d.parcels.codeSlot(unit.id, codeHash(this.d.codeKey, unit.id, input.code));
     const slot = no === null ? null : await this.d.parcels.slot(unit.id, no);
     if (no === null || !slot || slot.phone !== input.phone) {
-      await this.apiFailure(input.phone, input.client);
+      await attempt.failed();
       this.d.counters.inc('lg_wrong_codes_total', { unit: unit.id, via: 'api' });
       throw new ParcelError('wrong_code', 'no parcel for this code and phone at this unit');
     }
+    await attempt.ok();
     const { result, parcels } = await this.startOpen(unit.id, no, 'pickup', { ref: input.ref, phone: input.phone });
     if (result !== 'done' && result !== 'timed_out') {
       throw new ParcelError('open_failed', `the door did not open (${result}); please call the property office`, { result });
@@ -520,31 +523,47 @@ export class ParcelService {
     return { compartment: no, parcels: parcels.filter((p) => COLLECTABLE.has(p.state)), result };
   }
 
-  private async checkApiLocks(phone: string, client: string): Promise<void> {
-    for (const [kind, id] of [['phone', phone], ['ip', client]] as const) {
-      const until = await this.apiLimiter.lockedUntil(this.k.apiLock(kind, id));
-      if (until) throw new ParcelError('locked_out', 'too many wrong attempts; try again later', { until, retryAfterS: Math.ceil((until - Date.now()) / 1000) });
-    }
-  }
-
-  private async apiFailure(phone: string, client: string): Promise<void> {
+  /**
+   * Count a remote attempt against the phone and the client address before its code is checked (see limits.ts),
+   * or refuse it if either is locked.
+   */
+  private async admitApi(phone: string, client: string): Promise<{ ok(): Promise<void>; failed(): Promise<void> }> {
     const now = this.now();
-    await this.apiLimiter.fail(this.k.apiFailures('phone', phone), this.k.apiLock('phone', phone), now);
-    await this.apiLimiter.fail(this.k.apiFailures('ip', client), this.k.apiLock('ip', client), now);
+    const attempts: Attempt[] = [];
+    for (const [kind, id] of [['phone', phone], ['ip', client]] as const) {
+      const a = await this.apiLimiter.admit(this.k.apiFailures(kind, id), this.k.apiLock(kind, id), now);
+      if ('lockedMs' in a) {
+        await Promise.all(attempts.map((x) => x.ok())); // not checked: does not count
+        throw new ParcelError('locked_out', 'too many wrong attempts; try again later', {
+          until: now + a.lockedMs,
+          retryAfterS: Math.ceil(a.lockedMs / 1000),
+        });
+      }
+      attempts.push(a);
+    }
+    return {
+      ok: async () => {
+        await Promise.all(attempts.map((a) => a.ok()));
+      },
+      failed: async () => {
+        await Promise.all(attempts.map((a) => a.failed(this.now())));
+      },
+    };
   }
 
   /** Phone + one of the resident's codes proves who they are; no listing by phone alone. */
   async residentParcels(phone: string, code: string, client: string): Promise<Parcel[]> {
-    await this.checkApiLocks(phone, client);
+    const attempt = await this.admitApi(phone, client);
     const ids = await this.d.parcels.liveParcelIds(phone);
     const parcels = await this.d.parcels.parcels(ids);
     for (const unit of new Set(parcels.map((p) => p.unit))) {
       const no = await this.d.parcels.codeSlot(unit, codeHash(this.d.codeKey, unit, code));
       if (no !== null && parcels.some((p) => p.unit === unit && p.compartment === no)) {
+        await attempt.ok();
         return parcels.filter((p) => LIVE_STATES.has(p.state)).sort((a, b) => a.createdAt - b.createdAt);
       }
     }
-    await this.apiFailure(phone, client);
+    await attempt.failed();
     throw new ParcelError('wrong_code', 'no parcel for this code and phone');
   }
 

@@ -88,6 +88,21 @@ describe.each(['embedded', 'mosquitto'] as const)('three units through the %s br
     sim.closeDoor(3);
   });
 
+  it('a typed code never reaches the event log in clear, on any dialect', async () => {
+    for (const id of [JSON_V1, COMPACT_V2, FRAME_485]) {
+      stack.sims.find((s) => s.unit.id === id)!.typeCode('482913');
+      const { body } = await eventually(async () => {
+        const r = await stack.get(`/v1/units/${id}/events?limit=50`);
+        return r.body.events.some((e: { event: { kind: string } }) => e.event.kind === 'code-entered') ? r : null;
+      }, 5000, `code logged at ${id}`);
+      const entry = body.events.find((e: { event: { kind: string } }) => e.event.kind === 'code-entered');
+      expect(entry.event).toMatchObject({ code: '48****', codeHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      const text = JSON.stringify(entry);
+      expect(text).not.toContain('482913');
+      expect(text).not.toContain('34 38 32 39 31 33'); // the ASCII digits inside a frame-485 keypad frame
+    }
+  });
+
   it('GET /healthz and /readyz', async () => {
     expect((await stack.get('/healthz')).body).toEqual({ ok: true });
     expect((await stack.get('/readyz')).body).toEqual({ ready: true, redis: true, mqtt: true });
