@@ -74,6 +74,8 @@ export interface Slot {
   intentAt: number | null;
   /** the request or keypad event that set the intent: handling it again resumes instead of failing as busy */
   intentRef?: string | null;
+  /** a return takes back one courier's parcel, not everything overdue in a shared compartment */
+  intentParcel?: string | null;
   v: number;
 }
 
@@ -153,7 +155,9 @@ export function onDoor(slot: Slot, parcels: Parcel[], ev: DoorEvent, policy: Pol
     next = parcels.map((p) => {
       if (slot.intent === 'deposit' && p.state === 'reserved') return move(p, 'depositing', 'door-opened', ev.at, t);
       if (slot.intent === 'pickup' && COLLECTABLE.has(p.state)) return move(p, 'collecting', 'door-opened', ev.at, t);
-      if (slot.intent === 'return' && p.state === 'expired') return move(p, 'returning', 'door-opened', ev.at, t);
+      if (slot.intent === 'return' && p.state === 'expired' && (!slot.intentParcel || p.id === slot.intentParcel)) {
+        return move(p, 'returning', 'door-opened', ev.at, t);
+      }
       return p;
     });
     return { parcels: next, slot, transitions: t, notices, cancelReminders, codeOut, codeIn };
@@ -231,7 +235,7 @@ export function onDoor(slot: Slot, parcels: Parcel[], ev: DoorEvent, policy: Pol
       }
     }
   }
-  nextSlot = { ...nextSlot, intent: null, intentAt: null, intentRef: null };
+  nextSlot = { ...nextSlot, intent: null, intentAt: null, intentRef: null, intentParcel: null };
   return settle(nextSlot, next, { transitions: t, notices, cancelReminders, codeOut, codeIn });
 }
 
@@ -245,7 +249,7 @@ export function onDepositAbandoned(slot: Slot, parcels: Parcel[], parcelId: stri
     return move(p, 'cancelled', reason, at, t);
   });
   const stillDepositing = next.some((p) => p.state === 'reserved' || p.state === 'depositing');
-  const nextSlot = stillDepositing ? slot : { ...slot, intent: null, intentAt: null, intentRef: null };
+  const nextSlot = stillDepositing ? slot : { ...slot, intent: null, intentAt: null, intentRef: null, intentParcel: null };
   return settle(nextSlot, next, { transitions: t, notices, cancelReminders: [], codeOut: null, codeIn: null });
 }
 

@@ -46,8 +46,10 @@ export function noticesFor(
     params: { ...params, ...extra },
     ...(quiet ? { quiet } : {}),
   });
+  // An overdue notice can happen twice (after an extension): its ids carry the deadline it is about.
+  const tag = intent.kind === 'overdue' ? `overdue.${p.deadline}` : intent.kind;
   const property = (kind: Notice['kind'], extra: Record<string, string | number> = {}): Notice => ({
-    id: `${p.id}.${intent.kind}.property`,
+    id: `${p.id}.${tag}.property`,
     kind,
     parcelId: p.id,
     to: { lang: 'zh', webhook: 'property' },
@@ -57,7 +59,7 @@ export function noticesFor(
     courier?.webhookUrl && courier.webhookSecret
       ? [
           {
-            id: `${p.id}.${intent.kind}.courier`,
+            id: `${p.id}.${tag}.courier`,
             kind,
             parcelId: p.id,
             to: { lang: 'zh', webhook: { courierId: courier.id, url: courier.webhookUrl, secret: courier.webhookSecret } },
@@ -90,7 +92,7 @@ export function noticesFor(
     case 'deposit-cancelled':
       return [property('deposit-cancelled', { reason: p.reason ?? '' }), ...toCourier('deposit-cancelled', { reason: p.reason ?? '' })];
     case 'overdue':
-      return [resident(`${p.id}.overdue`, 'overdue', {}, true), property('overdue'), ...toCourier('overdue-courier')];
+      return [resident(overdueId(p), 'overdue', {}, true), property('overdue'), ...toCourier('overdue-courier')];
     case 'returned':
       return [resident(`${p.id}.returned`, 'returned'), property('returned')];
     case 'missing':
@@ -100,7 +102,12 @@ export function noticesFor(
   }
 }
 
-/** Ids of a parcel's pending reminders (withdrawn when it is collected, returned or missing). */
-export function reminderIds(parcelId: string, policy: NoticePolicy): string[] {
-  return policy.reminderHours.map((h) => `${parcelId}.reminder-${h}h`);
+const overdueId = (p: Parcel) => `${p.id}.overdue.${p.deadline}`;
+
+/**
+ * Ids of a parcel's resident notices that may still be waiting (reminders, and an overdue text held back by quiet
+ * hours), withdrawn when it is collected, returned or missing.
+ */
+export function pendingNoticeIds(p: Parcel, policy: NoticePolicy): string[] {
+  return [...policy.reminderHours.map((h) => `${p.id}.reminder-${h}h`), ...(p.deadline ? [overdueId(p)] : [])];
 }

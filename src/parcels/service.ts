@@ -27,7 +27,7 @@ import type { LoggedEvent, UnitStore } from '../store/units.js';
 import type { Courier, Couriers, Residents } from './accounts.js';
 import { ParcelError } from './errors.js';
 import { FailureLimiter, type Attempt } from './limits.js';
-import { noticesFor, reminderIds, type NoticePolicy } from './notices.js';
+import { noticesFor, pendingNoticeIds, type NoticePolicy } from './notices.js';
 
 export interface ParcelPolicy extends NoticePolicy {
   holdMs: number;
@@ -179,7 +179,7 @@ export class ParcelService {
       for (const notice of notices) ops.push(['XADD', this.k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice)]);
     }
     if (plan.cancelReminders.length) {
-      const ids = plan.cancelReminders.flatMap((id) => reminderIds(id, this.d.policy));
+      const ids = plan.parcels.filter((p) => plan.cancelReminders.includes(p.id)).flatMap((p) => pendingNoticeIds(p, this.d.policy));
       ops.push(['XADD', this.k.outbox, '*', 'type', 'cancel', 'ids', JSON.stringify(ids)]);
     }
     return ops;
@@ -462,7 +462,7 @@ export class ParcelService {
       if (!canStart(cur.slot, cur.parcels, intent, opts)) {
         throw new ParcelError('busy', intent === 'pickup' ? 'that compartment is being opened already' : 'nothing to take back there');
       }
-      const slot: Slot = { ...cur.slot, intent, intentAt: this.now(), intentRef: opts.ref };
+      const slot: Slot = { ...cur.slot, intent, intentAt: this.now(), intentRef: opts.ref, intentParcel: intent === 'return' ? (opts.parcelId ?? null) : null };
       const ok = await this.d.parcels.apply([this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)], this.d.parcels.putSlot(slot));
       if (ok) break;
       if (i >= MAX_RETRIES) throw new ParcelError('conflict', 'try again');
@@ -486,7 +486,7 @@ export class ParcelService {
       if (ref && cur.slot.intentRef !== ref) return;
       // The door opened: the close will settle it (collected, returned, or back to waiting).
       if (cur.parcels.some((p) => p.state === 'collecting' || p.state === 'returning')) return;
-      const slot: Slot = { ...cur.slot, intent: null, intentAt: null, intentRef: null };
+      const slot: Slot = { ...cur.slot, intent: null, intentAt: null, intentRef: null, intentParcel: null };
       const checks = [
         this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v),
         ...cur.parcels.map((p) => this.d.parcels.versionCheck(this.k.parcel(p.id), p.v)),

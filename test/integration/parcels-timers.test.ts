@@ -59,7 +59,7 @@ describe('parcels: reminders, deadlines and courier returns', () => {
     // The deadline passes: overdue SMS to the resident, signed overdue-courier webhook to the courier.
     const expired = await world.waitState(courier, left.parcel.id, 'expired');
     expect(expired.reason).toBe('deadline-passed');
-    const overdue = await world.smsFor(`${left.parcel.id}.overdue`);
+    const overdue = await world.smsFor(`${left.parcel.id}.overdue.${left.parcel.deadline}`);
     expect(smsText(overdue)).toContain('已过取件期限');
     const toCourier = await world.hook('/courier', 'overdue-courier', left.parcel.id);
     expect(signatureOk(toCourier, COURIER_SECRET)).toBe(true);
@@ -68,7 +68,7 @@ describe('parcels: reminders, deadlines and courier returns', () => {
     expect(toCourier.raw).not.toContain(`"${left.code}"`);
     expect(signatureOk(await world.hook('/hook', 'overdue', left.parcel.id), PROPERTY_SECRET)).toBe(true);
     // Collected in time, never overdue.
-    expect(world.smsTries(`${early.parcel.id}.overdue`)).toEqual([]);
+    expect(world.smsTries(`${early.parcel.id}.overdue.${early.parcel.deadline}`)).toEqual([]);
 
     // Only the courier who deposited it may take it back; only overdue parcels.
     const notTheirs = await world.request('POST', '/v1/returns', { parcelId: left.parcel.id }, other.auth);

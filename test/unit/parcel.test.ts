@@ -111,6 +111,18 @@ describe('parcel lifecycle', () => {
     expect(done.slot).toBeNull();
   });
 
+  it('a return takes back only the courier\'s own parcel from a shared compartment', () => {
+    const mine = parcel('a', 'expired', { deadline: 1 });
+    const theirs = parcel('c', 'expired', { deadline: 1, courierId: 'c2' });
+    const s: Slot = { ...slot(['a', 'c'], 'return', 'h'), intentParcel: 'a' };
+    const opened = onDoor(s, [mine, theirs], { kind: 'opened', at: 5 }, policy, 'x');
+    expect(opened.parcels.map((p) => p.state)).toEqual(['returning', 'expired']);
+    // closed with the other parcel still inside: the courier's is returned, the resident's stays
+    const closed = onDoor(s, opened.parcels, { kind: 'closed', occupied: true, at: 6 }, policy, 'x');
+    expect(closed.parcels.map((p) => p.state)).toEqual(['returned', 'expired']);
+    expect(closed.slot?.parcels).toEqual(['c']);
+  });
+
   it('abandoned deposit: cancelled only while still reserved', () => {
     const s = slot(['a'], 'deposit');
     expect(onDepositAbandoned(s, [parcel('a', 'reserved')], 'a', 5, 'no-door-open').parcels[0]!.state).toBe('cancelled');
