@@ -66,7 +66,8 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
         publish: (topic, payload, qos, retain = false) => this.publish(topic, payload, qos, retain),
         store: o.store,
         onEvent: (e) => this.emit('event', e),
-        onLateReply: (id, result) => void this.commands.lateReply(id, result),
+        onLateReply: (id, result) =>
+          void this.commands.lateReply(id, result).catch((err: unknown) => o.logger.warn('late reply not recorded', { id, err })),
         nextDownMsgId: async () =>
           Number(await (o.redis as Redis & { lgNextMsgId(k: string): Promise<number> }).lgNextMsgId(k.downMsgId(unit.id))),
         rememberDownMsg: async (m, id) => {
@@ -117,10 +118,9 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     };
     client.on('connect', (ack) => {
       log.info('connected to broker', { url: redact(this.o.mqttUrl), sessionPresent: ack.sessionPresent });
-      void this.subscribeAll().then(
-        () => Promise.all([...this.drivers.values()].map((d) => d.brokerConnected())),
-        (err: unknown) => log.error('subscribe failed', { err }),
-      );
+      void this.subscribeAll()
+        .then(() => Promise.all([...this.drivers.values()].map((d) => d.brokerConnected())))
+        .catch((err: unknown) => log.error('re-sync after connecting failed', { err }));
     });
     client.on('reconnect', () => log.debug('reconnecting to broker'));
     client.on('offline', () => log.warn('broker connection lost'));

@@ -230,7 +230,11 @@ export class ParcelService {
         if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is offline`, await this.suggest(unit, input.size));
         continue;
       }
-      const parcel = await this.reserve(unit, courier, input, prefs);
+      const parcel = await this.reserve(unit, courier, input, prefs, existingId);
+      if (parcel === 'tracking-taken') {
+        // The same deposit asked twice at once: the other request reserved it; answer with that parcel.
+        return this.deposit(courier, input);
+      }
       if (parcel) return this.openForDeposit(parcel);
     }
     const from = units[0]!;
@@ -259,7 +263,9 @@ export class ParcelService {
     courier: Courier,
     input: DepositInput,
     prefs: { lowCompartment: boolean; lang: 'zh' | 'en' },
-  ): Promise<Parcel | null> {
+    /** what the tracking key held when we looked: a concurrent deposit of the same parcel makes the step fail */
+    trackingWas: string | null,
+  ): Promise<Parcel | 'tracking-taken' | null> {
     const now = this.now();
     const id = `p_${ulid(now).toLowerCase()}`;
     const base: Parcel = {
@@ -302,10 +308,12 @@ export class ParcelService {
           [
             this.d.parcels.versionCheck(this.k.slot(unit.id, sharedNo), cur.slot.v),
             { key: this.k.parcel(id), absent: true },
+            { key: this.k.tracking(input.carrier, input.trackingNumber), value: trackingWas },
           ],
           [...commonOps(parcel), ...this.d.parcels.putSlot(slot)],
         );
         if (written) return parcel;
+        if (await this.trackingChanged(input, trackingWas)) return 'tracking-taken';
       }
     }
     // 2. The smallest free compartment that fits; the slot key's absence is what guarantees one parcel per compartment.
@@ -323,13 +331,19 @@ export class ParcelService {
         [
           { key: this.k.slot(unit.id, no), absent: true },
           { key: this.k.parcel(id), absent: true },
+          { key: this.k.tracking(input.carrier, input.trackingNumber), value: trackingWas },
         ],
         [...commonOps(parcel), ...this.d.parcels.putSlot(slot), ['SADD', this.k.slots(unit.id), no]],
       );
       if (written) return parcel;
+      if (await this.trackingChanged(input, trackingWas)) return 'tracking-taken';
       this.d.counters.inc('lg_allocation_races_total', { unit: unit.id });
     }
     return null;
+  }
+
+  private async trackingChanged(input: DepositInput, was: string | null): Promise<boolean> {
+    return (await this.d.parcels.byTracking(input.carrier, input.trackingNumber)) !== was;
   }
 
   private async sharedCandidates(unit: string, phone: string, size: Size): Promise<number[]> {
@@ -435,10 +449,10 @@ export class ParcelService {
   }
 
   /** Staff (or the sweep, when the lock expires) enable a locked keypad. */
-  async unlockKeypad(unit: string, by: string): Promise<void> {
+  async unlockKeypad(unit: string, by: string, commandId = `kpunlock-${unit}-${this.now()}`): Promise<void> {
     this.profile(unit);
     await this.keypadLimiter.clear(this.k.wrongCodes(unit), this.k.keypadLock(unit));
-    await this.d.commands.send(unit, { op: 'keypad', enabled: true }, { id: `kpunlock-${unit}-${this.now()}`, reason: by });
+    await this.d.commands.send(unit, { op: 'keypad', enabled: true }, { id: commandId, reason: by });
   }
 
   /**
@@ -628,15 +642,18 @@ export class ParcelService {
       await this.step(p.unit, p.compartment, (cur) => onDeadline(cur.slot, cur.parcels, id, now));
     }
     // Pickups and returns whose door never opened are given up (the index holds only those under way).
+    // (clearIntent's write drops the index entry; one whose door opened stays until the door closes)
     for (const m of await this.d.parcels.due(this.k.intents, now - this.d.policy.intentTimeoutMs)) {
       const { unit, compartment } = ParcelStore.parseIntentMember(m);
       await this.clearIntent(unit, compartment);
-      await this.d.parcels.redis.zrem(this.k.intents, m);
     }
     for (const unit of this.units) {
       const state = await this.d.unitStore.unit(unit.id);
-      if (state?.keypad === 'locked' && !(await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit.id)))) {
-        await this.unlockKeypad(unit.id, 'lock-expired');
+      if (state?.online && state.keypad === 'locked' && !(await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit.id)))) {
+        // Not awaited: an unanswered command must not hold up deadlines. At most one try a minute (the id).
+        void this.unlockKeypad(unit.id, 'lock-expired', `kpunlock-${unit.id}-${Math.floor(now / 60_000)}`).catch((err: unknown) =>
+          this.d.logger.warn('keypad unlock failed', { unit: unit.id, err }),
+        );
       }
     }
   }

@@ -36,6 +36,8 @@ async function main(): Promise<void> {
     await gw.close();
     process.exit(0);
   };
+  // A stray rejection (a Redis blip in a background step) is a bug to log, not a reason to drop every unit.
+  process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { err }));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -7,7 +7,9 @@ import type { Redis } from 'ioredis';
  */
 export type Check =
   | { key: string; field: string; equals: string | null }
-  | { key: string; absent: true };
+  | { key: string; absent: true }
+  /** a plain string key holds exactly this value (null = does not exist) */
+  | { key: string; value: string | null };
 
 /** A Redis command as words, e.g. ['HSET', key, 'state', 'stored']. Only write commands belong here. */
 export type Op = (string | number)[];
@@ -17,6 +19,10 @@ local spec = cjson.decode(ARGV[1])
 for i, c in ipairs(spec.checks) do
   if c.absent then
     if redis.call('EXISTS', c.key) == 1 then return {'conflict', tostring(i)} end
+  elseif c.value ~= nil then
+    local want = c.value
+    if want == cjson.null then want = false end
+    if redis.call('GET', c.key) ~= want then return {'conflict', tostring(i)} end
   else
     local v = redis.call('HGET', c.key, c.field)
     local want = c.equals

@@ -145,6 +145,24 @@ describe('parcels: rules, limits and faults through the HTTP API', () => {
     expect(stillSame.body).toMatchObject({ id: first.body.id, state: 'stored' });
   });
 
+  it('the same deposit sent several times at once reserves one compartment and answers with one parcel', async () => {
+    const body = { unit: JSON_V1, size: 'S' as const, phone: world.phone(), trackingNumber: world.tracking() };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => world.deposit(courier, body)));
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+    const no = answers[0]!.body.compartment as number;
+    expect(new Set(answers.map((a) => a.body.compartment))).toEqual(new Set([no]));
+    await world.doorOpen(JSON_V1, no);
+    const sim = world.sim(JSON_V1);
+    sim.putParcel(no);
+    sim.closeDoor(no);
+    await world.waitState(courier, answers[0]!.body.id, 'stored');
+    // no other compartment was left reserved by the losers of the race
+    const unit = await world.unitState(JSON_V1);
+    const reserved = await world.stack.gw!.redis.smembers('lg:slots:' + JSON_V1);
+    expect(reserved.map(Number).filter((n) => !unit.compartments[n - 1].occupied)).toEqual([]);
+  });
+
   it('unit full: 409 no_compartment naming the nearest unit with a free XL compartment', async () => {
     const a = await world.storeParcel(courier, { unit: JSON_V1, size: 'XL', phone: world.phone() });
     const b = await world.storeParcel(courier, { unit: JSON_V1, size: 'XL', phone: world.phone() });
