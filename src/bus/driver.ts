@@ -92,21 +92,22 @@ export abstract class BaseDriver implements Driver {
     return this.ctx.unit;
   }
 
+  /** Rejects when the message could not be handled (e.g. Redis is down), so it is not acknowledged to the broker. */
   handle(topic: string, payload: Buffer): Promise<void> {
-    return this.enqueue(topic, () => this.process(topic, payload));
+    return this.enqueue(topic, () => this.process(topic, payload), true);
   }
 
-  /** Run `fn` on this unit's queue, after everything already queued. */
-  protected enqueue(what: string, fn: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(() =>
-      fn().catch((err: unknown) => {
-        // A bug or a Redis outage while handling one message must not stop the unit's queue.
-        this.ctx.counters.inc('lg_handler_errors_total', { unit: this.unit.id });
-        this.log.error('message handling failed', { what, err });
-      }),
-    );
-    this.chain = next;
-    return next;
+  /**
+   * Run `fn` on this unit's queue, after everything already queued. A failure never stops the queue; it is logged,
+   * and passed on to the caller only when asked (`rethrow`).
+   */
+  protected enqueue(what: string, fn: () => Promise<void>, rethrow = false): Promise<void> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch((err: unknown) => {
+      this.ctx.counters.inc('lg_handler_errors_total', { unit: this.unit.id });
+      this.log.error('message handling failed', { what, err });
+    });
+    return rethrow ? run : this.chain;
   }
 
   protected abstract process(topic: string, payload: Buffer): Promise<void>;

@@ -42,6 +42,8 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
   readonly commands: CommandBus;
   private readonly byTopicPrefix = new Map<string, Driver>();
   private client: MqttClient | null = null;
+  /** messages that could not be stored, by content: how often they failed */
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly o: GatewayBusOptions) {
     super();
@@ -110,10 +112,36 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     // Calling back after route() means the broker keeps the message in the persistent session until the event
     // is logged; a crash replays it and the dialect's dedupe drops what was logged. Messages are handled one at
     // a time (mqtt.js reads the next packet after the callback), in order, as the PUBACK order requires.
+    const keyOf = (packet: { topic: string; payload: Buffer | string }) =>
+      `${packet.topic}\u0000${Buffer.from(packet.payload).toString('base64')}`;
     client.handleMessage = (packet, done) => {
       this.route(packet.topic, packet.payload as Buffer).then(
-        () => done(),
-        () => done(),
+        () => {
+          if (this.failures.size) this.failures.delete(keyOf(packet));
+          done();
+        },
+        (err: unknown) => {
+          if (packet.qos === 0) {
+            // QoS 0 is never delivered again (frame-485 bytes): the polls will recover what it said.
+            log.warn('QoS 0 message not stored', { topic: packet.topic, err });
+            done();
+            return;
+          }
+          // Not stored (Redis down?): do not acknowledge. Dropping the connection makes the broker deliver it
+          // again from the persistent session. A message that fails again and again is a poison message: after
+          // a few tries it is acknowledged and dropped, so one bad message cannot stall every unit behind it.
+          const key = keyOf(packet);
+          const tries = (this.failures.get(key) ?? 0) + 1;
+          this.failures.set(key, tries);
+          if (tries >= 3 || this.failures.size > 1000) {
+            this.failures.delete(key);
+            log.error('message dropped after repeated failures', { topic: packet.topic, tries, err });
+            done();
+            return;
+          }
+          log.warn('message not stored; reconnecting so the broker delivers it again', { topic: packet.topic, tries, err });
+          client.stream.destroy();
+        },
       );
     };
     client.on('connect', (ack) => {

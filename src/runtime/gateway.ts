@@ -137,21 +137,21 @@ export async function startGateway(
       units,
     });
     const notifier = new Notifier({
-      connection: () => new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+      connection: () => quiet(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), logger),
       config: notifyConfig(config),
       logger,
       counters,
     });
     notifier.startWorkers();
     cleanups.push(() => notifier.close());
-    const relayRedis = redis.duplicate();
+    const relayRedis = quiet(redis.duplicate(), logger);
     const relay = new OutboxRelay({ redis: relayRedis, keyPrefix: config.REDIS_PREFIX, notifier, logger, counters, consumer: config.MQTT_CLIENT_ID });
     relay.start();
     cleanups.push(async () => {
       await relay.stop();
       relayRedis.disconnect();
     });
-    const engineRedis = redis.duplicate();
+    const engineRedis = quiet(redis.duplicate(), logger);
     const engine = new ParcelEngine({
       blocking: engineRedis,
       redis,
@@ -223,6 +223,17 @@ export async function startGateway(
     await close();
     throw err;
   }
+}
+
+/** Every connection reports its errors to the log (ioredis prints "Unhandled error event" otherwise). */
+function quiet(r: Redis, logger: Logger): Redis {
+  let last = 0;
+  r.on('error', (err: Error) => {
+    // a Redis outage makes every connection fail every retry: one line per connection per 10 s is enough
+    if (Date.now() - last > 10_000) logger.error('redis connection error', { err });
+    last = Date.now();
+  });
+  return r;
 }
 
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {

@@ -153,4 +153,23 @@ describe('restarts: gateway (Mosquitto keeps its session) and Redis', () => {
       ['door-closed', seq + 2],
     ]);
   });
+
+  it('Redis down while a unit reports: the message is not acknowledged, and is stored once Redis is back', async () => {
+    const seq = await stack.gw!.store.lastSeq(JSON_V1);
+    await stack.redis.stop();
+    // A person forces door 20 open and closes it while the gateway cannot store anything.
+    json().forceDoor(20);
+    json().closeDoor(20, false);
+    await new Promise((r) => setTimeout(r, 1500));
+    await stack.redis.start();
+    await eventually(
+      async () => (await stack.gw!.store.lastSeq(JSON_V1).catch(() => -1)) >= seq + 3,
+      15_000,
+      'the events of the outage stored',
+    );
+    const door20 = (await stack.log(JSON_V1)).filter((e) => ev(e).compartment === 20);
+    // alarm door_forced, door-opened, door-closed: each exactly once, in seq order
+    expect(door20.map((e) => src(e).seq)).toEqual([seq + 1, seq + 2, seq + 3]);
+    expect(await stack.gw!.counters.get('lg_handler_errors_total', { unit: JSON_V1 })).toBeGreaterThan(0);
+  });
 });
