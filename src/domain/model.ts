@@ -40,7 +40,8 @@ export type CommandResult = (typeof COMMAND_RESULTS)[number];
 
 export type CommandOp =
   | { op: 'open'; compartment: number }
-  | { op: 'display'; text: string; seconds: number }
+  /** `ascii`: what a screen without Chinese shows instead (frame-485); defaults to `text` with non-ASCII removed */
+  | { op: 'display'; text: string; seconds: number; ascii?: string }
   | { op: 'keypad'; enabled: boolean }
   | { op: 'status' };
 

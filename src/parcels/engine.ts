@@ -170,7 +170,7 @@ export class ParcelEngine {
       const state = await this.d.unitStore.unit(u.id).catch(() => null);
       if (!state?.online) continue;
       const code = presenceCode(this.d.codeKey, u.id, now);
-      void this.d.service.display(u.id, `现场码 ${code} Presence ${code}`, 65);
+      void this.d.service.display(u.id, `现场码 ${code}`, `Presence code ${code}`, 65);
     }
   }
 }

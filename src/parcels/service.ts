@@ -366,7 +366,7 @@ export class ParcelService {
     );
     if (cmd.result === 'done' || cmd.result === 'timed_out' || cmd.state === 'sent') {
       // timed out: the door may still open; if it does not within the deposit window, the sweep cancels.
-      void this.display(parcel.unit, `请放入 ${parcel.compartment}号 Box ${parcel.compartment}`, 20);
+      void this.display(parcel.unit, `请放入 ${parcel.compartment}号`, `Box ${parcel.compartment}: put the parcel in`, 20);
       return (await this.d.parcels.parcel(parcel.id)) ?? parcel;
     }
     await this.abandon(parcel, `open-${cmd.result}`);
@@ -404,7 +404,7 @@ export class ParcelService {
     }
     const attempt = await this.keypadLimiter.admit(this.k.wrongCodes(unit), this.k.keypadLock(unit), this.now());
     if ('lockedMs' in attempt) {
-      void this.display(unit, '键盘已锁定 Keypad locked', 5);
+      void this.display(unit, '键盘已锁定', 'Keypad locked', 5);
       return;
     }
     const no = await this.d.parcels.codeSlot(unit, hash);
@@ -413,7 +413,7 @@ export class ParcelService {
       this.d.logger.info('wrong code at keypad', { unit, code: masked });
       const lockedUntil = await attempt.failed(this.now());
       if (lockedUntil) await this.lockKeypad(unit, lockedUntil);
-      else void this.display(unit, '取件码错误 Wrong code', 5);
+      else void this.display(unit, '取件码错误', 'Wrong code', 5);
       return;
     }
     await attempt.ok();
@@ -422,7 +422,7 @@ export class ParcelService {
     try {
       await this.startOpen(unit, no, 'pickup', { ref: `pickup-${unit}-${ref}` });
     } catch (err) {
-      if (err instanceof ParcelError && err.code === 'busy') void this.display(unit, '正在开门 请稍候 Please wait', 5);
+      if (err instanceof ParcelError && err.code === 'busy') void this.display(unit, '正在开门 请稍候', 'Please wait', 5);
       throw err;
     }
   }
@@ -431,7 +431,7 @@ export class ParcelService {
     this.d.logger.warn('keypad locked after repeated wrong codes', { unit, until });
     await this.d.commands.send(unit, { op: 'keypad', enabled: false }, { id: `kplock-${unit}-${until}`, reason: 'wrong-codes' });
     await this.d.unitStore.apply({ unit, at: this.now(), source: {}, kind: 'keypad', state: 'locked', reason: 'wrong-codes' });
-    void this.display(unit, '键盘已锁定 Keypad locked', 30);
+    void this.display(unit, '键盘已锁定', 'Keypad locked', 30);
     const profile = this.profile(unit);
     await this.d.parcels.redis.xadd(
       this.k.outbox,
@@ -484,10 +484,15 @@ export class ParcelService {
     const cmd = await this.d.commands.send(unit, { op: 'open', compartment }, { id: opts.ref, reason: `${intent} ${compartment}` });
     const result = cmd.result ?? 'timed_out';
     if (result === 'done') {
-      void this.display(unit, intent === 'pickup' ? `请取件 ${compartment}号 Box ${compartment}` : `${compartment}号已开 Box ${compartment} open`, 15);
+      void this.display(
+        unit,
+        intent === 'pickup' ? `请取件 ${compartment}号` : `${compartment}号已开`,
+        intent === 'pickup' ? `Box ${compartment}: take your parcel` : `Box ${compartment} open`,
+        15,
+      );
     } else if (result !== 'timed_out') {
       await this.clearIntent(unit, compartment, opts.ref);
-      void this.display(unit, '开门失败 请联系物业 Call office', 10);
+      void this.display(unit, '开门失败 请联系物业', 'Call office', 10);
     }
     return { result, parcels };
   }
@@ -658,10 +663,13 @@ export class ParcelService {
     }
   }
 
-  /** Show text on the unit's screen; failures only logged (a screen message is never worth failing a pickup). */
-  async display(unit: string, text: string, seconds: number): Promise<void> {
+  /**
+   * Show a message on the unit's screen, Chinese then English (≤ 40 characters); a screen that shows only ASCII
+   * (frame-485) gets the English alone. Failures are only logged: a screen message is never worth failing a pickup.
+   */
+  async display(unit: string, zh: string, en: string, seconds: number): Promise<void> {
     try {
-      await this.d.commands.send(unit, { op: 'display', text, seconds }, { timeoutMs: 3_000 });
+      await this.d.commands.send(unit, { op: 'display', text: `${zh} ${en}`.slice(0, 40), ascii: en, seconds }, { timeoutMs: 3_000 });
     } catch (err) {
       this.d.logger.warn('display failed', { unit, err });
     }
