@@ -14,6 +14,13 @@ import {
   type RawFrame,
 } from './codec.js';
 
+/** `02 0f 3a 07 ** ** ** ** ** ** ** 1f 03`: the frame with its data bytes hidden. */
+function maskedFrame(raw: Buffer): string {
+  const hex = toHex(raw).split(' ');
+  for (let i = 4; i < hex.length - 2; i++) hex[i] = '**';
+  return hex.join(' ');
+}
+
 type Answer = { msg: Frame485Message; frame: RawFrame } | null;
 
 interface BusRequest {
@@ -50,6 +57,13 @@ export class Frame485Driver extends BaseDriver {
   }
 
   override start(): void {
+    // The boards have no keypad switch: the gateway keeps it, and a restart must not forget a disabled keypad.
+    this.ctx.store.unit(this.unit.id).then(
+      (u) => {
+        if (u) this.keypadEnabled = u.keypad === 'enabled';
+      },
+      (err: unknown) => this.log.warn('keypad state not read', { err }),
+    );
     this.pollTimer = setInterval(() => {
       if (this.online) void this.pollAll('interval');
     }, this.ctx.timings.POLL_INTERVAL_MS);
@@ -106,7 +120,8 @@ export class Frame485Driver extends BaseDriver {
       return;
     }
     const at = this.ctx.now();
-    const source = { frame: toHex(frame.raw) };
+    // A keypad frame's data is the typed code: the log keeps its header and length, never the digits.
+    const source = { frame: msg.command === 'keypad' ? maskedFrame(frame.raw) : toHex(frame.raw) };
     let event: UnitEvent;
     if (msg.command === 'change') {
       if (!this.knownCompartment(msg.compartment)) return this.malformed(topic, `no compartment ${msg.compartment}`, frame.raw);
@@ -215,7 +230,7 @@ export class Frame485Driver extends BaseDriver {
         this.keypadEnabled = op.enabled;
         return 'done';
       case 'display': {
-        const a = await this.request(0x0f, CMD.display, encodeDisplay(op.seconds, op.text), 'display');
+        const a = await this.request(0x0f, CMD.display, encodeDisplay(op.seconds, op.ascii ?? op.text), 'display');
         return a ? 'done' : 'timed_out';
       }
       case 'open':
