@@ -131,7 +131,9 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
           // again from the persistent session. A message that fails again and again is a poison message: after
           // a few tries it is acknowledged and dropped, so one bad message cannot stall every unit behind it.
           const key = keyOf(packet);
-          const tries = (this.failures.get(key) ?? 0) + 1;
+          // While Redis is unreachable nothing can be stored: that is an outage, not a poison message.
+          const redisUp = this.o.redis.status === 'ready';
+          const tries = (this.failures.get(key) ?? 0) + (redisUp ? 1 : 0);
           this.failures.set(key, tries);
           if (tries >= 3 || this.failures.size > 1000) {
             this.failures.delete(key);
