@@ -120,6 +120,10 @@ export class ParcelEngine {
     } catch {
       this.d.logger.error('unreadable event log entry', { stream, id });
     }
+    if (event?.kind === 'presence' && event.online && this.d.presenceCodes) {
+      // A unit that comes (back) online shows its presence code at once, not at the next minute.
+      void this.showPresenceCode(event.unit);
+    }
     if (event && RELEVANT.has(event.kind)) {
       const e = event;
       const run = async () => {
@@ -165,12 +169,14 @@ export class ParcelEngine {
   }
 
   private async showPresenceCodes(): Promise<void> {
-    const now = Date.now();
     for (const u of this.d.units) {
       const state = await this.d.unitStore.unit(u.id).catch(() => null);
-      if (!state?.online) continue;
-      const code = presenceCode(this.d.codeKey, u.id, now);
-      void this.d.service.display(u.id, `现场码 ${code}`, `Presence code ${code}`, 65);
+      if (state?.online) void this.showPresenceCode(u.id);
     }
+  }
+
+  private async showPresenceCode(unit: string): Promise<void> {
+    const code = presenceCode(this.d.codeKey, unit, Date.now());
+    await this.d.service.display(unit, `现场码 ${code}`, `Presence code ${code}`, 65);
   }
 }

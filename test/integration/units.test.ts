@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
-import { Stack, eventually } from '../support/stack.js';
+import { Stack, credentials, eventually } from '../support/stack.js';
+import { presenceCodeValid } from '../../src/domain/presence.js';
 
 const [JSON_V1, COMPACT_V2, FRAME_485] = UNITS.map((u) => u.id) as [string, string, string];
 
@@ -106,5 +107,27 @@ describe.each(['embedded', 'mosquitto'] as const)('three units through the %s br
   it('GET /healthz and /readyz', async () => {
     expect((await stack.get('/healthz')).body).toEqual({ ok: true });
     expect((await stack.get('/readyz')).body).toEqual({ ready: true, redis: true, mqtt: true });
+  });
+});
+
+describe('presence codes on the unit screens', () => {
+  const stack = new Stack('embedded', { PRESENCE_CODES: 'on' });
+  beforeAll(async () => {
+    await stack.start();
+    await stack.sim(JSON_V1);
+    await stack.sim(FRAME_485);
+  });
+  afterAll(() => stack.stop());
+
+  it('a unit that comes online shows the code of the minute (English only on the ASCII screen)', async () => {
+    const key = Buffer.from(credentials.gateway.codeKeyHex!, 'hex');
+    const json = stack.sims.find((s) => s.unit.id === JSON_V1)!;
+    const text = await eventually(() => json.snapshot().display?.text, 5000, 'json-v1 screen');
+    const code = /现场码 (\d{4}) Presence code \1/.exec(text)?.[1];
+    expect(code).toBeDefined();
+    expect(presenceCodeValid(key, JSON_V1, code!, Date.now())).toBe(true);
+    const frame = stack.sims.find((s) => s.unit.id === FRAME_485)!;
+    const ascii = await eventually(() => frame.snapshot().display?.text, 5000, 'frame-485 screen');
+    expect(ascii).toMatch(/^Presence code \d{4}$/);
   });
 });

@@ -55,6 +55,8 @@ export class Stack {
       HEARTBEAT_TIMEOUT_MS: '2000',
       SNAPSHOT_SETTLE_MS: '300',
       COMMAND_TIMEOUT_MS: '3000',
+      // screens show the minute's presence code by default; tests that read screens turn it on themselves
+      PRESENCE_CODES: 'off',
       ...(this.mosquitto ? { MQTT_URL: this.mosquitto.url, MQTT_CLIENT_ID: `gw-test-${++this.n}` } : {}),
       ...this.env,
       ...extra,
