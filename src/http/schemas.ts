@@ -56,3 +56,6 @@ export const EventSchema = z
   .openapi('UnitEvent');
 
 export const CommandResultSchema = z.enum(COMMAND_RESULTS);
+
+/** An OpenAPI response (or body) of JSON described by `schema`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });

@@ -5,10 +5,9 @@ import type { ParcelService } from '../../parcels/service.js';
 import type { UnitStore } from '../../store/units.js';
 import { staffAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { CommandResultSchema, ErrorSchema, UnitIdParam } from '../schemas.js';
+import { CommandResultSchema, ErrorSchema, UnitIdParam, json } from '../schemas.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const staffSecurity = [{ staffToken: [] }];
 
 export interface FailureLister {

@@ -8,9 +8,8 @@ import { normalizePhone } from '../../notify/phone.js';
 import { ulid } from '../../domain/ids.js';
 import { clientAddress, courierAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, json } from '../schemas.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, json(ErrorSchema, ERR_TEXT[c] ?? 'error')])) as Record<number, ReturnType<typeof json>>;
 const ERR_TEXT: Record<number, string> = {

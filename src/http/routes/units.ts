@@ -2,9 +2,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { UnitStore } from '../../store/units.js';
 import type { AppEnv } from '../app.js';
 import { ApiError } from '../errors.js';
-import { ErrorSchema, EventSchema, UnitIdParam, UnitSchema } from '../schemas.js';
+import { ErrorSchema, EventSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 export function unitRoutes(deps: { store: UnitStore }) {
   const app = new OpenAPIHono<AppEnv>();
