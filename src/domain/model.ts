@@ -85,6 +85,8 @@ export type UnitEvent = { unit: string; at: number; source: EventSource } & (
   | { kind: 'alarm'; alarm: AlarmKind; compartment?: number }
   | { kind: 'boot'; firmware?: string; reason?: string }
   | { kind: 'keypad'; state: KeypadState; reason?: string }
+  /** staff took a compartment (or, without compartment, the whole unit) out of service or back */
+  | { kind: 'service'; outOfService: boolean; compartment?: number; reason?: string }
   | {
       /** a parcel changed state (written by the parcel service in the same step as the change) */
       kind: 'parcel';
@@ -136,6 +138,8 @@ export interface UnitState {
   lastSeen: number | null;
   firmware: string | null;
   keypad: KeypadState;
+  /** closed down by staff: takes no new parcels */
+  outOfService: boolean;
   rssi?: number | null;
   compartments: CompartmentState[];
 }

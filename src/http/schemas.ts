@@ -35,6 +35,7 @@ export const UnitSchema = z
     lastSeen: z.number().int().nullable(),
     firmware: z.string().nullable(),
     keypad: z.enum(['enabled', 'disabled', 'locked']),
+    outOfService: z.boolean().openapi({ description: 'closed down by staff: takes no new parcels' }),
     rssi: z.number().nullable().optional(),
     compartments: z.array(CompartmentSchema),
   })

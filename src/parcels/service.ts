@@ -226,8 +226,9 @@ export class ParcelService {
     const units = input.unit ? [this.profile(input.unit)] : this.units;
     for (const unit of units) {
       const state = await this.d.unitStore.unit(unit.id);
-      if (!state?.online) {
-        if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is offline`, await this.suggest(unit, input.size));
+      if (!state?.online || state.outOfService) {
+        const why = state?.outOfService ? 'closed down by staff' : 'offline';
+        if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is ${why}`, await this.suggest(unit, input.size));
         continue;
       }
       const parcel = await this.reserve(unit, courier, input, prefs, existingId);
@@ -249,7 +250,7 @@ export class ParcelService {
   private async suggest(from: UnitProfile, size: Size): Promise<Record<string, unknown> | undefined> {
     for (const { unit, distanceM } of nearestUnits(from, this.units)) {
       const state = await this.d.unitStore.unit(unit.id);
-      if (!state?.online) continue;
+      if (!state?.online || state.outOfService) continue;
       const free = candidates(state.compartments, await this.d.parcels.allocated(unit.id), size, { preferLow: false, low: [] });
       if (free.length) {
         return { nearest: { unit: unit.id, site: unit.site, siteName: unit.siteName, distanceM, freeCompartments: free.length } };

@@ -42,6 +42,15 @@ elseif k == 'presence' then
   redis.call('HSET', KEYS[1], 'online', want, 'since', at)
 elseif k == 'boot' then
   if ev.firmware then redis.call('HSET', KEYS[1], 'firmware', ev.firmware) end
+elseif k == 'service' then
+  local v = ev.outOfService and '1' or '0'
+  if c then
+    if redis.call('HGET', KEYS[2], c .. ':oos') == v then return {'same'} end
+    redis.call('HSET', KEYS[2], c .. ':oos', v)
+  else
+    if redis.call('HGET', KEYS[1], 'oos') == v then return {'same'} end
+    redis.call('HSET', KEYS[1], 'oos', v)
+  end
 elseif k == 'keypad' then
   if redis.call('HGET', KEYS[1], 'keypad') == ev.state then return {'same'} end
   redis.call('HSET', KEYS[1], 'keypad', ev.state)

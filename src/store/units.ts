@@ -109,10 +109,6 @@ export class UnitStore {
     return (await this.redis.hget(this.k.unit(unit), 'online')) === '1';
   }
 
-  async setOutOfService(unit: string, compartment: number, oos: boolean): Promise<void> {
-    await this.redis.hset(this.k.compartments(unit), `${compartment}:oos`, oos ? '1' : '0');
-  }
-
   async unit(id: string): Promise<UnitState | null> {
     const profile = this.profiles.find((p) => p.id === id);
     if (!profile) return null;
@@ -164,6 +160,7 @@ function toUnitState(p: UnitProfile, u: Record<string, string>, c: Record<string
     lastSeen: num(u.lastSeen),
     firmware: u.firmware ?? null,
     keypad: (u.keypad as KeypadState | undefined) ?? 'enabled',
+    outOfService: u.oos === '1',
     rssi: num(u.rssi),
     compartments,
   };

@@ -34,6 +34,8 @@ describe('HTTP API surface', () => {
       '/v1/admin/notifications/failures',
       '/v1/units/{id}/commands',
       '/v1/units/{id}/keypad-lock',
+      '/v1/units/{id}/service',
+      '/v1/units/{id}/compartments/{no}/service',
     ]) {
       expect(paths).toContain(p);
     }

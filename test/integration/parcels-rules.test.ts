@@ -163,6 +163,37 @@ describe('parcels: rules, limits and faults through the HTTP API', () => {
     expect(reserved.map(Number).filter((n) => !unit.compartments[n - 1].occupied)).toEqual([]);
   });
 
+  it('staff close a compartment or a whole unit down: no new parcels go there; reopened, they do', async () => {
+    const service = (path: string, outOfService: boolean) =>
+      world.request('PUT', path, { outOfService, reason: 'door sticks' }, STAFF);
+    // compartment 1 (the smallest S) out of service: the next S deposit gets another one
+    expect((await world.request('PUT', `/v1/units/${FRAME_485}/compartments/1/service`, { outOfService: true })).status).toBe(401);
+    const closed = await service(`/v1/units/${FRAME_485}/compartments/1/service`, true);
+    expect(closed.status).toBe(200);
+    expect(closed.body.compartments[0]).toMatchObject({ no: 1, outOfService: true });
+    const dep = await world.deposit(courier, { unit: FRAME_485, size: 'S', phone: world.phone() });
+    expect(dep.status).toBe(201);
+    expect(dep.body.compartment).not.toBe(1);
+    // the whole unit closed down: 503 naming the nearest open unit
+    expect((await service(`/v1/units/${FRAME_485}/service`, true)).body.outOfService).toBe(true);
+    const refused = await world.deposit(courier, { unit: FRAME_485, size: 'S', phone: world.phone() });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.message).toMatch(/closed down by staff/);
+    expect(refused.body.error.details.nearest.unit).toBeDefined();
+    // the audit trail has both changes, with who and why
+    const log = await world.request('GET', `/v1/units/${FRAME_485}/events?limit=100`);
+    const changes = log.body.events.filter((e: { event: { kind: string } }) => e.event.kind === 'service').map((e: any) => [e.event.compartment ?? null, e.event.outOfService, e.event.reason]);
+    expect(changes).toEqual([
+      [null, true, 'staff: door sticks'],
+      [1, true, 'staff: door sticks'],
+    ]);
+    // reopened
+    await service(`/v1/units/${FRAME_485}/service`, false);
+    await service(`/v1/units/${FRAME_485}/compartments/1/service`, false);
+    expect((await world.deposit(courier, { unit: FRAME_485, size: 'S', phone: world.phone() })).status).toBe(201);
+    expect((await world.request('PUT', `/v1/units/${FRAME_485}/compartments/99/service`, { outOfService: true }, STAFF)).status).toBe(404);
+  });
+
   it('unit full: 409 no_compartment naming the nearest unit with a free XL compartment', async () => {
     const a = await world.storeParcel(courier, { unit: JSON_V1, size: 'XL', phone: world.phone() });
     const b = await world.storeParcel(courier, { unit: JSON_V1, size: 'XL', phone: world.phone() });

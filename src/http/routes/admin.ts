@@ -5,7 +5,7 @@ import type { ParcelService } from '../../parcels/service.js';
 import type { UnitStore } from '../../store/units.js';
 import { staffAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { CommandResultSchema, ErrorSchema, UnitIdParam, json } from '../schemas.js';
+import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
 
 const staffSecurity = [{ staffToken: [] }];
@@ -177,6 +177,63 @@ export function adminRoutes(deps: {
       const key = c.req.valid('header')['idempotency-key'];
       const r = await deps.commands.send(id, c.req.valid('json'), { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff' });
       return c.json({ id: r.id, state: r.state, ...(r.result ? { result: r.result } : {}) }, 200);
+    },
+  );
+
+  app.use('/v1/units/:id/service', staff);
+  app.use('/v1/units/:id/compartments/:no/service', staff);
+  const ServiceBody = z.object({ outOfService: z.boolean(), reason: z.string().trim().min(1).max(200).optional() }).openapi('ServiceChange');
+  const setService = async (unit: string, outOfService: boolean, reason: string | undefined, compartment?: number) => {
+    const u = await deps.store.unit(unit);
+    if (!u) throw new ApiError(404, 'not_found', `no unit ${unit}`);
+    if (compartment !== undefined && !u.compartments.some((c) => c.no === compartment)) {
+      throw new ApiError(404, 'not_found', `unit ${unit} has no compartment ${compartment}`);
+    }
+    await deps.store.apply({
+      unit,
+      at: Date.now(),
+      source: {},
+      kind: 'service',
+      outOfService,
+      ...(compartment !== undefined ? { compartment } : {}),
+      reason: reason ? `staff: ${reason}` : 'staff',
+    });
+    return (await deps.store.unit(unit))!;
+  };
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/units/{id}/service',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Close a unit down (no new parcels; waiting parcels can still be collected) or reopen it',
+      request: { params: UnitIdParam, body: { content: { 'application/json': { schema: ServiceBody } }, required: true } },
+      responses: { 200: json(UnitSchema, 'the unit'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit') },
+    }),
+    async (c) => {
+      const { outOfService, reason } = c.req.valid('json');
+      return c.json(await setService(c.req.valid('param').id, outOfService, reason), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/units/{id}/compartments/{no}/service',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: 'Take one compartment out of service (e.g. a broken door) or back',
+      request: {
+        params: UnitIdParam.extend({ no: z.coerce.number().int().min(1).max(99).openapi({ param: { name: 'no', in: 'path' } }) }),
+        body: { content: { 'application/json': { schema: ServiceBody } }, required: true },
+      },
+      responses: { 200: json(UnitSchema, 'the unit'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit or compartment') },
+    }),
+    async (c) => {
+      const { id, no } = c.req.valid('param');
+      const { outOfService, reason } = c.req.valid('json');
+      return c.json(await setService(id, outOfService, reason, no), 200);
     },
   );
 

@@ -41,6 +41,7 @@ function unitCard(u: UnitState) {
     <h2>${u.siteName.zh} ${u.siteName.en} · <code>${u.id}</code></h2>
     <p class="meta">
       <span class="${u.online ? 'on' : 'off'}">${u.online ? '在线 online' : '离线 offline'}</span>
+      ${u.outOfService ? html`<span class="off">· 停用 closed down</span>` : ''}
       since ${time(u.since)} · last seen ${time(u.lastSeen)} · ${u.dialect} · firmware ${u.firmware ?? '—'} · keypad ${u.keypad}
     </p>
     <div class="grid">
