@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { seededRandom as prng } from '../../simulators/common.js';
 import {
   compactV2Topics,
   decodeCompactV2,
@@ -111,13 +112,3 @@ describe('compact-v2 rules', () => {
 
 const ATOMS: unknown[] = [null, true, 0, -1, 1, 7, 65535, 65536, 1.5, 1e308, 2 ** 53, '', '0101', '1', 'x', [], {}, [1], { b: 1 }];
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { seededRandom as prng } from '../../simulators/common.js';
 import { canonicalJson as canonicalFromCompact } from '../../devices/compact-v2/codec.js';
 import {
   canonicalJson,
@@ -124,18 +125,7 @@ describe('canonicalJson', () => {
   });
 });
 
-// ---- helpers: deterministic randomness so a failure can be replayed --------------------------------------
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---- helpers: fuzz inputs (seeded, so a failure can be replayed) --------------------------------------------
 
 const KEYS = ['id', 'seq', 'ts', 'type', 'no', 'code', 'kind', 'occupied', 'cid', 'ok', 'result', 'sn', 'fw', 'compartments', '__proto__', 'constructor'];
 const ATOMS: unknown[] = [null, true, false, 0, -1, 1, 12, 1.5, 1e308, -1e308, 2 ** 53, '', 'x', 'door.opened', 'LSN-0001-1', '482913', 'tamper', '2026-11-20T08:15:30Z'];
