@@ -74,6 +74,12 @@ export const ConfigSchema = z.object({
   PRESENCE_CODES: bool.default(true),
   SWEEP_MS: ms.default(1_000),
 
+  // ---- evidence log ----
+  /** ended parcels and their evidence are kept this long, then trimmed (after a checkpoint) */
+  EVIDENCE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
+  /** how often each evidence chain's head is checkpointed (signed) when it moved */
+  EVIDENCE_CHECKPOINT_S: z.coerce.number().int().min(1).max(86_400).default(60),
+
   // ---- notifications ----
   TIME_ZONE: z.string().min(1).default('Asia/Shanghai'),
   QUIET_HOURS: z

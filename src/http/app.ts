@@ -11,6 +11,9 @@ import type { ParcelService } from '../parcels/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
 import { adminRoutes, type FailureLister } from './routes/admin.js';
+import { evidenceRoutes } from './routes/evidence.js';
+import type { Evidence } from '../evidence/index.js';
+import { staffAuth } from './auth.js';
 import { mountDocs } from './routes/docs.js';
 import { healthRoutes, type Health } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
@@ -23,6 +26,7 @@ export interface ParcelDeps {
   residents: Residents;
   commands: CommandBus;
   notifications: FailureLister;
+  evidence: Evidence;
   staffToken: string;
   trustProxy: boolean;
   /** mounts extra staff-only apps (Bull Board) under their paths */
@@ -78,6 +82,7 @@ export function createApp(deps: AppDeps) {
         notifications: p.notifications,
       }),
     );
+    app.route('/', evidenceRoutes({ store: deps.store, evidence: p.evidence, parcels: p.service, staff: staffAuth(p.staffToken) }));
   }
 
   const docConfig = {

@@ -20,6 +20,8 @@ export const NOTICE_KINDS = [
   'deadline-extended',
   /** staff alert: sensors say a stored parcel is gone without a pickup */
   'missing',
+  /** staff alert: the parcel engine set an event aside after repeated failures (dead-letter stream) */
+  'dead-letter',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 

@@ -9,6 +9,7 @@ import { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { createApp } from '../http/app.js';
 import { createLogger, type Logger } from '../log.js';
 import { Counters } from '../metrics.js';
@@ -20,6 +21,8 @@ import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
 import { devRoutes } from '../http/routes/dev.js';
+import { Evidence, EvidenceLog } from '../evidence/index.js';
+import { deliveryRecorder } from '../evidence/notices.js';
 
 export interface RunningGateway {
   url: string;
@@ -36,6 +39,7 @@ export interface RunningGateway {
   residents: Residents;
   notifier: Notifier;
   relay: OutboxRelay;
+  evidence: Evidence;
   close(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ export function parcelPolicy(config: Config): ParcelPolicy {
     codeMaxAgeMs: config.CODE_MAX_AGE_MS,
     intentTimeoutMs: config.INTENT_TIMEOUT_MS,
     lockout: { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS },
+    presenceCodes: config.PRESENCE_CODES,
   };
 }
 
@@ -69,9 +74,10 @@ function notifyConfig(config: Config) {
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
 export async function startGateway(
   config: Config,
-  opts: { logger?: Logger; units?: readonly UnitProfile[] } = {},
+  opts: { logger?: Logger; units?: readonly UnitProfile[]; clock?: Clock } = {},
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const clock = opts.clock ?? systemClock;
   const units = opts.units ?? UNITS;
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON });
   if (!credentials.gateway.codeKeyHex) {
@@ -101,7 +107,9 @@ export async function startGateway(
       logger.info('embedded MQTT broker listening', { url: mqttUrl });
     }
 
-    const store = new UnitStore(redis, config.REDIS_PREFIX, units);
+    // One evidence log per process: UnitStore and ParcelStore append through it (one cached head per chain).
+    const evidenceLog = new EvidenceLog(redis, config.REDIS_PREFIX);
+    const store = new UnitStore(redis, config.REDIS_PREFIX, units, evidenceLog);
     const bus = new GatewayBus({
       mqttUrl,
       clientId: config.MQTT_CLIENT_ID,
@@ -121,7 +129,17 @@ export async function startGateway(
 
     // ---- parcels and notifications ----
     const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
-    const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX);
+    const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX, evidenceLog);
+    const evidence = new Evidence(evidenceLog, {
+      redis,
+      prefix: config.REDIS_PREFIX,
+      secret: codeKey,
+      clock,
+      logger,
+      retentionDays: config.EVIDENCE_RETENTION_DAYS,
+    });
+    evidence.start(config.EVIDENCE_CHECKPOINT_S * 1000);
+    cleanups.push(() => evidence.stop());
     const couriers = new Couriers(redis, parcelStore.k);
     const residents = new Residents(redis, parcelStore.k);
     const parcels = new ParcelService({
@@ -135,12 +153,14 @@ export async function startGateway(
       logger,
       counters,
       units,
+      clock,
     });
     const notifier = new Notifier({
       connection: () => quiet(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), logger),
       config: notifyConfig(config),
       logger,
       counters,
+      deliveries: deliveryRecorder(evidenceLog, clock),
     });
     notifier.startWorkers();
     cleanups.push(() => notifier.close());
@@ -159,12 +179,12 @@ export async function startGateway(
       units,
       service: parcels,
       unitStore: store,
-      codeKey,
       logger,
       counters,
       consumer: config.MQTT_CLIENT_ID,
       sweepMs: config.SWEEP_MS,
       presenceCodes: config.PRESENCE_CODES,
+      clock,
     });
     await engine.start();
     cleanups.push(async () => {
@@ -186,6 +206,7 @@ export async function startGateway(
         residents,
         commands: bus.commands,
         notifications: notifier,
+        evidence,
         staffToken: config.STAFF_TOKEN,
         trustProxy: config.TRUST_PROXY,
       },
@@ -218,7 +239,7 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, close };
   } catch (err) {
     await close();
     throw err;

@@ -3,6 +3,7 @@ export function keys(p: string) {
   return {
     unit: (id: string) => `${p}unit:${id}`,
     compartments: (id: string) => `${p}comp:${id}`,
+    /** the parcel engine's input: what a unit reported, or what reconciliation inferred (consumer group `parcels`) */
     events: (id: string) => `${p}events:${id}`,
     dedupe: (id: string) => `${p}dedupe:${id}`,
     command: (id: string) => `${p}cmd:${id}`,
@@ -41,6 +42,24 @@ export function keys(p: string) {
     apiFailures: (kind: 'phone' | 'ip', id: string) => `${p}apifail:${kind}:${id}`,
     apiLock: (kind: 'phone' | 'ip', id: string) => `${p}apilock:${kind}:${id}`,
     otp: (phone: string) => `${p}otp:${phone}`,
+
+    // ---- evidence (see src/evidence/) ----
+    /** a hash-chained evidence stream: one per unit (`unit:LSN-0001`), and `office` for staff actions on no unit */
+    evidence: (chain: string) => `${p}evidence:${chain}`,
+    evidenceHead: (chain: string) => `${p}evhead:${chain}`,
+    /** append-only record of a chain's heads (periodic, and before every trim), HMAC-signed */
+    checkpoints: (chain: string) => `${p}evcheckpoints:${chain}`,
+    /** stream ids of a parcel's entries, in order (list) */
+    evParcel: (id: string) => `${p}evx:p:${id}`,
+    /** stream ids of a compartment's door, sensor and command entries, by time (zset) */
+    evCompartment: (unit: string, no: number) => `${p}evx:c:${unit}:${no}`,
+    /** stream ids of codes typed at a unit's keypad, by time (zset) */
+    evCodes: (unit: string) => `${p}evx:k:${unit}`,
+    /** ended parcels by end time (zset), for retention; and live ones by creation time */
+    ended: `${p}ended`,
+    live: `${p}live`,
+    /** engine entries that failed for good (stream) */
+    deadLetter: `${p}deadletter`,
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -3,12 +3,15 @@ import type { CommandBus } from '../../bus/commands.js';
 import type { Couriers, Residents } from '../../parcels/accounts.js';
 import type { ParcelService } from '../../parcels/service.js';
 import type { UnitStore } from '../../store/units.js';
+import type { Actor } from '../../evidence/entry.js';
 import { staffAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
 
 const staffSecurity = [{ staffToken: [] }];
+/** Until staff sign in by name, every staff action is recorded as the shared staff token's. */
+const STAFF_ACTOR: Actor = { type: 'staff', id: 'staff-token' };
 
 export interface FailureLister {
   failures(limit?: number): Promise<unknown[]>;
@@ -175,8 +178,36 @@ export function adminRoutes(deps: {
       const { id } = c.req.valid('param');
       if (!(await deps.store.unit(id))) throw new ApiError(404, 'not_found', `no unit ${id}`);
       const key = c.req.valid('header')['idempotency-key'];
-      const r = await deps.commands.send(id, c.req.valid('json'), { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff' });
+      const r = await deps.commands.send(id, c.req.valid('json'), { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff', actor: STAFF_ACTOR });
       return c.json({ id: r.id, state: r.state, ...(r.result ? { result: r.result } : {}) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/admin/parcels/{id}/open',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: "Open a parcel's compartment for a stated reason (recorded with the staff member in the evidence log)",
+      request: {
+        params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }),
+        body: { content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(200) }).openapi('StaffOpen') } }, required: true },
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(64).optional() }),
+      },
+      responses: {
+        200: json(z.object({ parcel: ParcelView, result: CommandResultSchema }), 'the door was asked to open'),
+        400: json(ErrorSchema, 'bad field'),
+        401: json(ErrorSchema, 'staff only'),
+        404: json(ErrorSchema, 'no such parcel'),
+        409: json(ErrorSchema, 'not waiting in a compartment, or being opened already'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const key = c.req.valid('header')['idempotency-key'] ?? `${deps.parcels.clock.now()}`;
+      const r = await deps.parcels.staffOpen(id, STAFF_ACTOR, c.req.valid('json').reason, `staff-open-${id}-${key}`);
+      return c.json({ parcel: parcelView(deps.parcels, r.parcel), result: r.result }, 200);
     },
   );
 
@@ -189,15 +220,13 @@ export function adminRoutes(deps: {
     if (compartment !== undefined && !u.compartments.some((c) => c.no === compartment)) {
       throw new ApiError(404, 'not_found', `unit ${unit} has no compartment ${compartment}`);
     }
-    await deps.store.apply({
-      unit,
-      at: Date.now(),
-      source: {},
-      kind: 'service',
-      outOfService,
-      ...(compartment !== undefined ? { compartment } : {}),
-      reason: reason ? `staff: ${reason}` : 'staff',
-    });
+    const now = deps.parcels.clock.now();
+    await deps.store.apply(
+      { unit, at: now, source: {}, kind: 'service', outOfService, ...(compartment !== undefined ? { compartment } : {}), reason: reason ? `staff: ${reason}` : 'staff' },
+      { mode: 'none' },
+      now,
+      STAFF_ACTOR,
+    );
     return (await deps.store.unit(unit))!;
   };
 
@@ -248,7 +277,7 @@ export function adminRoutes(deps: {
       responses: { 204: { description: 'unlocked' }, 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit') },
     }),
     async (c) => {
-      await deps.parcels.unlockKeypad(c.req.valid('param').id, 'staff');
+      await deps.parcels.unlockKeypad(c.req.valid('param').id, 'staff', undefined, STAFF_ACTOR);
       return c.body(null, 204);
     },
   );
