@@ -79,6 +79,10 @@ export const ConfigSchema = z.object({
   EVIDENCE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
   /** how often each evidence chain's head is checkpointed (signed) when it moved */
   EVIDENCE_CHECKPOINT_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** parcel engine: tries of an event that fails unexpectedly before it goes to the dead-letter stream */
+  ENGINE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** parcel engine: first back-off between those tries (doubled each time) */
+  ENGINE_BACKOFF_MS: ms.default(200),
 
   // ---- notifications ----
   TIME_ZONE: z.string().min(1).default('Asia/Shanghai'),

@@ -185,6 +185,7 @@ export async function startGateway(
       sweepMs: config.SWEEP_MS,
       presenceCodes: config.PRESENCE_CODES,
       clock,
+      options: { maxAttempts: config.ENGINE_MAX_ATTEMPTS, backoffMs: config.ENGINE_BACKOFF_MS },
     });
     await engine.start();
     cleanups.push(async () => {
