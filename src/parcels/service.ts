@@ -143,6 +143,8 @@ export class ParcelService {
     const ops: Op[] = [];
     if (!LIVE_STATES.has(p.state)) {
       ops.push(['SREM', this.k.phone(p.phone), p.id], ['ZREM', this.k.deadlines, p.id], ['ZREM', this.k.reservations, p.id]);
+      // a signed-in resident's recent parcels: the newest 50 ended ones of the phone
+      ops.push(['ZADD', this.k.phoneEnded(p.phone), p.endedAt ?? p.createdAt, p.id], ['ZREMRANGEBYRANK', this.k.phoneEnded(p.phone), 0, -51]);
     } else {
       if (p.state !== 'reserved') ops.push(['ZREM', this.k.reservations, p.id]);
       if (p.state === 'stored' && p.deadline) ops.push(['ZADD', this.k.deadlines, p.deadline, p.id]);
@@ -591,25 +593,7 @@ export class ParcelService {
     const mine = await this.residentParcels(phone, code, client);
     const parcel = mine.find((p) => p.id === parcelId);
     if (!parcel) throw new ParcelError('not_found', 'no such parcel for this phone');
-    const plan = await this.step(parcel.unit, parcel.compartment, (cur) => {
-      const p = cur.parcels.find((x) => x.id === parcelId);
-      if (!p) throw new ParcelError('not_found', 'no such parcel for this phone');
-      const r = extendDeadline(p, this.now(), this.d.policy.extendMs);
-      if (r === 'already-extended') throw new ParcelError('already_extended', 'the deadline can be extended once, and already was');
-      if (r === 'not-waiting') throw new ParcelError('not_waiting', `the parcel is ${p.state}, not waiting in the locker`);
-      const parcels = cur.parcels.map((x) => (x.id === parcelId ? r.parcel : x));
-      const notices: NoticeIntent[] = [{ kind: 'deadline-extended', parcelId }];
-      return {
-        parcels,
-        slot: cur.slot,
-        transitions: r.transition ? [r.transition] : [{ parcelId, from: p.state, to: p.state, reason: 'deadline-extended' }],
-        notices,
-        cancelReminders: [],
-        codeOut: null,
-        codeIn: null,
-      };
-    });
-    return plan!.parcels.find((p) => p.id === parcelId)!;
+    return this.extendParcel(parcel);
   }
 
   // ------------------------------------------------------------------ courier returns
@@ -690,6 +674,47 @@ export class ParcelService {
       deadline: p.deadline,
       extended: p.extended,
     };
+  }
+
+  // ------------------------------------------------------------------ residents signed in by SMS
+
+  /** A signed-in resident's parcels: live ones, and those ended since `endedSince` (not cancelled deposits). */
+  async residentHistory(phone: string, endedSince: number): Promise<Parcel[]> {
+    const ended = await this.d.parcels.redis.zrangebyscore(this.k.phoneEnded(phone), endedSince, '+inf');
+    const parcels = await this.d.parcels.parcels([...new Set([...(await this.d.parcels.liveParcelIds(phone)), ...ended])]);
+    return parcels.filter((p) => p.phone === phone && p.state !== 'cancelled').sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** A resident signed in by SMS (the phone is proven) extends one of their parcels: no pickup code needed. */
+  async extendOwn(phone: string, parcelId: string): Promise<Parcel> {
+    const parcel = await this.d.parcels.parcel(parcelId);
+    if (!parcel || parcel.phone !== phone) throw new ParcelError('not_found', 'no such parcel for this phone');
+    return this.extendParcel(parcel);
+  }
+
+  private async extendParcel(parcel: Parcel): Promise<Parcel> {
+    const parcelId = parcel.id;
+    const plan = await this.step(parcel.unit, parcel.compartment, (cur) => {
+      const p = cur.parcels.find((x) => x.id === parcelId);
+      if (!p) throw new ParcelError('not_found', 'no such parcel for this phone');
+      const r = extendDeadline(p, this.now(), this.d.policy.extendMs);
+      if (r === 'already-extended') throw new ParcelError('already_extended', 'the deadline can be extended once, and already was');
+      if (r === 'not-waiting') throw new ParcelError('not_waiting', `the parcel is ${p.state}, not waiting in the locker`);
+      const parcels = cur.parcels.map((x) => (x.id === parcelId ? r.parcel : x));
+      const notices: NoticeIntent[] = [{ kind: 'deadline-extended', parcelId }];
+      return {
+        parcels,
+        slot: cur.slot,
+        transitions: r.transition ? [r.transition] : [{ parcelId, from: p.state, to: p.state, reason: 'deadline-extended' }],
+        notices,
+        cancelReminders: [],
+        codeOut: null,
+        codeIn: null,
+      };
+    });
+    // no slot any more: the parcel ended (collected, returned…) and its compartment was freed
+    if (!plan) throw new ParcelError('not_waiting', `the parcel is ${parcel.state}, not waiting in the locker`);
+    return plan.parcels.find((p) => p.id === parcelId)!;
   }
 }
 

@@ -9,7 +9,7 @@ import { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
-import { createApp } from '../http/app.js';
+import { createApp, staffAuthDeps, type StaffDeps } from '../http/app.js';
 import { createLogger, type Logger } from '../log.js';
 import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
@@ -19,6 +19,9 @@ import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
+import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
+import { StaffService } from '../staff/service.js';
+import { StaffStore } from '../store/staff.js';
 import { devRoutes } from '../http/routes/dev.js';
 
 export interface RunningGateway {
@@ -36,6 +39,8 @@ export interface RunningGateway {
   residents: Residents;
   notifier: Notifier;
   relay: OutboxRelay;
+  staff: StaffService;
+  residentSignIn: ResidentSignIn;
   close(): Promise<void>;
 }
 
@@ -69,7 +74,8 @@ function notifyConfig(config: Config) {
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
 export async function startGateway(
   config: Config,
-  opts: { logger?: Logger; units?: readonly UnitProfile[] } = {},
+  /** now: the clock of staff and resident sign-in (sessions, codes); tests inject one */
+  opts: { logger?: Logger; units?: readonly UnitProfile[]; now?: () => number } = {},
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const units = opts.units ?? UNITS;
@@ -172,10 +178,41 @@ export async function startGateway(
       engineRedis.disconnect();
     });
 
+    // ---- staff and resident sign-in ----
+    const lockout = { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS };
+    const clock = opts.now ? { now: opts.now } : {};
+    const staff = new StaffService({
+      store: new StaffStore(redis, config.REDIS_PREFIX),
+      policy: { sessionMs: config.STAFF_SESSION_HOURS * 3600_000, lockout },
+      logger,
+      ...clock,
+    });
+    const residentSignIn = new ResidentSignIn({
+      redis,
+      k: parcelStore.k,
+      codeKey,
+      residents,
+      policy: {
+        ...DEFAULT_SIGNIN_POLICY,
+        perAddress: { max: config.OTP_PER_ADDRESS, windowMs: 15 * 60_000 },
+        sessionMs: config.RESIDENT_SESSION_MINUTES * 60_000,
+      },
+      logger,
+      ...clock,
+    });
+    const staffDeps: StaffDeps = {
+      members: staff,
+      bootstrapToken: config.STAFF_TOKEN,
+      production: config.NODE_ENV === 'production',
+      trustProxy: config.TRUST_PROXY,
+    };
+
     const app = createApp({
       store,
       counters,
       logger,
+      staff: staffDeps,
+      ...clock,
       health: {
         redis: async () => (await redis.ping()) === 'PONG',
         mqtt: () => bus.connected,
@@ -186,11 +223,11 @@ export async function startGateway(
         residents,
         commands: bus.commands,
         notifications: notifier,
-        staffToken: config.STAFF_TOKEN,
         trustProxy: config.TRUST_PROXY,
+        residentSignIn,
       },
     });
-    mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
+    mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
     if (config.SIMULATORS) app.route('/', devRoutes(simulated));
@@ -218,7 +255,7 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, staff, residentSignIn, close };
   } catch (err) {
     await close();
     throw err;
