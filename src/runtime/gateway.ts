@@ -21,6 +21,7 @@ import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
 import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
 import { StaffService } from '../staff/service.js';
+import type { ScryptParams } from '../staff/types.js';
 import { StaffStore } from '../store/staff.js';
 import { devRoutes } from '../http/routes/dev.js';
 
@@ -74,8 +75,8 @@ function notifyConfig(config: Config) {
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
 export async function startGateway(
   config: Config,
-  /** now: the clock of staff and resident sign-in (sessions, codes); tests inject one */
-  opts: { logger?: Logger; units?: readonly UnitProfile[]; now?: () => number } = {},
+  /** now: the clock of staff and resident sign-in (sessions, codes); scrypt: cheaper password hashes. Both for tests. */
+  opts: { logger?: Logger; units?: readonly UnitProfile[]; now?: () => number; scrypt?: ScryptParams } = {},
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const units = opts.units ?? UNITS;
@@ -183,7 +184,7 @@ export async function startGateway(
     const clock = opts.now ? { now: opts.now } : {};
     const staff = new StaffService({
       store: new StaffStore(redis, config.REDIS_PREFIX),
-      policy: { sessionMs: config.STAFF_SESSION_HOURS * 3600_000, lockout },
+      policy: { sessionMs: config.STAFF_SESSION_HOURS * 3600_000, lockout, ...(opts.scrypt ? { scrypt: opts.scrypt } : {}) },
       logger,
       ...clock,
     });

@@ -137,10 +137,21 @@ export function staffRoutes(deps: StaffAuthDeps) {
       return c.body(null, 204);
     },
   );
-  app.post('/console/logout', async (c) => {
-    await logout(c);
-    return c.redirect('/console/login', 303);
-  });
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/console/logout',
+      tags: ['staff sign-in'],
+      security: staffSecurity,
+      summary: "Sign out from a console form (which carries the session's _csrf field); redirects (303) to the login page",
+      request: { body: { content: { 'application/x-www-form-urlencoded': { schema: z.object({ _csrf: z.string().max(100) }).openapi('StaffLogoutForm') } }, required: true } },
+      responses: { 303: { description: 'to /console/login' }, ...staffErrors(401, 403) },
+    }),
+    async (c) => {
+      await logout(c);
+      return c.redirect('/console/login', 303);
+    },
+  );
 
   app.openapi(
     createRoute({
