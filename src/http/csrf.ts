@@ -78,6 +78,8 @@ export function assertSameOrigin(c: Context, trustProxy: boolean): void {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
+/** The session staffAuth put on the context (any app env: pages and middleware of every kind use these helpers). */
+const sessionOf = (c: Context) => (c.var as { staffSession?: StaffSession }).staffSession;
 
 /** The per-session CSRF token of an unsafe request: the X-CSRF-Token header, or a form's `_csrf` field. */
 export async function assertCsrfToken(c: Context, session: StaffSession): Promise<void> {
@@ -94,17 +96,17 @@ export async function assertCsrfToken(c: Context, session: StaffSession): Promis
 }
 
 /** Middleware form of assertCsrfToken, for routes behind staffAuth (which already applies it to cookie sessions). */
-export function requireCsrfToken(): MiddlewareHandler<{ Variables: { staffSession?: StaffSession } }> {
+export function requireCsrfToken(): MiddlewareHandler {
   return async (c, next) => {
-    const session = c.var.staffSession;
+    const session = sessionOf(c);
     if (session) await assertCsrfToken(c, session);
     await next();
   };
 }
 
 /** The hidden field every staff form must carry: `<form method="post">${csrfField(c)}…</form>`. */
-export function csrfField(c: Context<{ Variables: { staffSession?: StaffSession } }>) {
-  const token = c.var.staffSession?.csrf ?? '';
+export function csrfField(c: Context) {
+  const token = sessionOf(c)?.csrf ?? '';
   // base64url: nothing to escape, but never trust that silently
   return raw(`<input type="hidden" name="${CSRF_FIELD}" value="${token.replace(/[^A-Za-z0-9_-]/g, '')}">`);
 }

@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
+import { html } from 'hono/html';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
-import { staffAuth } from '../../src/http/auth.js';
+import { staffAuth, type StaffEnv } from '../../src/http/auth.js';
+import { csrfField } from '../../src/http/csrf.js';
 import { cookiePair, SignInWorld, type Res } from '../support/signin.js';
 
 const PASSWORD = 'correct horse battery';
@@ -164,6 +166,25 @@ describe('named staff', () => {
     expect(ok.headers.get('location')).toBe('/console/login');
   });
 
+  it('renders the hidden CSRF field that a form post must send back', async () => {
+    const m = await addMember();
+    const s = await session(m.name);
+    // a console page as the console will build it: staffAuth, a form with csrfField(c)
+    const page = new Hono<StaffEnv>();
+    page.onError((err, c) => c.text(err.message, (err as { status?: 403 }).status ?? 500));
+    page.use(staffAuth({ staff: w.gw.staff, bootstrapToken: null, production: false, trustProxy: false }));
+    page.get('/f', (c) => c.html(html`<form method="post">${csrfField(c)}<button>go</button></form>`));
+    page.post('/f', (c) => c.text(`done by ${c.var.staff.name}`));
+    const form = await (await page.request('/f', { headers: { cookie: s.cookie } })).text();
+    const field = /<input type="hidden" name="_csrf" value="([A-Za-z0-9_-]+)">/.exec(form)![1]!;
+    expect(field).toBe(s.csrf);
+    const post = (body: string) =>
+      page.request('/f', { method: 'POST', body, headers: { cookie: s.cookie, origin: 'http://localhost', 'content-type': 'application/x-www-form-urlencoded' } });
+    expect((await post(`_csrf=${field}`)).status).toBe(200);
+    expect(await (await post(`_csrf=${field}`)).text()).toBe(`done by ${m.name}`);
+    expect((await post('x=1')).status).toBe(403);
+  });
+
   it('signs in from the console form, and refuses that form posted from another site', async () => {
     const m = await addMember();
     const form = { name: m.name, password: PASSWORD, next: '/console/claims' };
@@ -210,6 +231,10 @@ describe('named staff', () => {
     const line = w.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'staff action' && l.details?.courierId === r.body.courier.id);
     expect(line).toMatchObject({ actor: { type: 'staff', id: admin.id, name: admin.name }, action: 'courier.issue', requestId: r.headers.get('x-request-id') });
     expect(JSON.stringify(line)).not.toContain(r.body.token);
+    const actions = w.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'staff action' && l.actor.id === admin.id).map((l) => l.action);
+    expect(actions).toEqual(['staff.login', 'courier.issue']);
+    // passwords never reach the log
+    expect(w.logs.filter((l) => l.includes(PASSWORD))).toEqual([]);
   });
 
   it('lets STAFF_TOKEN act as the admin `bootstrap` in development, and refuses it in production', async () => {

@@ -26,9 +26,13 @@ export function staffRoutes(deps: StaffAuthDeps) {
     description: 'session cookie from POST /v1/staff/login (`__Host-lg_staff` over TLS); changes need the X-CSRF-Token header or a _csrf form field',
   });
 
-  const login = async (c: Context, name: string, password: string): Promise<LoginResult> => {
+  const login = async (c: Context<StaffEnv>, name: string, password: string): Promise<LoginResult> => {
     const r = await svc.login(name, password, clientAddress(c, deps.trustProxy));
-    if (r.ok) setSessionCookie(c, r.token, r.session.expiresAt, r.session.createdAt, deps.trustProxy);
+    if (r.ok) {
+      setSessionCookie(c, r.token, r.session.expiresAt, r.session.createdAt, deps.trustProxy);
+      c.set('staff', r.member);
+      await recordStaffAction(c, 'staff.login', { client: clientAddress(c, deps.trustProxy) });
+    }
     return r;
   };
 
