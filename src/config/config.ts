@@ -98,6 +98,14 @@ export const ConfigSchema = z.object({
   WEBHOOK_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
   NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
+
+  // ---- staff and resident sign-in ----
+  /** how long a staff login session lasts (absolute, from the login) */
+  STAFF_SESSION_HOURS: z.coerce.number().positive().max(24 * 7).default(12),
+  /** how long a resident token from an SMS sign-in lasts */
+  RESIDENT_SESSION_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  /** one-time codes a client address may ask for per 15 minutes (a phone: 3) */
+  OTP_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };

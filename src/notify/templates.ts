@@ -127,6 +127,7 @@ const ZH: Record<NoticeKind, Render> = {
   'deadline-extended': (k, p, tz) =>
     `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
     `仍在${place(k, p, 'zh')}。`,
+  otp: (k, p) => `您的登录验证码 ${need(k, p, 'code')}，${need(k, p, 'minutes')}分钟内有效。请勿告诉他人，物业不会向您索要验证码。`,
 };
 
 const EN: Record<NoticeKind, Render> = {
@@ -170,6 +171,9 @@ const EN: Record<NoticeKind, Render> = {
   'deadline-extended': (k, p, tz) =>
     `Your parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} can now be collected until ` +
     `${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,
+  otp: (k, p) =>
+    `Your sign-in code is ${need(k, p, 'code')}. It expires in ${need(k, p, 'minutes')} minutes. ` +
+    `Never share it: the property office will never ask you for it.`,
 };
 
 /** The full text of a notice, brand prefix included. Throws TemplateError on missing parameters. */

@@ -104,8 +104,17 @@ export class ParcelService {
   }
 
   /** A signed-in resident (by SMS) extends one of their own parcels. */
-  extendOwn(phone: string, parcel: Parcel): Promise<Parcel> {
+  async extendOwn(phone: string, parcelId: string): Promise<Parcel> {
+    const parcel = await this.d.parcels.parcel(parcelId);
+    if (!parcel || parcel.phone !== phone) throw new ParcelError('not_found', 'no such parcel for this phone');
     return this.pickups.extendOwn(phone, parcel);
+  }
+
+  /** A signed-in resident's parcels: live ones, and those ended since `endedSince` (cancelled deposits left out). */
+  async residentHistory(phone: string, endedSince: number): Promise<Parcel[]> {
+    const ended = await this.d.parcels.redis.zrangebyscore(this.d.parcels.k.phoneEnded(phone), endedSince, '+inf');
+    const parcels = await this.d.parcels.parcels([...new Set([...(await this.d.parcels.liveParcelIds(phone)), ...ended])]);
+    return parcels.filter((p) => p.phone === phone && p.state !== 'cancelled').sort((a, b) => b.createdAt - a.createdAt);
   }
 
   returnParcel(courier: Courier, parcelId: string, ref: string): Promise<{ parcel: Parcel; result: CommandResult }> {

@@ -10,7 +10,7 @@ import { ConfigError, type Config } from '../config/config.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import { systemClock, type Clock } from '../domain/clock.js';
-import { createApp } from '../http/app.js';
+import { createApp, staffAuthDeps, type StaffDeps } from '../http/app.js';
 import { createLogger, type Logger } from '../log.js';
 import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
@@ -20,9 +20,14 @@ import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
+import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
+import { StaffService } from '../staff/service.js';
+import type { ScryptParams } from '../staff/types.js';
+import { StaffStore } from '../store/staff.js';
 import { devRoutes } from '../http/routes/dev.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
+import { evidenceStaffActions } from '../evidence/staff.js';
 
 export interface RunningGateway {
   url: string;
@@ -40,6 +45,8 @@ export interface RunningGateway {
   notifier: Notifier;
   relay: OutboxRelay;
   evidence: Evidence;
+  staff: StaffService;
+  residentSignIn: ResidentSignIn;
   close(): Promise<void>;
 }
 
@@ -74,7 +81,8 @@ function notifyConfig(config: Config) {
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
 export async function startGateway(
   config: Config,
-  opts: { logger?: Logger; units?: readonly UnitProfile[]; clock?: Clock } = {},
+  /** clock: the one clock (tests inject one); scrypt: cheaper password hashes, for tests */
+  opts: { logger?: Logger; units?: readonly UnitProfile[]; clock?: Clock; scrypt?: ScryptParams } = {},
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
@@ -193,10 +201,42 @@ export async function startGateway(
       engineRedis.disconnect();
     });
 
+    // ---- staff and resident sign-in ----
+    const lockout = { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS };
+    const now = { now: () => clock.now() };
+    const staff = new StaffService({
+      store: new StaffStore(redis, config.REDIS_PREFIX),
+      policy: { sessionMs: config.STAFF_SESSION_HOURS * 3600_000, lockout, ...(opts.scrypt ? { scrypt: opts.scrypt } : {}) },
+      logger,
+      ...now,
+    });
+    const residentSignIn = new ResidentSignIn({
+      redis,
+      k: parcelStore.k,
+      codeKey,
+      residents,
+      policy: {
+        ...DEFAULT_SIGNIN_POLICY,
+        perAddress: { max: config.OTP_PER_ADDRESS, windowMs: 15 * 60_000 },
+        sessionMs: config.RESIDENT_SESSION_MINUTES * 60_000,
+      },
+      logger,
+      ...now,
+    });
+    const staffDeps: StaffDeps = {
+      members: staff,
+      bootstrapToken: config.STAFF_TOKEN,
+      production: config.NODE_ENV === 'production',
+      trustProxy: config.TRUST_PROXY,
+    };
+
     const app = createApp({
+      staffActions: evidenceStaffActions(evidenceLog),
       store,
       counters,
       logger,
+      staff: staffDeps,
+      ...now,
       health: {
         redis: async () => (await redis.ping()) === 'PONG',
         mqtt: () => bus.connected,
@@ -208,11 +248,11 @@ export async function startGateway(
         commands: bus.commands,
         notifications: notifier,
         evidence,
-        staffToken: config.STAFF_TOKEN,
         trustProxy: config.TRUST_PROXY,
+        residentSignIn,
       },
     });
-    mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
+    mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
     if (config.SIMULATORS) app.route('/', devRoutes(simulated));
@@ -240,7 +280,7 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, close };
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, close };
   } catch (err) {
     await close();
     throw err;

@@ -60,6 +60,31 @@ export function keys(p: string) {
     live: `${p}live`,
     /** engine entries that failed for good (stream) */
     deadLetter: `${p}deadletter`,
+
+    // ---- staff and resident sign-in ----
+    /** ended parcels of a phone (zset id -> endedAt, the newest kept) for a signed-in resident's history */
+    phoneEnded: (phone: string) => `${p}phone-ended:${phone}`,
+    staffMember: (id: string) => `${p}staff:${id}`,
+    staffMembers: `${p}staff-members`,
+    /** normalised name -> member id (names are unique, case-insensitively) */
+    staffName: (name: string) => `${p}staff-name:${name}`,
+    /** SHA-256 of a session cookie -> session; and the session hashes of a member (to end them all) */
+    staffSession: (hash: string) => `${p}staff-session:${hash}`,
+    staffSessions: (memberId: string) => `${p}staff-sessions:${memberId}`,
+    /** SHA-256 of an API token -> token id; token records by id; all token ids */
+    staffTokenHash: (hash: string) => `${p}staff-token-hash:${hash}`,
+    staffToken: (id: string) => `${p}staff-token:${id}`,
+    staffTokens: `${p}staff-tokens`,
+    /** zset token id -> when it was last used */
+    staffTokensUsed: `${p}staff-tokens-used`,
+    /** failed staff logins per name / client address, and their locks */
+    loginFailures: (kind: 'name' | 'ip', id: string) => `${p}loginfail:${kind}:${id}`,
+    loginLock: (kind: 'name' | 'ip', id: string) => `${p}loginlock:${kind}:${id}`,
+    /** one-time codes asked for per phone / client address (a window), and the lock when over the limit */
+    otpRequests: (kind: 'phone' | 'ip', id: string) => `${p}otpreq:${kind}:${id}`,
+    otpRequestLock: (kind: 'phone' | 'ip', id: string) => `${p}otpreqlock:${kind}:${id}`,
+    /** SHA-256 of a resident token -> {phone, expiresAt} */
+    residentSession: (hash: string) => `${p}resident-session:${hash}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;
