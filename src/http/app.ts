@@ -10,6 +10,7 @@ import type { Couriers, Residents } from '../parcels/accounts.js';
 import type { ParcelService } from '../parcels/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
+import type { IdempotencyKeys } from './idempotency.js';
 import { adminRoutes, type FailureLister } from './routes/admin.js';
 import { mountDocs } from './routes/docs.js';
 import { healthRoutes, type Health } from './routes/health.js';
@@ -25,6 +26,8 @@ export interface ParcelDeps {
   notifications: FailureLister;
   staffToken: string;
   trustProxy: boolean;
+  /** Idempotency-Key records, scoped to caller and request */
+  idempotency: IdempotencyKeys;
   /** mounts extra staff-only apps (Bull Board) under their paths */
   staffApps?: { path: string; app: Hono }[];
 }
@@ -65,7 +68,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', pageRoutes(deps));
   if (deps.parcels) {
     const p = deps.parcels;
-    app.route('/', parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy }));
+    app.route(
+      '/',
+      parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy, idempotency: p.idempotency }),
+    );
     app.route(
       '/',
       adminRoutes({

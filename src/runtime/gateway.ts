@@ -20,6 +20,7 @@ import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
 import { devRoutes } from '../http/routes/dev.js';
+import { IdempotencyKeys } from '../http/idempotency.js';
 
 export interface RunningGateway {
   url: string;
@@ -188,6 +189,7 @@ export async function startGateway(
         notifications: notifier,
         staffToken: config.STAFF_TOKEN,
         trustProxy: config.TRUST_PROXY,
+        idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX),
       },
     });
     mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
