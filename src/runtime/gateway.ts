@@ -74,7 +74,7 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const units = opts.units ?? UNITS;
-  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON });
+  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
   }
