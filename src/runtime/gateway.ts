@@ -195,7 +195,7 @@ export async function startGateway(
     mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
-    if (config.SIMULATORS) app.route('/', devRoutes(simulated));
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staffToken: config.STAFF_TOKEN }));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(
