@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { ulid } from '../domain/ids.js';
+import { ApiError } from './errors.js';
 
 /**
  * The API's `Idempotency-Key`, scoped to the caller and the request. A key is the client's own choice, so two
@@ -19,19 +21,39 @@ export class IdempotencyKeys {
     private readonly ttlS = 24 * 3600,
   ) {}
 
+  /**
+   * Runs `fn` with the ref of this caller + request + key (a fresh ref without a key), after refusing with 422 a key
+   * this caller already used for another request; remembers the request once `fn` has carried it out.
+   */
+  async perform<T>(
+    kind: string,
+    caller: readonly string[],
+    request: readonly string[],
+    key: string | undefined,
+    fn: (ref: string) => Promise<T>,
+  ): Promise<T> {
+    if (!key) return fn(`${kind}-${ulid()}`);
+    if (await this.reused(kind, caller, key, request)) {
+      throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another request; send a new key for a new request');
+    }
+    const result = await fn(IdempotencyKeys.ref(kind, [...caller, ...request], key));
+    await this.remember(kind, caller, key, request);
+    return result;
+  }
+
   /** A command-safe id (letters, digits, - and _; never the raw key) for this caller + request + key. */
   static ref(kind: string, parts: readonly string[], key: string): string {
     return `${kind}-${digest([kind, ...parts, key])}`;
   }
 
   /** Whether `key` was already used by this caller for a different request. */
-  async reused(kind: string, caller: readonly string[], key: string, request: readonly string[]): Promise<boolean> {
+  private async reused(kind: string, caller: readonly string[], key: string, request: readonly string[]): Promise<boolean> {
     const done = await this.redis.get(this.redisKey(kind, caller, key));
     return done !== null && done !== digest(request);
   }
 
   /** Remember which request this caller did with `key` (the first one wins). */
-  async remember(kind: string, caller: readonly string[], key: string, request: readonly string[]): Promise<void> {
+  private async remember(kind: string, caller: readonly string[], key: string, request: readonly string[]): Promise<void> {
     await this.redis.set(this.redisKey(kind, caller, key), digest(request), 'EX', this.ttlS, 'NX');
   }
 

@@ -218,17 +218,9 @@ export function parcelRoutes(deps: {
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'];
       // The caller is the phone (a resident has no account); the request is the unit and the code.
-      const caller = [body.phone];
-      const request = [body.unit, body.code];
-      if (key && (await deps.idempotency.reused('pickup', caller, key, request))) {
-        throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for another pickup; send a new key for a new request');
-      }
-      const r = await svc.remotePickup({
-        ...body,
-        client: clientAddress(c, deps.trustProxy),
-        ref: key ? IdempotencyKeys.ref('pickup-api', [...caller, ...request], key) : `pickup-api-${body.unit}-${ulid()}`,
-      });
-      if (key) await deps.idempotency.remember('pickup', caller, key, request);
+      const r = await deps.idempotency.perform('pickup-api', [body.phone], [body.unit, body.code], key, (ref) =>
+        svc.remotePickup({ ...body, client: clientAddress(c, deps.trustProxy), ref }),
+      );
       return c.json({ compartment: r.compartment, parcels: r.parcels.map((p) => parcelView(svc, p)), result: r.result }, 200);
     },
   );
