@@ -10,7 +10,7 @@ import { ApiError } from './errors.js';
  * - `ref(...)` is what the parcel service and the command bus see (the command id of the door open): a hash of
  *   the caller, the request and the key, so the same key from another resident, or for another code, is another
  *   open, and a retry of the very same request is the same open (the door opens once).
- * - `check`/`remember` keep, per caller and key, a fingerprint of the request that was done with it: the same key
+ * - `perform(...)` keeps, per caller and key, a fingerprint of the request that was done with it: the same key
  *   sent again with a different request answers 422 `idempotency_key_reused` instead of silently doing either.
  *   A request is remembered only once it was carried out, so a mistyped code can be corrected under the same key.
  */
