@@ -51,7 +51,7 @@ export interface ProductionView {
 export function productionProblems(cfg: ProductionView, simulatorsAskedFor: boolean): string[] {
   const problems: string[] = [];
   if (cfg.CREDENTIALS_FILE && isDevCredentialsFile(cfg.CREDENTIALS_FILE)) problems.push(devFileRefusal(cfg.CREDENTIALS_FILE));
-  if (!cfg.STAFF_TOKEN) problems.push('STAFF_TOKEN: required in production (bearer token for staff routes); make one with `openssl rand -hex 32`');
+  if (!cfg.STAFF_TOKEN) problems.push('STAFF_TOKEN: required in production; make one with `openssl rand -hex 32` (the API accepts it in development only)');
   else {
     const weak = staffTokenWeakness(cfg.STAFF_TOKEN);
     if (weak) problems.push(`STAFF_TOKEN: ${weak}; make one with \`openssl rand -hex 32\``);

@@ -76,7 +76,9 @@ describe('production refuses development secrets and unsafe settings (real proce
       expect(run.stderr()).not.toMatch(/simulated units/);
       const base = `http://127.0.0.1:${good.PORT}`;
       expect((await fetch(`${base}/dev/sims/LSN-0001`)).status).toBe(404);
-      expect((await fetch(`${base}/v1/admin/couriers`, { headers: { authorization: `Bearer ${good.STAFF_TOKEN}` } })).status).toBe(200);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      // STAFF_TOKEN is a development bootstrap: in production the API refuses it (named staff sign in)
+      expect((await fetch(`${base}/v1/admin/couriers`, { headers: { authorization: `Bearer ${good.STAFF_TOKEN}` } })).status).toBe(401);
       expect((await fetch(`${base}/v1/admin/couriers`, { headers: { authorization: `Bearer ${DEV_STAFF_TOKEN}` } })).status).toBe(401);
     } finally {
       run.proc.kill('SIGTERM');

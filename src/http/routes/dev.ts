@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { SimulatedUnit } from '../../../simulators/index.js';
 import { isIP } from 'node:net';
-import { staffAuth } from '../auth.js';
+import { staffAuth, type StaffAuthDeps } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
 
@@ -27,11 +27,11 @@ export function isLoopbackHost(host: string): boolean {
  * Only with SIMULATORS=on (never in production): look at a simulated unit (its screen shows the presence code) and
  * act as a person standing at it (type a code, put a parcel in, take it out, close a door). On a loopback HOST they
  * are open, as the README's walk-through uses them; bound to any other address (the network could reach them: read
- * the presence codes, type codes, force doors) they need the staff token.
+ * the presence codes, type codes, force doors) they need staff credentials (a member's token or session, or in development the STAFF_TOKEN bootstrap).
  */
-export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string; staffToken: string }) {
+export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string; staff: StaffAuthDeps }) {
   const app = new OpenAPIHono();
-  if (!isLoopbackHost(access.host)) app.use('/dev/*', staffAuth(access.staffToken));
+  if (!isLoopbackHost(access.host)) app.use('/dev/*', staffAuth(access.staff));
   const find = (id: string) => {
     const s = sims.find((x) => x.unit.id === id);
     if (!s) throw new ApiError(404, 'not_found', `no simulated unit ${id}`);
