@@ -112,6 +112,7 @@ export class Pickups {
   /** Extend a parcel already proven to be the resident's (by a code, or a signed-in resident). */
   async extendOwn(phone: string, parcel: Parcel): Promise<Parcel> {
     if (parcel.phone !== phone) throw new ParcelError('not_found', 'no such parcel for this phone');
+    if (!LIVE_STATES.has(parcel.state)) throw new ParcelError('not_waiting', `the parcel is ${parcel.state}, not waiting in the locker`);
     const parcelId = parcel.id;
     const plan = await this.commit.step(
       parcel.unit,
@@ -135,6 +136,8 @@ export class Pickups {
       },
       residentActor(phone),
     );
-    return plan!.parcels.find((p) => p.id === parcelId)!;
+    const after = plan?.parcels.find((p) => p.id === parcelId);
+    if (!after) throw new ParcelError('not_waiting', 'the parcel is no longer waiting in the locker');
+    return after;
   }
 }

@@ -134,6 +134,8 @@ export class ResidentSignIn {
       .pexpire(k.otp(phone), this.d.policy.codeTtlMs)
       .xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice))
       .exec();
+    // Every code sent counts toward the limits (the limiter counts what is "failed"; the Nth locks at once).
+    await Promise.all(admitted.map((a) => a.failed(now)));
     this.d.logger.info('resident code sent', { phone: maskPhone(phone), client });
     return { ok: true, expiresAt };
   }

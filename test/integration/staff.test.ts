@@ -228,11 +228,15 @@ describe('named staff', () => {
     const s = await session(admin.name);
     const r = await w.request('POST', '/v1/admin/couriers', { json: { name: '李师傅', carrier: 'JD' }, headers: { ...s.headers, 'x-csrf-token': s.csrf } });
     expect(r.status).toBe(201);
-    const line = w.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'staff action' && l.details?.courierId === r.body.courier.id);
-    expect(line).toMatchObject({ actor: { type: 'staff', id: admin.id, name: admin.name }, action: 'courier.issue', requestId: r.headers.get('x-request-id') });
-    expect(JSON.stringify(line)).not.toContain(r.body.token);
-    const actions = w.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'staff action' && l.actor.id === admin.id).map((l) => l.action);
+    // in the evidence log (the office chain: a courier account concerns no unit), hash-chained
+    const office = await w.gw!.redis.xrange('lg:evidence:office', '-', '+');
+    const entries = office.map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]!) as Record<string, any>);
+    const entry = entries.find((e) => e.kind === 'staff' && e.details?.courierId === r.body.courier.id);
+    expect(entry).toMatchObject({ actor: { type: 'staff', id: admin.id, name: admin.name }, action: 'courier.issue', requestId: r.headers.get('x-request-id') });
+    expect(JSON.stringify(office)).not.toContain(r.body.token);
+    const actions = entries.filter((e) => e.kind === 'staff' && e.actor.id === admin.id).map((e) => e.action);
     expect(actions).toEqual(['staff.login', 'courier.issue']);
+    expect((await w.gw!.evidence.verifier.verify('office')).ok).toBe(true);
     // passwords never reach the log
     expect(w.logs.filter((l) => l.includes(PASSWORD))).toEqual([]);
   });
