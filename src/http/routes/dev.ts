@@ -27,7 +27,8 @@ export function isLoopbackHost(host: string): boolean {
  * Only with SIMULATORS=on (never in production): look at a simulated unit (its screen shows the presence code) and
  * act as a person standing at it (type a code, put a parcel in, take it out, close a door). On a loopback HOST they
  * are open, as the README's walk-through uses them; bound to any other address (the network could reach them: read
- * the presence codes, type codes, force doors) they need staff credentials (a member's token or session, or in development the STAFF_TOKEN bootstrap).
+ * the presence codes, type codes, force doors) they need staff credentials (a member's token or session, or in
+ * development the STAFF_TOKEN bootstrap).
  */
 export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string; staff: StaffAuthDeps }) {
   const app = new OpenAPIHono();
@@ -46,7 +47,7 @@ export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string
       tags: ['simulators'],
       summary: 'What a simulated unit shows: screen, keypad, doors',
       request: { params: Param },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 401: json(ErrorSchema, 'staff token required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such simulated unit') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 401: json(ErrorSchema, 'staff credentials required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such simulated unit') },
     }),
     (c) => c.json(find(c.req.valid('param').unit).snapshot() as unknown as Record<string, unknown>, 200),
   );
@@ -58,7 +59,7 @@ export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string
       tags: ['simulators'],
       summary: 'Act as a person at a simulated unit',
       request: { params: Param, body: { content: { 'application/json': { schema: Action } }, required: true } },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 401: json(ErrorSchema, 'staff token required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 401: json(ErrorSchema, 'staff credentials required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
     }),
     (c) => {
       const sim = find(c.req.valid('param').unit);
