@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizePhone } from '../notify/phone.js';
 import { DEV_CREDENTIALS_FILE } from './credentials.js';
 import { DEV_STAFF_TOKEN, productionProblems } from './production.js';
 
@@ -109,6 +110,27 @@ export const ConfigSchema = z.object({
   RESIDENT_SESSION_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   /** one-time codes a client address may ask for per 15 minutes (a phone: 3) */
   OTP_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
+
+  // ---- lost-parcel claims ----
+  /** the office acknowledges a claim within this many hours of its opening (around the clock) */
+  CLAIM_ACK_HOURS: z.coerce.number().positive().max(24 * 7).default(2),
+  /** and resolves it within this many hours of its opening (time waiting for the resident left out) */
+  CLAIM_RESOLVE_HOURS: z.coerce.number().positive().max(24 * 90).default(48),
+  /** mainland mobiles of the staff on duty, comma-separated: texted at 80 % and at 100 % of each claim's clocks */
+  DUTY_PHONES: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const phones: string[] = [];
+      for (const raw of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+        const n = normalizePhone(raw);
+        if (n) phones.push(n);
+        else ctx.addIssue({ code: 'custom', message: `${JSON.stringify(raw)} is not a mainland mobile number (11 digits starting with 1)` });
+      }
+      return [...new Set(phones)];
+    }),
+  /** how often the claims' clocks are checked (alerts, closing claims past their reopening window) */
+  CLAIM_SWEEP_MS: ms.min(100).max(3_600_000).default(30_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };
@@ -149,6 +171,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     new Intl.DateTimeFormat('en-US', { timeZone: cfg.TIME_ZONE });
   } catch {
     throw new ConfigError(`invalid configuration: TIME_ZONE: unknown time zone (got ${JSON.stringify(cfg.TIME_ZONE)})`);
+  }
+  if (cfg.CLAIM_ACK_HOURS > cfg.CLAIM_RESOLVE_HOURS) {
+    throw new ConfigError(
+      `invalid configuration: CLAIM_ACK_HOURS: must not exceed CLAIM_RESOLVE_HOURS (got ${cfg.CLAIM_ACK_HOURS} > ${cfg.CLAIM_RESOLVE_HOURS})`,
+    );
   }
   if (!cfg.STAFF_TOKEN) cfg.STAFF_TOKEN = DEV_STAFF_TOKEN;
   if (cfg.MQTT_SHARE_GROUP && !cfg.MQTT_URL) {

@@ -145,12 +145,14 @@ return {'ok'}`,
     };
   }
 
-  /** Which indexes an entry goes into: its parcel's list, its compartment's and its unit keypad's timelines. */
+  /** Which indexes an entry goes into: its parcel's list, its compartment's and its unit keypad's timelines, its claim's list. */
   indexes(e: EvidenceEntry): [string, string][] {
     const ix: [string, string][] = [];
     if (e.parcel) ix.push(['l', this.k.evParcel(e.parcel)]);
     if (e.unit && e.compartment !== undefined && KINDS_BY_COMPARTMENT.has(e.kind)) ix.push(['z', this.k.evCompartment(e.unit, e.compartment)]);
     if (e.unit && (e.kind === 'code-entered' || e.kind === 'code-checked')) ix.push(['z', this.k.evCodes(e.unit)]);
+    // a claim's entries (office chain): its evidence in the export and on the printed page
+    if (typeof e.claim === 'string') ix.push(['l', this.k.evClaim(e.claim)]);
     return ix;
   }
 

@@ -27,6 +27,10 @@ import { staffAdminRoutes } from './routes/staff-admin.js';
 import { staffRoutes } from './routes/staff.js';
 import { logStaffActions, staffActions, type StaffActionRecorder } from './staff-actions.js';
 import { unitRoutes } from './routes/units.js';
+import type { Claims } from '../claims/index.js';
+import { residentClaimRoutes } from './routes/claims.js';
+import { adminClaimRoutes } from './routes/claims-admin.js';
+import { reportRoutes } from './routes/reports.js';
 
 export interface ParcelDeps {
   service: ParcelService;
@@ -62,6 +66,8 @@ export interface AppDeps {
   staffActions?: StaffActionRecorder;
   /** the clock of sign-in and sessions (tests inject one) */
   now?: () => number;
+  /** lost-parcel claims and the monthly report (needs `parcels`: residents sign in there) */
+  claims?: Claims;
 }
 
 /** What staffAuth needs, from the app's dependencies (runtime/gateway.ts builds the same for Bull Board). */
@@ -122,6 +128,12 @@ export function createApp(deps: AppDeps) {
       }),
     );
     app.route('/', evidenceRoutes({ store: deps.store, evidence: p.evidence, parcels: p.service, staff: staffAuth(auth) }));
+    if (deps.claims) {
+      const now = deps.now ?? Date.now;
+      app.route('/', residentClaimRoutes({ claims: deps.claims.service, signIn: p.residentSignIn, now }));
+      app.route('/', adminClaimRoutes({ claims: deps.claims, auth, now }));
+      app.route('/', reportRoutes({ reports: deps.claims.reports, auth }));
+    }
   }
 
   const docConfig = {

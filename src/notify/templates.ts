@@ -85,6 +85,22 @@ function place(kind: NoticeKind, p: Params, lang: Lang): string {
   return lang === 'zh' ? `${site(kind, p, lang)} ${box}号格口` : `${site(kind, p, lang)}, box ${box}`;
 }
 
+const OUTCOME_TEXT: Record<string, { zh: string; en: string }> = {
+  found: { zh: '包裹已找到', en: 'the parcel was found' },
+  wrong_person: { zh: '包裹被他人取走', en: 'the parcel was handed to the wrong person' },
+  compensated: { zh: '已予赔偿', en: 'you are compensated' },
+  rejected: { zh: '申诉未获支持', en: 'the claim is not upheld' },
+  other: { zh: '已处理', en: 'handled' },
+};
+
+/** A claim's outcome and the reason the resident is told (shortened by the caller to fit a text). */
+function outcome(kind: NoticeKind, p: Params, lang: Lang): string {
+  const o = need(kind, p, 'outcome');
+  const text = OUTCOME_TEXT[o]?.[lang] ?? o;
+  const reason = str(p, 'reason');
+  return reason ? (lang === 'zh' ? `${text}(${reason})` : `${text} (${reason})`) : text;
+}
+
 type Render = (kind: NoticeKind, p: Params, tz: string) => string;
 
 const ZH: Record<NoticeKind, Render> = {
@@ -128,6 +144,19 @@ const ZH: Record<NoticeKind, Render> = {
     `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
     `仍在${place(k, p, 'zh')}。`,
   otp: (k, p) => `您的登录验证码 ${need(k, p, 'code')}，${need(k, p, 'minutes')}分钟内有效。请勿告诉他人，物业不会向您索要验证码。`,
+  'claim-opened': (k, p) =>
+    `您的丢件申诉已登记，编号${need(k, p, 'ref')}。物业将在${need(k, p, 'ackHours')}小时内响应、` + `${need(k, p, 'resolveHours')}小时内给出处理结果。`,
+  'claim-acknowledged': (k, p) => `您的丢件申诉${need(k, p, 'ref')}已由物业受理，正在处理。`,
+  'claim-question': (k, p) => `关于您的丢件申诉${need(k, p, 'ref')}，物业需要您补充情况。请登录查看并回复。`,
+  'claim-resolved': (k, p) =>
+    `您的丢件申诉${need(k, p, 'ref')}已处理：${outcome(k, p, 'zh')}。如有异议，7天内可重新申诉；欢迎为本次处理打分(1-5分)。`,
+  'claim-alert': (k, p, tz) => {
+    const clock = need(k, p, 'clock') === 'ack' ? '响应' : '处理';
+    const at = formatDateTime(needTime(k, p, 'dueAt'), 'zh', tz);
+    return need(k, p, 'stage') === 'breached'
+      ? `警报：丢件申诉${need(k, p, 'ref')}已于${at}超过${clock}时限，请立即处理。`
+      : `提醒：丢件申诉${need(k, p, 'ref')}将于${at}超过${clock}时限，请尽快处理。`;
+  },
 };
 
 const EN: Record<NoticeKind, Render> = {
@@ -174,6 +203,22 @@ const EN: Record<NoticeKind, Render> = {
   otp: (k, p) =>
     `Your sign-in code is ${need(k, p, 'code')}. It expires in ${need(k, p, 'minutes')} minutes. ` +
     `Never share it: the property office will never ask you for it.`,
+  'claim-opened': (k, p) =>
+    `Your lost-parcel claim is registered as ${need(k, p, 'ref')}. The property office will respond within ` +
+    `${need(k, p, 'ackHours')} h and resolve it within ${need(k, p, 'resolveHours')} h.`,
+  'claim-acknowledged': (k, p) => `Your claim ${need(k, p, 'ref')} has been taken up by the property office and is being handled.`,
+  'claim-question': (k, p) =>
+    `The property office needs more information about your claim ${need(k, p, 'ref')}. Please sign in to read the question and answer it.`,
+  'claim-resolved': (k, p) =>
+    `Your claim ${need(k, p, 'ref')} is resolved: ${outcome(k, p, 'en')}. Not satisfied? You may reopen it within 7 days. ` +
+    `Please rate how it was handled (1-5).`,
+  'claim-alert': (k, p, tz) => {
+    const clock = need(k, p, 'clock') === 'ack' ? 'response' : 'resolution';
+    const at = formatDateTime(needTime(k, p, 'dueAt'), 'en', tz);
+    return need(k, p, 'stage') === 'breached'
+      ? `Alert: lost-parcel claim ${need(k, p, 'ref')} missed its ${clock} deadline (${at}). Please handle it at once.`
+      : `Reminder: lost-parcel claim ${need(k, p, 'ref')} reaches its ${clock} deadline at ${at}. Please handle it now.`;
+  },
 };
 
 /** The full text of a notice, brand prefix included. Throws TemplateError on missing parameters. */

@@ -24,6 +24,17 @@ export const NOTICE_KINDS = [
   'dead-letter',
   /** a resident's one-time sign-in code (params: code, minutes) */
   'otp',
+  // ---- lost-parcel claims (src/claims/notices.ts); params: ref, and as listed ----
+  /** to the resident (ackHours, resolveHours) and the property (round, channel, unit) */
+  'claim-opened',
+  /** to the resident */
+  'claim-acknowledged',
+  /** to the resident: staff asked something; the answer is given signed in */
+  'claim-question',
+  /** to the resident and the property (outcome, reason?) */
+  'claim-resolved',
+  /** staff alert, property webhook and DUTY_PHONES (clock ack|resolve, stage near|breached, dueAt) */
+  'claim-alert',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 

@@ -29,6 +29,7 @@ import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
+import { Claims } from '../claims/index.js';
 
 export interface RunningGateway {
   url: string;
@@ -48,6 +49,7 @@ export interface RunningGateway {
   evidence: Evidence;
   staff: StaffService;
   residentSignIn: ResidentSignIn;
+  claims: Claims;
   close(): Promise<void>;
 }
 
@@ -224,6 +226,24 @@ export async function startGateway(
       logger,
       ...now,
     });
+    // ---- lost-parcel claims: the service, its clocks' sweep (idempotent: every gateway runs it), the report ----
+    const claims = new Claims({
+      redis,
+      prefix: config.REDIS_PREFIX,
+      parcels: parcelStore,
+      residents,
+      timelines: evidence.timelines,
+      units,
+      clock,
+      logger,
+      counters,
+      policy: { ackHours: config.CLAIM_ACK_HOURS, resolveHours: config.CLAIM_RESOLVE_HOURS, dutyPhones: config.DUTY_PHONES, maxOpenPerResident: 5 },
+      timeZone: config.TIME_ZONE,
+      sweepMs: config.CLAIM_SWEEP_MS,
+    });
+    claims.start();
+    cleanups.push(() => claims.stop());
+
     const staffDeps: StaffDeps = {
       members: staff,
       bootstrapToken: config.STAFF_TOKEN,
@@ -238,6 +258,7 @@ export async function startGateway(
       logger,
       staff: staffDeps,
       ...now,
+      claims,
       health: {
         redis: async () => (await redis.ping()) === 'PONG',
         mqtt: () => bus.connected,
@@ -282,7 +303,7 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, close };
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, claims, close };
   } catch (err) {
     await close();
     throw err;

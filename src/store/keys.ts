@@ -85,6 +85,26 @@ export function keys(p: string) {
     otpRequestLock: (kind: 'phone' | 'ip', id: string) => `${p}otpreqlock:${kind}:${id}`,
     /** SHA-256 of a resident token -> {phone, expiresAt} */
     residentSession: (hash: string) => `${p}resident-session:${hash}`,
+
+    // ---- lost-parcel claims (see src/claims/) ----
+    /** a claim: {v, j, state}; its own log of changes (list of JSON lines, oldest first) */
+    claim: (id: string) => `${p}claim:${id}`,
+    claimLog: (id: string) => `${p}claimlog:${id}`,
+    /** sequence of the claims' short numbers (K00001…) */
+    claimSeq: `${p}claim-seq`,
+    /** indexes, zsets id -> opened at: all claims, by state, by resident phone, by unit */
+    claims: `${p}claims`,
+    claimsByState: (state: string) => `${p}claims:state:${state}`,
+    claimsByPhone: (phone: string) => `${p}claims:phone:${phone}`,
+    claimsByUnit: (unit: string) => `${p}claims:unit:${unit}`,
+    /** zset id -> when the reopening window of a resolved claim ends (the sweep closes it then) */
+    claimsAutoClose: `${p}claims:autoclose`,
+    /** the one unresolved claim about a parcel (string: claim id) */
+    claimParcel: (parcelId: string) => `${p}claim-parcel:${parcelId}`,
+    /** alerts sent for a claim (hash alert key -> when): each stage of each clock once, whatever the number of gateways */
+    claimAlerts: (id: string) => `${p}claim-alerts:${id}`,
+    /** stream ids of a claim's entries in the office evidence chain, in order (list) */
+    evClaim: (id: string) => `${p}evx:claim:${id}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;
