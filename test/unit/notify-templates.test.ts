@@ -18,9 +18,18 @@ const params = {
   lockedUntil: Date.parse('2025-11-27T09:25:00+08:00'),
   phoneTail: '5678',
   minutes: 5,
+  // claims
+  ref: 'K00042',
+  ackHours: 2,
+  resolveHours: 48,
+  outcome: 'rejected',
+  reason: '监控显示本人已取件',
+  clock: 'ack',
+  stage: 'near',
+  dueAt: deadline,
 };
-/** Kinds about no place (a sign-in code): their texts name no site. */
-const PLACELESS = new Set(['otp']);
+/** Kinds about no place (a sign-in code, a claim): their texts name no site. */
+const PLACELESS = new Set(['otp', 'claim-opened', 'claim-acknowledged', 'claim-question', 'claim-resolved', 'claim-alert']);
 
 describe('notice templates', () => {
   it('renders the stored notice in Chinese exactly as the residents expect', () => {
@@ -99,5 +108,20 @@ describe('notice templates', () => {
     );
     expect(renderText({ kind: 'otp', lang: 'en', params: { code: '048213', minutes: 5 } }, TZ)).toContain('Your sign-in code is 048213. It expires in 5 minutes.');
     expect(() => renderText({ kind: 'otp', lang: 'en', params: { minutes: 5 } }, TZ)).toThrow(TemplateError);
+  });
+
+  it('texts claims: the number, the promised hours, the outcome with its reason, and the duty alerts by stage', () => {
+    expect(renderText({ kind: 'claim-opened', lang: 'zh', params }, TZ)).toBe(
+      '【里厍社区快递柜】您的丢件申诉已登记，编号K00042。物业将在2小时内响应、48小时内给出处理结果。',
+    );
+    expect(renderText({ kind: 'claim-resolved', lang: 'zh', params }, TZ)).toBe(
+      '【里厍社区快递柜】您的丢件申诉K00042已处理：申诉未获支持(监控显示本人已取件)。如有异议，7天内可重新申诉；欢迎为本次处理打分(1-5分)。',
+    );
+    expect(renderText({ kind: 'claim-resolved', lang: 'en', params: { ...params, outcome: 'found', reason: '' } }, TZ)).toContain('is resolved: the parcel was found. ');
+    expect(renderText({ kind: 'claim-alert', lang: 'zh', params }, TZ)).toBe('【里厍社区快递柜】提醒：丢件申诉K00042将于11月29日18:00超过响应时限，请尽快处理。');
+    expect(renderText({ kind: 'claim-alert', lang: 'zh', params: { ...params, clock: 'resolve', stage: 'breached' } }, TZ)).toBe(
+      '【里厍社区快递柜】警报：丢件申诉K00042已于11月29日18:00超过处理时限，请立即处理。',
+    );
+    expect(() => renderText({ kind: 'claim-resolved', lang: 'zh', params: { ref: 'K1' } }, TZ)).toThrow(/outcome/);
   });
 });
