@@ -251,4 +251,43 @@ describe('lost-parcel claims', () => {
     expect(JSON.stringify(byUnit.body)).not.toContain(phone); // masked in lists
     expect((await w.request('GET', '/v1/admin/claims?state=lost', { headers: staff.auth })).body.error.message).toMatch(/state: unknown state lost/);
   });
+
+  it('lists every claims route in the OpenAPI document with its schemas and security', async () => {
+    const doc = (await w.request('GET', '/openapi.json')).body;
+    const routes = [
+      ['/v1/claims', 'post', 'residentToken'],
+      ['/v1/claims', 'get', 'residentToken'],
+      ['/v1/claims/{id}', 'get', 'residentToken'],
+      ['/v1/claims/{id}/answer', 'post', 'residentToken'],
+      ['/v1/claims/{id}/reopen', 'post', 'residentToken'],
+      ['/v1/claims/{id}/rating', 'post', 'residentToken'],
+      ['/v1/admin/claims', 'post', 'staffToken'],
+      ['/v1/admin/claims', 'get', 'staffToken'],
+      ['/v1/admin/claims/{id}', 'get', 'staffToken'],
+      ['/v1/admin/claims/{id}/acknowledge', 'post', 'staffToken'],
+      ['/v1/admin/claims/{id}/investigate', 'post', 'staffToken'],
+      ['/v1/admin/claims/{id}/ask', 'post', 'staffToken'],
+      ['/v1/admin/claims/{id}/resolve', 'post', 'staffToken'],
+      ['/v1/admin/claims/{id}/close', 'post', 'staffToken'],
+      ['/v1/admin/claims/{id}/notes', 'post', 'staffToken'],
+      ['/v1/admin/claims/{id}/export', 'get', 'staffToken'],
+      ['/v1/admin/claims/{id}/print', 'get', 'staffToken'],
+      ['/v1/admin/reports/monthly', 'get', 'staffToken'],
+    ] as const;
+    for (const [path, method, security] of routes) {
+      const op = doc.paths[path]?.[method];
+      expect(op, `${method} ${path}`).toBeTruthy();
+      expect(op.security.map((x: object) => Object.keys(x)[0]), `${method} ${path}`).toContain(security);
+      const ok = op.responses['200'] ?? op.responses['201'];
+      expect(ok.content, `${method} ${path}`).toBeTruthy();
+      expect(Object.keys(op.responses).length, `${method} ${path}`).toBeGreaterThan(1);
+      if (method === 'post') expect(op.requestBody.content['application/json'].schema, `${method} ${path}`).toBeTruthy();
+    }
+    // nothing under these prefixes goes undocumented
+    const documented = Object.keys(doc.paths).filter((p) => /^\/v1\/(admin\/)?claims|^\/v1\/admin\/reports/.test(p));
+    expect(documented.sort()).toEqual([...new Set(routes.map(([p]) => p))].sort());
+    expect(doc.components.schemas).toEqual(expect.objectContaining({ Claim: expect.any(Object), ResidentClaim: expect.any(Object), MonthlyReport: expect.any(Object), ClaimClocks: expect.any(Object) }));
+    const docs = await w.request('GET', '/docs');
+    expect(docs.text).toContain('/v1/admin/claims/{id}/resolve');
+  });
 });

@@ -43,7 +43,8 @@ body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sa
 h1{font-size:16pt;margin:0 0 2mm} h2{font-size:12pt;margin:5mm 0 2mm;border-bottom:1px solid #000;page-break-after:avoid}
 table{width:100%;border-collapse:collapse;page-break-inside:auto} tr{page-break-inside:avoid}
 th,td{border:1px solid #777;padding:1mm 1.5mm;text-align:left;vertical-align:top}
-th{background:#eee;font-weight:600;white-space:nowrap} .kv th{width:32%} .small{font-size:8.5pt} .mono{font-family:ui-monospace,monospace;font-size:8pt}
+th{background:#eee;font-weight:600;white-space:nowrap} .kv th{width:32%} .small{font-size:8.5pt} .t{white-space:nowrap}
+.mono{font-family:ui-monospace,monospace;font-size:7.5pt;word-break:break-all}
 .sign{margin-top:10mm;display:flex;gap:20mm} .sign div{flex:1;border-top:1px solid #000;padding-top:1mm}
 @media screen{body{max-width:190mm;margin:8mm auto}}`;
 
@@ -53,7 +54,8 @@ function at(ms: number | null, tz: string): string {
   const p = localParts(ms, tz);
   return `${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}`;
 }
-const hours = (ms: number) => `${(ms / 3600_000).toFixed(2)} h`;
+/** `1 h 05 min`: a clock's time as people say it */
+const hours = (ms: number) => `${Math.floor(ms / 3600_000)} h ${pad(Math.floor((ms % 3600_000) / 60_000))} min`;
 function who(a: Record<string, unknown> | undefined): string {
   if (!a) return '—';
   if (a.type === 'staff') return `员工 Staff ${String(a.name ?? a.id)}`;
@@ -112,7 +114,7 @@ export function claimPage(x: ClaimExport) {
           <tr><th>时间 Time</th><th>人员 Who</th><th>操作 Action</th><th>状态 State</th><th>说明 Note</th></tr>
           ${x.log.map(
             (e) => html`<tr>
-              <td>${at(e.at, tz)}</td><td>${who(e.by as Record<string, unknown>)}</td><td>${ACTION[e.action]}</td>
+              <td class="t">${at(e.at, tz)}</td><td>${who(e.by as Record<string, unknown>)}</td><td>${ACTION[e.action]}</td>
               <td>${e.from === e.to ? STATE[e.to] : `${e.from ? STATE[e.from] : '—'} → ${STATE[e.to]}`}</td>
               <td>${e.outcome ? `${OUTCOME[e.outcome.kind]}. ` : ''}${e.rating ? `${e.rating.score}/5. ` : ''}${e.note ?? ''}</td>
             </tr>`,
@@ -134,7 +136,7 @@ export function claimPage(x: ClaimExport) {
               <table class="small">
                 <tr><th>#</th><th>时间 Time</th><th>事件 Event</th><th>来源 Origin</th><th>详情 Details</th><th>哈希 Hash</th></tr>
                 ${(x.timeline?.items ?? []).map(
-                  (t) => html`<tr><td>${t.n}</td><td>${at(t.at, tz)}</td><td>${t.kind}</td><td>${t.origin}</td><td class="mono">${details(t.entry)}</td><td class="mono">${t.hash.slice(0, 12)}</td></tr>`,
+                  (t) => html`<tr><td>${t.n}</td><td class="t">${at(t.at, tz)}</td><td>${t.kind}</td><td>${t.origin}</td><td class="mono">${details(t.entry)}</td><td class="mono">${t.hash.slice(0, 12)}</td></tr>`,
                 )}
               </table>`
           : ''}
@@ -143,7 +145,7 @@ export function claimPage(x: ClaimExport) {
           <tr><th>#</th><th>时间 Time</th><th>事件 Event</th><th>人员 Who</th><th>详情 Details</th><th>哈希 Hash</th></tr>
           ${x.evidence.items.map(
             (t) =>
-              html`<tr><td>${t.n}</td><td>${at(t.entry.at, tz)}</td><td>${t.entry.kind}</td><td>${who(t.entry.actor as Record<string, unknown>)}</td><td class="mono">${details(t.entry)}</td><td class="mono">${t.hash.slice(0, 12)}</td></tr>`,
+              html`<tr><td>${t.n}</td><td class="t">${at(t.entry.at, tz)}</td><td>${t.entry.kind}</td><td>${who(t.entry.actor as Record<string, unknown>)}</td><td class="mono">${details(t.entry)}</td><td class="mono">${t.hash.slice(0, 12)}</td></tr>`,
           )}
         </table>
         <p class="small">
