@@ -124,7 +124,16 @@ describe('lost-parcel claims', () => {
     expect(dup.status).toBe(409);
     expect(dup.body.error.details).toMatchObject({ reason: 'duplicate', claim: id });
     await act(id, 'acknowledge', { note: 'on my way to the unit' });
+    // refusals name the field or the state
+    const noReason = await act(id, 'resolve', { outcome: 'rejected' });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.error.details.fields).toEqual([{ field: 'reason', problem: expect.stringMatching(/needs a reason/) }]);
+    expect((await act(id, 'resolve', { outcome: 'lost' })).body.error.message).toMatch(/^outcome: /);
+    expect((await act('cl_nothing', 'acknowledge')).status).toBe(404);
     await act(id, 'resolve', { outcome: 'found', note: 'it was in box ' + parcel.compartment });
+    const twice = await act(id, 'acknowledge');
+    expect(twice.status).toBe(409);
+    expect(twice.body.error).toMatchObject({ code: 'conflict', details: { reason: 'wrong_state', state: 'resolved', action: 'acknowledge' } });
 
     const x = await w.request('GET', `/v1/admin/claims/${id}/export`, { headers: staff.auth });
     expect(x.status).toBe(200);
