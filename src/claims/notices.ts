@@ -20,7 +20,8 @@ const short = (s: string, n = 30) => (s.length > n ? `${s.slice(0, n - 1)}…` :
  * deterministic (claim, round, event), so a step written twice is still told once.
  */
 export function claimNotices(claim: Claim, event: ClaimEvent, logLength: number, policy: ClaimNoticePolicy): Notice[] {
-  const base = { ref: claim.ref };
+  // `claim` is for the record (the delivery joins the claim's evidence); texts show the ref
+  const base = { ref: claim.ref, claim: claim.id };
   const round = `r${claim.reopened}`;
   const resident = (id: string, kind: Notice['kind'], params: Record<string, string | number> = {}): Notice => ({
     id,
@@ -34,7 +35,6 @@ export function claimNotices(claim: Claim, event: ClaimEvent, logLength: number,
     to: { lang: 'zh', webhook: 'property' },
     params: {
       ...base,
-      claim: claim.id,
       state: claim.state,
       channel: claim.channel,
       round: claim.reopened,

@@ -11,6 +11,8 @@ export function deliveryRecorder(log: EvidenceLog, clock: Clock): DeliveryRecord
       const n = job.notice;
       const unit = typeof n.params.unit === 'string' ? n.params.unit : null;
       const to = job.route === 'sms' ? maskPhone(n.to.sms) : String(n.to.webhook ?? '');
+      // a claim's notices (office chain): their delivery joins the claim's evidence
+      const claim = !unit && typeof n.params.claim === 'string' ? n.params.claim : null;
       await log.append(unit ? unitChain(unit) : OFFICE_CHAIN, [
         {
           at: clock.now(),
@@ -18,6 +20,7 @@ export function deliveryRecorder(log: EvidenceLog, clock: Clock): DeliveryRecord
           actor: systemActor('notifier'),
           ...(unit ? { unit } : {}),
           ...(n.parcelId ? { parcel: n.parcelId } : {}),
+          ...(claim ? { claim } : {}),
           notice: n.id,
           noticeKind: n.kind,
           route: job.route,

@@ -149,6 +149,13 @@ describe('lost-parcel claims', () => {
     expect(x.body.evidence).toMatchObject({ chain: 'office' });
     expect(claimEntries[0].entry).toMatchObject({ channel: 'phone', resident: expect.stringMatching(/^\d{3}\*{4}\d{4}$/), at: expect.any(Number) });
     expect(x.body.evidence.items.filter((i: any) => i.entry.kind === 'notice-queued').length).toBeGreaterThanOrEqual(3);
+    // the texts' deliveries join the claim's evidence too
+    await w.text(`${id}.opened`);
+    await eventually(
+      async () => (await w.gw.claims.store.evidence(id)).find((i) => i.entry.kind === 'notice' && i.entry.notice === `${id}.opened` && i.entry.result === 'sent'),
+      8000,
+      'the delivery of the opening text in the claim evidence',
+    );
     // positions and hashes are the chain's: the chain verifies
     const verify = await w.request('GET', '/v1/admin/evidence/verify', { headers: BOOTSTRAP });
     expect(verify.body.ok).toBe(true);
