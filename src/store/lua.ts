@@ -3,15 +3,32 @@
  * never leave an event applied but not logged, or logged twice.
  *
  * KEYS: 1 unit hash, 2 compartment hash, 3 event stream, 4 dedupe list
- * ARGV: 1 dedupe mode (none | seq | window | window-reset), 2 dedupe value, 3 payload JSON, 4 now (ms)
+ * ARGV: 1 dedupe mode (none | seq | window | window-reset), 2 dedupe value, 3 payload JSON, 4 now (ms),
+ *       5 and 6 (seq mode, optional): the largest jump ahead of the watermark, and how much more per second since
+ *       the watermark last moved (a unit replaying a long backlog), beyond which a seq is suspect
  */
 const DEDUPE = `
 local mode = ARGV[1]
 if mode == 'seq' then
-  local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq') or '-1')
+  local lastRaw = redis.call('HGET', KEYS[1], 'lastSeq')
+  local last = tonumber(lastRaw or '-1')
   local seq = tonumber(ARGV[2])
   if seq <= last then return {'dup'} end
-  redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
+  -- An impossible jump ahead of the watermark (ARGV 5: allowed jump, ARGV 6: plus this many per second since the
+  -- watermark last moved) is suspect: not applied, and the watermark stays where it is.
+  local jump = tonumber(ARGV[5] or '')
+  if jump and lastRaw then
+    local now = tonumber(ARGV[4])
+    local movedAt = tonumber(redis.call('HGET', KEYS[1], 'lastSeqAt') or ARGV[4])
+    local allowed = jump + math.max(0, now - movedAt) / 1000 * tonumber(ARGV[6] or '0')
+    if seq - last > allowed then return {'suspect', lastRaw} end
+  end
+  redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'lastSeqAt', ARGV[4])
+  -- The seq of the last event applied to each compartment: a reading older than that never undoes it (RECONCILE).
+  local e = cjson.decode(ARGV[3])
+  if (e.kind == 'door-opened' or e.kind == 'door-closed' or e.kind == 'fault') and type(e.compartment) == 'number' then
+    redis.call('HSET', KEYS[2], tostring(e.compartment) .. ':seq', ARGV[2])
+  end
 elseif mode == 'window' or mode == 'window-reset' then
   if mode == 'window-reset' then
     redis.call('DEL', KEYS[4])
@@ -24,7 +41,7 @@ end
 redis.call('HSET', KEYS[1], 'lastSeen', ARGV[4])
 `;
 
-/** Apply one normalised event (UnitEvent JSON). Returns {'dup'} | {'same'} | {'ok', streamId}. */
+/** Apply one normalised event (UnitEvent JSON). Returns {'dup'} | {'suspect', lastSeq} | {'same'} | {'ok', streamId}. */
 export const APPLY_EVENT = `${DEDUPE}
 local ev = cjson.decode(ARGV[3])
 local k = ev.kind
@@ -63,13 +80,19 @@ return {'ok', id}
  * Reconcile a full reading (json-v1 snapshot, compact-v2 status, frame-485 board poll) with the stored state.
  * Differences become events marked reconciled, appended to the log, so lost change reports are recovered and
  * the evidence says they were inferred. A compartment never seen before is initialised silently.
- * ARGV 3: {"unit","at","firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
+ * A reading never undoes newer state: a compartment whose last applied event is newer than the reading is left as it
+ * is. Newer means a higher seq where both have one (json-v1: the snapshot's seq is that of the last event it
+ * includes), else a later time (compact-v2 and frame-485 stamp on receipt, so it only guards against a reading that
+ * was taken before an event that is already applied).
+ * ARGV 3: {"unit","at","seq"?,"firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
  * Returns {'dup'} | {'ok', n, id1, json1, id2, json2, ...}.
  */
 export const RECONCILE = `${DEDUPE}
 local snap = cjson.decode(ARGV[3])
 local unit = snap.unit
 local at = tostring(snap.at)
+local snapSeq = nil
+if type(snap.seq) == 'number' then snapSeq = snap.seq end
 if snap.firmware and snap.firmware ~= cjson.null then redis.call('HSET', KEYS[1], 'firmware', snap.firmware) end
 local out = {'ok', 0}
 local function emit(json)
@@ -82,30 +105,38 @@ local function ev(kind, c, extra)
   return '{"unit":' .. cjson.encode(unit) .. ',"at":' .. at .. ',"source":{"reconciled":true},"kind":"' .. kind ..
     '","compartment":' .. c .. extra .. '}'
 end
+local function newerThanReading(cseq, cat)
+  if snapSeq and cseq then return tonumber(cseq) > snapSeq end
+  if cat then return tonumber(cat) > snap.at end
+  return false
+end
 for _, r in ipairs(snap.compartments) do
   local c = tostring(r.compartment)
   local door = r.doorOpen and '1' or '0'
   local occ = r.occupied and '1' or '0'
-  local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault')
-  if cur[1] then
-    if cur[1] ~= door then
-      if door == '1' then emit(ev('door-opened', c, ''))
-      else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false'))) end
-    elseif door == '0' and cur[2] ~= occ then
-      -- closed before and after, but occupancy changed: the door opened and closed while we were not told.
-      emit(ev('door-opened', c, ''))
-      emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')))
+  local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault', c .. ':seq', c .. ':at')
+  if not newerThanReading(cur[4], cur[5]) then
+    if cur[1] then
+      if cur[1] ~= door then
+        if door == '1' then emit(ev('door-opened', c, ''))
+        else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false'))) end
+      elseif door == '0' and cur[2] ~= occ then
+        -- closed before and after, but occupancy changed: the door opened and closed while we were not told.
+        emit(ev('door-opened', c, ''))
+        emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')))
+      end
+      if r.fault ~= nil and r.fault ~= cjson.null and r.fault ~= (cur[3] or '') then
+        emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)))
+      end
     end
-    if r.fault ~= nil and r.fault ~= cjson.null and r.fault ~= (cur[3] or '') then
-      emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)))
+    if cur[1] ~= door or cur[2] ~= occ then
+      redis.call('HSET', KEYS[2], c .. ':door', door, c .. ':occ', occ, c .. ':at', at)
+      if snapSeq then redis.call('HSET', KEYS[2], c .. ':seq', string.format('%.0f', snapSeq)) end
     end
-  end
-  if cur[1] ~= door or cur[2] ~= occ then
-    redis.call('HSET', KEYS[2], c .. ':door', door, c .. ':occ', occ, c .. ':at', at)
-  end
-  if r.fault ~= nil then
-    if r.fault == cjson.null then redis.call('HDEL', KEYS[2], c .. ':fault')
-    else redis.call('HSET', KEYS[2], c .. ':fault', r.fault) end
+    if r.fault ~= nil then
+      if r.fault == cjson.null then redis.call('HDEL', KEYS[2], c .. ':fault')
+      else redis.call('HSET', KEYS[2], c .. ':fault', r.fault) end
+    end
   end
 end
 return out
