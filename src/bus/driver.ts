@@ -7,8 +7,22 @@ import type { Dedupe, LoggedEvent, UnitStore } from '../store/units.js';
 
 export type DriverTimings = Pick<
   Config,
-  'COMMAND_TTL_S' | 'HEARTBEAT_TIMEOUT_MS' | 'POLL_INTERVAL_MS' | 'BUS_TIMEOUT_MS' | 'SNAPSHOT_SETTLE_MS'
+  | 'COMMAND_TTL_S'
+  | 'HEARTBEAT_TIMEOUT_MS'
+  | 'POLL_INTERVAL_MS'
+  | 'BUS_TIMEOUT_MS'
+  | 'SNAPSHOT_SETTLE_MS'
+  | 'JSON_V1_SEQ_JUMP_MAX'
+  | 'JSON_V1_SEQ_JUMP_PER_S'
 >;
+
+/** A notice to staff (the property's webhook) about a unit, sent at most once per id. */
+export interface StaffAlert {
+  /** deterministic: the same alert raised again is not sent again */
+  id: string;
+  kind: 'seq-suspect';
+  params: Record<string, string | number>;
+}
 
 /** What a driver needs from the gateway. Built once per unit by the bus. */
 export interface DriverContext {
@@ -27,6 +41,8 @@ export interface DriverContext {
   nextDownMsgId(): Promise<number>;
   rememberDownMsg(m: number, commandId: string): Promise<void>;
   lookupDownMsg(m: number): Promise<string | null>;
+  /** tell staff (outbox notice to the property's webhook), once per alert id */
+  alertStaff(alert: StaffAlert): Promise<void>;
   counters: Counters;
   logger: Logger;
   now(): number;
@@ -181,6 +197,10 @@ export abstract class BaseDriver implements Driver {
 
   protected async emit(event: UnitEvent, dedupe?: Dedupe): Promise<boolean> {
     const res = await this.ctx.store.apply(event, dedupe, this.ctx.now());
+    if (res.status === 'suspect') {
+      await this.suspectSeq(event.source.seq ?? NaN, res.lastSeq, event.kind);
+      return false;
+    }
     if (res.status === 'dup') {
       this.ctx.counters.inc('lg_duplicates_total', { unit: this.unit.id });
       this.log.debug('duplicate dropped', { kind: event.kind, source: event.source });
@@ -202,6 +222,22 @@ export abstract class BaseDriver implements Driver {
     }
     for (const e of inferred) this.ctx.onEvent(e);
     return true;
+  }
+
+  /**
+   * A seq impossibly far ahead of the watermark (a corrupted counter would otherwise become the watermark and every
+   * real event after it would be dropped as a repeat): not applied; logged, counted, and staff are told once per
+   * watermark. If the unit's counter really jumped (a replaced controller), staff reset the watermark.
+   */
+  protected async suspectSeq(seq: number, lastSeq: number, what: string): Promise<void> {
+    this.ctx.counters.inc('lg_seq_suspect_total', { unit: this.unit.id });
+    this.log.warn('impossible seq jump: message ignored, watermark kept', { seq, lastSeq, what });
+    const { zh, en } = this.unit.siteName;
+    await this.ctx.alertStaff({
+      id: `${this.unit.id}.seq-suspect.${lastSeq}`,
+      kind: 'seq-suspect',
+      params: { unit: this.unit.id, siteZh: zh, siteEn: en, seq: String(seq), lastSeq: String(lastSeq) },
+    });
   }
 
   protected async presence(online: boolean, reason: string): Promise<void> {

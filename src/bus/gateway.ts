@@ -76,6 +76,12 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
           await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
         },
         lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
+        alertStaff: async (alert) => {
+          if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
+          // The same outbox the parcel steps write: the relay hands it to the property's webhook.
+          const notice = { id: alert.id, kind: alert.kind, to: { lang: 'zh', webhook: 'property' }, params: alert.params };
+          await o.redis.xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice));
+        },
         counters: o.counters,
         logger: o.logger,
         now,
