@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { UNITS } from '../../devices/units.js';
-import { startSimulators, type SimulatedUnit } from '../../simulators/index.js';
+import { redisUnitMemory, startSimulators, type SimulatedUnit } from '../../simulators/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
 import { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
@@ -214,6 +214,8 @@ export async function startGateway(
         units,
         autopilot: { enabled: config.SIM_AUTOPILOT },
         logger: logger.child({ component: 'simulator' }),
+        // Like real units, they keep their seq (and unsent events, remembered commands) across restarts.
+        memory: redisUnitMemory(redis, config.REDIS_PREFIX),
       });
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);

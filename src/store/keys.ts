@@ -12,6 +12,8 @@ export function keys(p: string) {
     downMsgMap: (id: string, m: number) => `${p}downmap:${id}:${m}`,
     /** a staff alert about a unit that was sent (by alert id): the same cause does not alert again within a day */
     staffAlert: (id: string) => `${p}alerted:${id}`,
+    /** the non-volatile memory of a simulated unit run in-process (simulators/memory.ts): not gateway state */
+    simUnit: (id: string) => `${p}sim:${id}`,
 
     // ---- parcels ----
     parcel: (id: string) => `${p}parcel:${id}`,
