@@ -252,9 +252,24 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
     const why = (lastError ?? (err as Error)).message;
     throw new ConfigError(`REDIS_URL: cannot reach Redis at ${url} (${why}). Start redis-server or set REDIS_URL.`);
   }
+  const policy = await evictionPolicy(redis).catch(() => null);
+  if (policy !== 'noeviction') {
+    redis.disconnect();
+    throw new ConfigError(
+      `REDIS_URL: Redis at ${url} has maxmemory-policy ${policy ?? '(unreadable)'}; the gateway keeps parcels, codes and ` +
+        'the event log there and eviction would delete them silently. Set maxmemory-policy noeviction ' +
+        '(redis.conf, or CONFIG SET maxmemory-policy noeviction) and persist with appendonly yes (README, "Redis").',
+    );
+  }
   redis.removeAllListeners('error');
   redis.on('error', (err: Error) => logger.error('redis error', { err }));
   return redis;
+}
+
+/** maxmemory-policy from INFO (CONFIG is often disabled on managed Redis; INFO is not). */
+async function evictionPolicy(redis: Redis): Promise<string | null> {
+  const info = await redis.info('memory');
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
