@@ -153,6 +153,9 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       );
     };
     client.on('connect', (ack) => {
+      // No Nagle: a command or an acknowledgement is one small packet that must leave now, not ~40 ms later.
+      const stream = client.stream as { setNoDelay?: (on: boolean) => unknown };
+      if (typeof stream.setNoDelay === 'function') stream.setNoDelay(true);
       log.info('connected to broker', { url: redact(this.o.mqttUrl), sessionPresent: ack.sessionPresent });
       void this.subscribeAll()
         .then(() => Promise.all([...this.drivers.values()].map((d) => d.brokerConnected())))

@@ -95,7 +95,20 @@ export async function startGateway(
     let broker: EmbeddedBroker | null = null;
     let mqttUrl = config.MQTT_URL;
     if (!mqttUrl) {
-      broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, credentials, units, logger });
+      broker = await startEmbeddedBroker({
+        host: config.MQTT_HOST,
+        port: config.MQTT_PORT,
+        credentials,
+        units,
+        logger,
+        counters,
+        limits: {
+          maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+          gatewayMaxPacketBytes: config.MQTT_GATEWAY_MAX_PACKET_BYTES,
+          connectTimeoutMs: config.MQTT_CONNECT_TIMEOUT_MS,
+          maxInflight: config.MQTT_MAX_INFLIGHT,
+        },
+      });
       cleanups.push(() => broker!.close());
       mqttUrl = broker.url;
       logger.info('embedded MQTT broker listening', { url: mqttUrl });
