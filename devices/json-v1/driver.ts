@@ -4,6 +4,9 @@ import { decodeJsonV1, encodeJsonV1Command, jsonV1Topics, type JsonV1Command, ty
 
 type EventMessage = Extract<JsonV1Message, { kind: 'event' }>;
 
+/** The unit remembers its last 256 command ids (shared/protocol/json-v1.md). */
+const CID_MEMORY = 256;
+
 /**
  * A seq impossibly far ahead of the watermark: more than `max` ahead, plus `perSecond` for every second since the
  * watermark last moved. A real unit replaying its backlog after a long disconnect stays within it (it raised those
@@ -129,8 +132,10 @@ export class JsonV1Driver extends BaseDriver {
   async execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult> {
     const wire = toWire(cmd);
     if (!wire) return 'unsupported';
+    const deadline = this.ctx.now() + timeoutMs;
+    if (!(await this.commandSlot(cmd, CID_MEMORY, deadline))) return 'busy';
     const { topic, payload } = encodeJsonV1Command(this.unit.id, this.ctx.key!, { cid: cmd.id, ...wire, exp: this.expiry() });
-    const result = this.waitFor(cmd.id, timeoutMs);
+    const result = this.waitFor(cmd.id, Math.max(1, deadline - this.ctx.now()));
     await this.ctx.publish(topic, payload, 1);
     return result;
   }

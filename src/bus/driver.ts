@@ -14,6 +14,7 @@ export type DriverTimings = Pick<
   | 'SNAPSHOT_SETTLE_MS'
   | 'JSON_V1_SEQ_JUMP_MAX'
   | 'JSON_V1_SEQ_JUMP_PER_S'
+  | 'COMMAND_CLOCK_SKEW_S'
 >;
 
 /** A notice to staff (the property's webhook) about a unit, sent at most once per id. */
@@ -41,6 +42,11 @@ export interface DriverContext {
   nextDownMsgId(): Promise<number>;
   rememberDownMsg(m: number, commandId: string): Promise<void>;
   lookupDownMsg(m: number): Promise<string | null>;
+  /**
+   * Reserve a place for a signed command in the unit's replay window (see BaseDriver.commandSlot). Returns 0 when
+   * reserved, else how many ms to wait before a place can free up.
+   */
+  reserveCommandSlot(slot: { commandId: string; sensitive: boolean; limit: number; windowMs: number }): Promise<number>;
   /** tell staff (outbox notice to the property's webhook), once per alert id */
   alertStaff(alert: StaffAlert): Promise<void>;
   counters: Counters;
@@ -263,6 +269,37 @@ export abstract class BaseDriver implements Driver {
     this.waiters.delete(key);
     w.resolve(result);
     return true;
+  }
+
+  /**
+   * A signed command must never outlive the unit's memory of it. The unit remembers its last `memory` command ids
+   * (json-v1 256, compact-v2 64) and refuses a remembered one; a command is valid until its expiry, COMMAND_TTL_S
+   * after sending by our clock, and up to COMMAND_CLOCK_SKEW_S longer by a unit whose clock lags. If `memory` more
+   * commands reached the unit within that time, a captured command would be forgotten while still valid and could
+   * be replayed. So while a door or keypad command is still valid, fewer than `memory` commands (less a margin for
+   * sends racing each other) may follow it; a further command waits until that one has expired, or gives up with
+   * `busy` when that is later than its timeout. Screen texts and status requests are harmless to replay, but they
+   * use up the unit's memory all the same, so they count. The window lives in Redis: restarts and several gateway
+   * instances share it.
+   */
+  protected async commandSlot(cmd: OutgoingCommand, memory: number, deadline: number): Promise<boolean> {
+    const windowMs = (this.ctx.timings.COMMAND_TTL_S + this.ctx.timings.COMMAND_CLOCK_SKEW_S) * 1000;
+    const sensitive = cmd.op.op === 'open' || cmd.op.op === 'keypad';
+    const limit = memory - Math.max(2, Math.floor(memory / 32));
+    for (;;) {
+      const waitMs = await this.ctx.reserveCommandSlot({ commandId: cmd.id, sensitive, limit, windowMs });
+      if (waitMs <= 0) return true;
+      if (this.ctx.now() + waitMs > deadline) {
+        this.ctx.counters.inc('lg_command_throttled_total', { unit: this.unit.id });
+        this.log.warn('signed command not sent: the unit could forget a still valid command (replay guard)', {
+          id: cmd.id,
+          op: cmd.op.op,
+          waitMs,
+        });
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
   }
 
   protected expiry(): number {

@@ -12,6 +12,33 @@ import { CommandBus } from './commands.js';
 import type { Driver, DriverContext, DriverTimings } from './driver.js';
 import { createDriver } from '../../devices/registry.js';
 
+/**
+ * Replay window of one unit (BaseDriver.commandSlot). KEYS 1: list of `ms|s|id` (s: door/keypad) or `ms|o|id`,
+ * oldest first. ARGV: now, window ms, limit, s|o, command id. Returns 0 (reserved) or ms to wait.
+ */
+const COMMAND_SLOT = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+while true do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  if tonumber(string.match(head, '^(%d+)|')) > now - window then break end
+  redis.call('LPOP', KEYS[1])
+end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, item in ipairs(items) do
+  local t, kind = string.match(item, '^(%d+)|(%a)|')
+  if kind == 's' then
+    -- the oldest still valid door/keypad command, and every command after it
+    if #items - i + 1 >= limit then return math.max(1, tonumber(t) + window - now + 1) end
+    break
+  end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0`;
+
 const NEXT_MSG_ID = `
 local v = redis.call('INCR', KEYS[1])
 if v > 65535 then redis.call('SET', KEYS[1], 1) v = 1 end
@@ -50,6 +77,7 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     const now = o.now ?? Date.now;
     const k = keys(o.prefix);
     o.redis.defineCommand('lgNextMsgId', { numberOfKeys: 1, lua: NEXT_MSG_ID });
+    o.redis.defineCommand('lgCommandSlot', { numberOfKeys: 1, lua: COMMAND_SLOT });
     this.commands = new CommandBus({
       redis: o.redis,
       prefix: o.prefix,
@@ -76,6 +104,17 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
           await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
         },
         lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
+        reserveCommandSlot: async ({ commandId, sensitive, limit, windowMs }) =>
+          Number(
+            await (o.redis as Redis & { lgCommandSlot(k: string, ...a: (string | number)[]): Promise<number> }).lgCommandSlot(
+              k.commandWindow(unit.id),
+              now(),
+              windowMs,
+              limit,
+              sensitive ? 's' : 'o',
+              commandId,
+            ),
+          ),
         alertStaff: async (alert) => {
           if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
           // The same outbox the parcel steps write: the relay hands it to the property's webhook.
