@@ -74,6 +74,16 @@ export const ConfigSchema = z.object({
   PRESENCE_CODES: bool.default(true),
   SWEEP_MS: ms.default(1_000),
 
+  // ---- evidence log ----
+  /** ended parcels and their evidence are kept this long, then trimmed (after a checkpoint) */
+  EVIDENCE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
+  /** how often each evidence chain's head is checkpointed (signed) when it moved */
+  EVIDENCE_CHECKPOINT_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** parcel engine: tries of an event that fails unexpectedly before it goes to the dead-letter stream */
+  ENGINE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** parcel engine: first back-off between those tries (doubled each time) */
+  ENGINE_BACKOFF_MS: ms.default(200),
+
   // ---- notifications ----
   TIME_ZONE: z.string().min(1).default('Asia/Shanghai'),
   QUIET_HOURS: z
@@ -106,6 +116,14 @@ export const ConfigSchema = z.object({
   MQTT_CONNECT_TIMEOUT_MS: ms.default(5_000),
   /** embedded broker: packets of one client handed to the broker at once (the next ones wait until it is done) */
   MQTT_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1000).default(16),
+
+  // ---- staff and resident sign-in ----
+  /** how long a staff login session lasts (absolute, from the login) */
+  STAFF_SESSION_HOURS: z.coerce.number().positive().max(24 * 7).default(12),
+  /** how long a resident token from an SMS sign-in lasts */
+  RESIDENT_SESSION_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  /** one-time codes a client address may ask for per 15 minutes (a phone: 3) */
+  OTP_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };

@@ -22,6 +22,10 @@ export const NOTICE_KINDS = [
   'missing',
   /** staff alert: a json-v1 unit reported an impossible event number (seq); ignored, the unit may need a reset */
   'seq-suspect',
+  /** staff alert: the parcel engine set an event aside after repeated failures (dead-letter stream) */
+  'dead-letter',
+  /** a resident's one-time sign-in code (params: code, minutes) */
+  'otp',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
@@ -69,7 +73,7 @@ export const recipientSchema = z
 /**
  * Template parameters, flat. Known keys (see templates.ts): code, siteZh, siteEn, unit, compartment,
  * deadline / collectedAt / lockedUntil (epoch ms), carrier (code such as SF or a display name), carrierZh,
- * carrierEn, tracking, phoneTail.
+ * carrierEn, tracking, phoneTail; minutes (otp).
  */
 export const paramsSchema = z.record(z.string(), z.union([z.string(), z.number()]));
 

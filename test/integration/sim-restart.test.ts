@@ -39,7 +39,7 @@ describe('the default run restarted on the same Redis (simulators in-process)', 
     await eventually(async () => (await stack.unit(SN)).compartments[30].doorOpen, 5000, 'door 31 open after the restart');
     north().typeCode('654321');
     await eventually(
-      async () => (await stack.log(SN)).some((e) => e.event.kind === 'code-entered' && (e.event.source.seq ?? 0) > before),
+      async () => (await stack.log(SN)).some((e) => e.event.kind === 'code-entered' && (e.event.source?.seq ?? 0) > before),
       5000,
       'code logged after the restart',
     );
