@@ -336,6 +336,9 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
         '(redis.conf, or CONFIG SET maxmemory-policy noeviction) and persist with appendonly yes (README, "Redis").',
     );
   }
+  if ((await redis.info('persistence').catch(() => '')).includes('aof_enabled:0')) {
+    logger.warn('Redis has no append-only file (appendonly no): a Redis restart loses every write since its last snapshot', { url });
+  }
   redis.removeAllListeners('error');
   redis.on('error', (err: Error) => logger.error('redis error', { err }));
   return redis;
