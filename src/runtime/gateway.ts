@@ -25,6 +25,7 @@ import { StaffService } from '../staff/service.js';
 import type { ScryptParams } from '../staff/types.js';
 import { StaffStore } from '../store/staff.js';
 import { devRoutes } from '../http/routes/dev.js';
+import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
@@ -87,7 +88,7 @@ export async function startGateway(
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
   const units = opts.units ?? UNITS;
-  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON });
+  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
   }
@@ -263,12 +264,13 @@ export async function startGateway(
         evidence,
         trustProxy: config.TRUST_PROXY,
         residentSignIn,
+        idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX),
       },
     });
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
-    if (config.SIMULATORS) app.route('/', devRoutes(simulated));
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(

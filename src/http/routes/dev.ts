@@ -1,8 +1,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { SimulatedUnit } from '../../../simulators/index.js';
+import { isIP } from 'node:net';
+import { staffAuth, type StaffAuthDeps } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
-
 
 const Action = z
   .discriminatedUnion('action', [
@@ -14,12 +15,24 @@ const Action = z
   ])
   .openapi('SimulatedPersonAction');
 
+/** Whether HOST only listens on this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
 /**
- * Only with SIMULATORS=on: look at a simulated unit (its screen shows the presence code) and act as a person
- * standing at it (type a code, put a parcel in, take it out, close a door). Never mounted for real units.
+ * Only with SIMULATORS=on (never in production): look at a simulated unit (its screen shows the presence code) and
+ * act as a person standing at it (type a code, put a parcel in, take it out, close a door). On a loopback HOST they
+ * are open, as the README's walk-through uses them; bound to any other address (the network could reach them: read
+ * the presence codes, type codes, force doors) they need staff credentials (a member's token or session, or in
+ * development the STAFF_TOKEN bootstrap).
  */
-export function devRoutes(sims: readonly SimulatedUnit[]) {
+export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string; staff: StaffAuthDeps }) {
   const app = new OpenAPIHono();
+  if (!isLoopbackHost(access.host)) app.use('/dev/*', staffAuth(access.staff));
   const find = (id: string) => {
     const s = sims.find((x) => x.unit.id === id);
     if (!s) throw new ApiError(404, 'not_found', `no simulated unit ${id}`);
@@ -34,7 +47,7 @@ export function devRoutes(sims: readonly SimulatedUnit[]) {
       tags: ['simulators'],
       summary: 'What a simulated unit shows: screen, keypad, doors',
       request: { params: Param },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 404: json(ErrorSchema, 'no such simulated unit') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 401: json(ErrorSchema, 'staff credentials required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such simulated unit') },
     }),
     (c) => c.json(find(c.req.valid('param').unit).snapshot() as unknown as Record<string, unknown>, 200),
   );
@@ -46,7 +59,7 @@ export function devRoutes(sims: readonly SimulatedUnit[]) {
       tags: ['simulators'],
       summary: 'Act as a person at a simulated unit',
       request: { params: Param, body: { content: { 'application/json': { schema: Action } }, required: true } },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 401: json(ErrorSchema, 'staff credentials required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
     }),
     (c) => {
       const sim = find(c.req.valid('param').unit);
