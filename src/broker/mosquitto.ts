@@ -112,6 +112,10 @@ export function mosquittoConf(o: {
     `acl_file ${o.aclPath}`,
     '# A CONNECT or PUBLISH announcing more than this closes the connection before it is buffered (docs/security.md).',
     `max_packet_size ${o.maxPacketBytes ?? 16_384}`,
+    '# QoS 1 messages in flight to one client, and queued for it: the defaults (20, 1000) made the gateway wait for a',
+    '# flooding unit at the broker and, past 1000, silently dropped units\' events queued for the gateway\'s session.',
+    'max_inflight_messages 1000',
+    'max_queued_messages 100000',
     'persistence false',
     '',
   ].join('\n');

@@ -3,16 +3,20 @@
  * 2.35 s. Each unit's messages now wait in a queue of their own, so a flood from one unit does not hold up another;
  * each unit's order is kept and a QoS 1 message is acknowledged only once stored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import { Stack, eventually } from '../support/stack.js';
 
 const FLOODER = UNITS.find((u) => u.dialect === 'compact-v2')!;
 const OTHER = UNITS.find((u) => u.dialect === 'json-v1')!;
-const FLOOD = 10_000;
 
-describe('a flood from one unit', () => {
-  const stack = new Stack('embedded', { HEARTBEAT_TIMEOUT_MS: '600000' });
+// Through Mosquitto the flood is smaller: the point there is that none of it is lost at the broker (its default
+// queue of 1,000 messages per session dropped the rest), and Mosquitto is slower in this test.
+describe.each([
+  ['embedded', 5_000],
+  ['mosquitto', 3_000],
+] as const)('a flood from one unit, through the %s broker', (broker, FLOOD) => {
+  const stack = new Stack(broker, { HEARTBEAT_TIMEOUT_MS: '600000' });
   beforeAll(async () => {
     await stack.start();
     await stack.sim(OTHER.id);
@@ -20,8 +24,9 @@ describe('a flood from one unit', () => {
   });
   afterAll(() => stack.stop());
 
-  it(`${FLOOD.toLocaleString('en')} heartbeats from ${FLOODER.id} do not hold up the reply of ${OTHER.id}`, async () => {
+  it(`${FLOOD.toLocaleString('en')} heartbeats from ${FLOODER.id} do not hold up the reply of ${OTHER.id}; none is lost`, async () => {
     const redis = stack.redis.client();
+    onTestFinished(() => redis.disconnect());
     const progress = () => stack.gw!.counters.get('lg_unit_messages_total', { unit: FLOODER.id });
     const rssi = (i: number) => -(i % 150);
     const flooder = await stack.connectAsUnit(FLOODER.id);
@@ -46,6 +51,5 @@ describe('a flood from one unit', () => {
     // Every message of the flood was handled, the last one sent last.
     await eventually(async () => (await progress()) === FLOOD, 60_000, 'the whole flood handled');
     expect(Number(await redis.hget(`lg:unit:${FLOODER.id}`, 'rssi'))).toBe(rssi(FLOOD - 1));
-    redis.disconnect();
   }, 90_000);
 });
