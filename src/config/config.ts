@@ -22,7 +22,8 @@ export const ConfigSchema = z.object({
   PORT: port.default(3000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** unset = `npm start` runs a redis-server of its own (see REDIS_DATA_DIR) */
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,32}$/, 'letters, digits and _ . : - only, at most 32')
@@ -88,9 +89,23 @@ export const ConfigSchema = z.object({
   WEBHOOK_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
   NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
+
+  // ---- running it: own redis-server, metrics, API times (issue 8) ----
+  /** where the redis-server started when REDIS_URL is unset keeps its data (AOF); relative to the working directory */
+  REDIS_DATA_DIR: z.string().min(1).default('data/redis'),
+  /** the redis-server binary started when REDIS_URL is unset (looked up on the PATH) */
+  REDIS_SERVER: z.string().min(1).default('redis-server'),
+  /** bearer token GET /metrics asks for; development has a documented default, production none (refused) */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** serve /metrics on a listener of its own (then not on PORT); the token still applies when set */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };
+
+/** Development only (documented in the README), like DEV_STAFF_TOKEN; production has no default. */
+export const DEV_METRICS_TOKEN = 'dev-metrics-token-not-for-production';
 
 /** Development only (documented in the README); production refuses to start without STAFF_TOKEN. */
 export const DEV_STAFF_TOKEN = 'dev-staff-token-not-for-production';
@@ -131,6 +146,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError('invalid configuration: STAFF_TOKEN: required in production (bearer token for staff routes)');
   }
   if (!cfg.STAFF_TOKEN) cfg.STAFF_TOKEN = DEV_STAFF_TOKEN;
+  if (!cfg.METRICS_TOKEN && cfg.NODE_ENV !== 'production') cfg.METRICS_TOKEN = DEV_METRICS_TOKEN;
   if (cfg.MQTT_SHARE_GROUP && !cfg.MQTT_URL) {
     throw new ConfigError(
       'invalid configuration: MQTT_SHARE_GROUP: shared subscriptions need an external broker (set MQTT_URL, e.g. Mosquitto); the embedded broker has none',

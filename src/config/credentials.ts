@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -67,4 +69,11 @@ export function unitKey(creds: Credentials, unitId: string): Buffer | null {
   return hex ? Buffer.from(hex, 'hex') : null;
 }
 
-export const DEV_CREDENTIALS_FILE = new URL('../../config/credentials.dev.json', import.meta.url).pathname;
+/** The project's root: the nearest folder above this module with a package.json (the same from src/ and dist/src/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const DEV_CREDENTIALS_FILE = join(projectRoot(), 'config', 'credentials.dev.json');

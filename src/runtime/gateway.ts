@@ -10,7 +10,8 @@ import { ConfigError, type Config } from '../config/config.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import { createApp } from '../http/app.js';
-import { createLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { createLogger } from './logger.js';
 import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
 import { ParcelStore } from '../store/parcels.js';
@@ -20,9 +21,12 @@ import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
 import { devRoutes } from '../http/routes/dev.js';
+import { serveMetrics } from './metrics-server.js';
 
 export interface RunningGateway {
   url: string;
+  /** GET here for Prometheus metrics (METRICS_TOKEN as bearer token when set) */
+  metricsUrl: string;
   mqttUrl: string;
   redis: Redis;
   bus: GatewayBus;
@@ -73,6 +77,8 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const units = opts.units ?? UNITS;
+  const redisUrl = config.REDIS_URL;
+  if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
@@ -89,7 +95,7 @@ export async function startGateway(
   };
 
   try {
-    const redis = await connectRedis(config.REDIS_URL, logger);
+    const redis = await connectRedis(redisUrl, logger);
     cleanups.push(async () => redis.quit());
 
     let broker: EmbeddedBroker | null = null;
@@ -137,7 +143,7 @@ export async function startGateway(
       units,
     });
     const notifier = new Notifier({
-      connection: () => quiet(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), logger),
+      connection: () => quiet(new Redis(redisUrl, { maxRetriesPerRequest: null }), logger),
       config: notifyConfig(config),
       logger,
       counters,
@@ -191,6 +197,8 @@ export async function startGateway(
       },
     });
     mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
+    const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues() });
+    cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
     if (config.SIMULATORS) app.route('/', devRoutes(simulated));
@@ -218,7 +226,8 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
+    const metricsUrl = metrics.url ?? `${url}/metrics`;
+    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
   } catch (err) {
     await close();
     throw err;

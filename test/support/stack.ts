@@ -2,7 +2,7 @@ import { parseConfig, type Config } from '../../src/config/config.js';
 import { loadCredentials, type Credentials } from '../../src/config/credentials.js';
 import { UNITS } from '../../devices/units.js';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import { createSimulator, type SimulatedUnit, type Faults, type SimOptions } from '../../simulators/index.js';
 import type { UnitProfile } from '../../src/domain/model.js';
 import type { LoggedEvent } from '../../src/store/units.js';
