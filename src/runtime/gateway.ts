@@ -22,6 +22,7 @@ import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
 import { devRoutes } from '../http/routes/dev.js';
 import { serveMetrics } from './metrics-server.js';
+import { setApiTimeZone } from '../http/time.js';
 
 export interface RunningGateway {
   url: string;
@@ -178,6 +179,7 @@ export async function startGateway(
       engineRedis.disconnect();
     });
 
+    setApiTimeZone(config.TIME_ZONE); // API times are ISO 8601 with this zone's offset
     const app = createApp({
       store,
       counters,

@@ -7,6 +7,8 @@ import { verifySignature } from '../../src/notify/signature.js';
 import { TestReceiver, type ReceivedRequest } from './receiver.js';
 import { Stack, credentials, eventually } from './stack.js';
 
+const API_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$/;
+
 /**
  * Parcel end-to-end tests: the real gateway (Stack) with a TestReceiver as SMS provider and one as the property's
  * and couriers' webhook endpoint, the three simulators without autopilot (the test is the courier and the resident),
@@ -158,7 +160,9 @@ export class ParcelWorld {
     const text = await res.text();
     let parsed: unknown = text;
     try {
-      parsed = JSON.parse(text);
+      // The API writes times as ISO 8601 with the community's offset (src/http/time.ts); these tests do arithmetic
+      // on them (deadline = storedAt + 72 h), so the test client reads them back as epoch ms.
+      parsed = JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' && API_TIME.test(v) ? Date.parse(v) : v));
     } catch {
       /* not JSON */
     }

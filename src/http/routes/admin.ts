@@ -1,11 +1,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { CommandBus } from '../../bus/commands.js';
-import type { Couriers, Residents } from '../../parcels/accounts.js';
+import type { Courier, Couriers, Residents } from '../../parcels/accounts.js';
 import type { ParcelService } from '../../parcels/service.js';
 import type { UnitStore } from '../../store/units.js';
 import { staffAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
+import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json, unitView } from '../schemas.js';
+import { Time, isoTime, withIsoTimes } from '../time.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
 
 const staffSecurity = [{ staffToken: [] }];
@@ -21,9 +22,11 @@ const CourierView = z
     carrier: z.string(),
     webhookUrl: z.string().nullable(),
     active: z.boolean(),
-    createdAt: z.number().int(),
+    createdAt: Time,
   })
   .openapi('Courier');
+
+const courierView = ({ webhookSecret: _s, ...v }: Courier): z.infer<typeof CourierView> => ({ ...v, createdAt: isoTime(v.createdAt) });
 
 const UnitCommand = z
   .discriminatedUnion('op', [
@@ -79,8 +82,7 @@ export function adminRoutes(deps: {
     }),
     async (c) => {
       const { courier, token } = await deps.couriers.issue(c.req.valid('json'));
-      const { webhookSecret: _s, ...view } = courier;
-      return c.json({ courier: view, token }, 201);
+      return c.json({ courier: courierView(courier), token }, 201);
     },
   );
 
@@ -93,7 +95,7 @@ export function adminRoutes(deps: {
       summary: 'Courier accounts',
       responses: { 200: json(z.object({ couriers: z.array(CourierView) }), 'all'), 401: json(ErrorSchema, 'staff only') },
     }),
-    async (c) => c.json({ couriers: (await deps.couriers.list()).map(({ webhookSecret: _s, ...v }) => v) }, 200),
+    async (c) => c.json({ couriers: (await deps.couriers.list()).map(courierView) }, 200),
   );
 
   app.openapi(
@@ -132,7 +134,7 @@ export function adminRoutes(deps: {
       },
       responses: { 200: json(z.record(z.string(), z.unknown()), 'saved'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only') },
     }),
-    async (c) => c.json(await deps.residents.setPrefs(c.req.valid('param').phone, c.req.valid('json')), 200),
+    async (c) => c.json(withIsoTimes(await deps.residents.setPrefs(c.req.valid('param').phone, c.req.valid('json'))), 200),
   );
 
   app.openapi(
@@ -198,7 +200,7 @@ export function adminRoutes(deps: {
       ...(compartment !== undefined ? { compartment } : {}),
       reason: reason ? `staff: ${reason}` : 'staff',
     });
-    return (await deps.store.unit(unit))!;
+    return unitView((await deps.store.unit(unit))!);
   };
 
   app.openapi(
@@ -263,7 +265,7 @@ export function adminRoutes(deps: {
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
       responses: { 200: json(z.object({ failures: z.array(z.record(z.string(), z.unknown())) }), 'failures'), 401: json(ErrorSchema, 'staff only') },
     }),
-    async (c) => c.json({ failures: (await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[] }, 200),
+    async (c) => c.json({ failures: ((await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[]).map(withIsoTimes) }, 200),
   );
   return app;
 }

@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { SimulatedUnit } from '../../../simulators/index.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
+import { withIsoTimes } from '../time.js';
 
 
 const Action = z
@@ -25,6 +26,11 @@ export function devRoutes(sims: readonly SimulatedUnit[]) {
     if (!s) throw new ApiError(404, 'not_found', `no simulated unit ${id}`);
     return s;
   };
+  /** what a person at the unit sees; the screen's `until` as an ISO time like every API time */
+  const view = (s: SimulatedUnit) => {
+    const snap = s.snapshot();
+    return { ...snap, display: snap.display ? withIsoTimes(snap.display) : null } as unknown as Record<string, unknown>;
+  };
   const Param = z.object({ unit: z.string().min(1).max(64).openapi({ param: { name: 'unit', in: 'path' } }) });
 
   app.openapi(
@@ -36,7 +42,7 @@ export function devRoutes(sims: readonly SimulatedUnit[]) {
       request: { params: Param },
       responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 404: json(ErrorSchema, 'no such simulated unit') },
     }),
-    (c) => c.json(find(c.req.valid('param').unit).snapshot() as unknown as Record<string, unknown>, 200),
+    (c) => c.json(view(find(c.req.valid('param').unit)), 200),
   );
 
   app.openapi(
@@ -60,7 +66,7 @@ export function devRoutes(sims: readonly SimulatedUnit[]) {
       } catch (err) {
         throw new ApiError(409, 'conflict', (err as Error).message);
       }
-      return c.json(sim.snapshot() as unknown as Record<string, unknown>, 200);
+      return c.json(view(sim), 200);
     },
   );
   return app;

@@ -9,6 +9,7 @@ import { ulid } from '../../domain/ids.js';
 import { clientAddress, courierAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
+import { Time, isoTime, withIsoTimes } from '../time.js';
 
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, json(ErrorSchema, ERR_TEXT[c] ?? 'error')])) as Record<number, ReturnType<typeof json>>;
@@ -62,10 +63,10 @@ export const ParcelView = z
     trackingNumber: z.string(),
     carrier: z.string(),
     phoneTail: z.string(),
-    createdAt: z.number().int(),
-    storedAt: z.number().int().nullable(),
-    deadline: z.number().int().nullable(),
-    endedAt: z.number().int().nullable(),
+    createdAt: Time,
+    storedAt: Time.nullable(),
+    deadline: Time.nullable(),
+    endedAt: Time.nullable(),
     extended: z.boolean(),
     reason: z.string().nullable(),
   })
@@ -82,10 +83,10 @@ export function parcelView(service: ParcelService, p: Parcel): z.infer<typeof Pa
     trackingNumber: p.trackingNumber,
     carrier: p.carrier,
     phoneTail: p.phone.slice(-4),
-    createdAt: p.createdAt,
-    storedAt: p.storedAt,
-    deadline: p.deadline,
-    endedAt: p.endedAt,
+    createdAt: isoTime(p.createdAt),
+    storedAt: isoTime(p.storedAt),
+    deadline: isoTime(p.deadline),
+    endedAt: isoTime(p.endedAt),
     extended: p.extended,
     reason: p.reason,
   };
@@ -247,7 +248,7 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
       lowCompartment: z.boolean(),
       lang: z.enum(['zh', 'en']),
       consent: z.enum(['allowed', 'refused']),
-      updatedAt: z.number().int().nullable(),
+      updatedAt: Time.nullable(),
     })
     .openapi('ResidentPreferences');
   app.openapi(
@@ -276,7 +277,7 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
     async (c) => {
       const { phone, code, ...change } = c.req.valid('json');
       await svc.residentParcels(phone, code, clientAddress(c, deps.trustProxy));
-      return c.json(await deps.residents.setPrefs(phone, change), 200);
+      return c.json(withIsoTimes(await deps.residents.setPrefs(phone, change)) as never, 200);
     },
   );
   return app;
