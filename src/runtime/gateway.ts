@@ -20,7 +20,8 @@ import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
-import { devRoutes } from '../http/routes/dev.js';
+import { DevPhones, devRoutes } from '../http/routes/dev.js';
+import type { ConsoleText } from '../notify/channels/console.js';
 import { serveMetrics } from './metrics-server.js';
 import { setApiTimeZone } from '../http/time.js';
 
@@ -128,6 +129,7 @@ export async function startGateway(
 
     // ---- parcels and notifications ----
     const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
+    const phones = new DevPhones(); // with simulators: the residents' phones (GET /dev/phones/{phone}/sms)
     const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX);
     const couriers = new Couriers(redis, parcelStore.k);
     const residents = new Residents(redis, parcelStore.k);
@@ -148,6 +150,7 @@ export async function startGateway(
       config: notifyConfig(config),
       logger,
       counters,
+      ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
     });
     notifier.startWorkers();
     cleanups.push(() => notifier.close());
@@ -203,7 +206,7 @@ export async function startGateway(
     cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
-    if (config.SIMULATORS) app.route('/', devRoutes(simulated));
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated, phones));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(

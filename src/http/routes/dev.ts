@@ -2,7 +2,22 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { SimulatedUnit } from '../../../simulators/index.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
-import { withIsoTimes } from '../time.js';
+import type { ConsoleText } from '../../notify/channels/console.js';
+import { normalizePhone } from '../../notify/phone.js';
+import { isoTime, withIsoTimes } from '../time.js';
+
+/** Development stand-in for residents' phones: the last texts the console channel "sent" to each number. */
+export class DevPhones {
+  private readonly texts = new Map<string, ConsoleText[]>();
+  add(t: ConsoleText): void {
+    const list = this.texts.get(t.to) ?? [];
+    list.unshift(t);
+    this.texts.set(t.to, list.slice(0, 50));
+  }
+  list(phone: string): ConsoleText[] {
+    return this.texts.get(phone) ?? [];
+  }
+}
 
 
 const Action = z
@@ -19,7 +34,7 @@ const Action = z
  * Only with SIMULATORS=on: look at a simulated unit (its screen shows the presence code) and act as a person
  * standing at it (type a code, put a parcel in, take it out, close a door). Never mounted for real units.
  */
-export function devRoutes(sims: readonly SimulatedUnit[]) {
+export function devRoutes(sims: readonly SimulatedUnit[], phones: DevPhones = new DevPhones()) {
   const app = new OpenAPIHono();
   const find = (id: string) => {
     const s = sims.find((x) => x.unit.id === id);
@@ -67,6 +82,31 @@ export function devRoutes(sims: readonly SimulatedUnit[]) {
         throw new ApiError(409, 'conflict', (err as Error).message);
       }
       return c.json(view(sim), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/dev/phones/{phone}/sms',
+      tags: ['simulators'],
+      summary: "A resident's phone: the texts sent to it (newest first) while no SMS provider is set",
+      request: { params: z.object({ phone: z.string().min(1).max(20).openapi({ param: { name: 'phone', in: 'path' }, example: '13800138000' }) }) },
+      responses: {
+        200: json(
+          z.object({
+            phone: z.string(),
+            texts: z.array(z.object({ at: z.string(), kind: z.string(), parcel: z.string().nullable(), text: z.string() })),
+          }),
+          'the texts',
+        ),
+        400: json(ErrorSchema, 'not a mobile number'),
+      },
+    }),
+    (c) => {
+      const phone = normalizePhone(c.req.valid('param').phone);
+      if (!phone) throw new ApiError(400, 'validation_failed', 'phone: must be a mainland mobile number');
+      const texts = phones.list(phone).map((t) => ({ at: isoTime(t.at), kind: t.kind, parcel: t.parcelId, text: t.text }));
+      return c.json({ phone, texts }, 200);
     },
   );
   return app;

@@ -65,4 +65,5 @@ export const ZH_SUMMARY: Record<string, string> = {
   'GET /v1/admin/notifications/failures': '最终发送失败的通知（保留，最新在前）',
   'GET /dev/sims/{unit}': '模拟柜机上人能看到的：屏幕、键盘、柜门',
   'POST /dev/sims/{unit}/actions': '在模拟柜机前扮演一个人的操作',
+  'GET /dev/phones/{phone}/sms': '居民的手机：未配置短信服务时发给它的短信（最新在前）',
 };
