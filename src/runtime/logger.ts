@@ -36,6 +36,7 @@ const CODE = /^(code|pickupCode|presenceCode|codes|digits)$/;
 /** The value a field of this name may show in a log line. */
 export function maskField(key: string, value: unknown): unknown {
   if (value === null || value === undefined || value === '') return value;
+  if (typeof value === 'string' && (value === '[redacted]' || value.includes('*'))) return value; // masked already
   if (SECRET.test(key)) return '[redacted]';
   if (PHONE.test(key)) return typeof value === 'string' ? maskPhone(value) : '[redacted]';
   if (CODE.test(key)) return /\d/.test(typeof value === 'object' ? JSON.stringify(value) : String(value)) ? '[redacted]' : value;

@@ -45,7 +45,7 @@ describe('npm start without REDIS_URL', () => {
       expect(first.lines.find((l) => l.msg.startsWith('locker-gateway is running'))).toMatchObject({ redisDataDir: dir, simulatedUnits: 3 });
 
       const staff = { authorization: `Bearer ${DEV_STAFF_TOKEN}`, 'content-type': 'application/json' };
-      const issued = await (await fetch(`${url}v1/admin/couriers`, { method: 'POST', headers: staff, body: JSON.stringify({ name: '王师傅', carrier: 'SF' }) })).json();
+      const issued = (await (await fetch(`${url}v1/admin/couriers`, { method: 'POST', headers: staff, body: JSON.stringify({ name: '王师傅', carrier: 'SF' }) })).json()) as { token: string };
       courier = `Bearer ${issued.token}`;
       await eventually(async () => ((await (await fetch(`${url}v1/units/LSN-0001`)).json()) as { online: boolean }).online, 10_000, 'LSN-0001 online');
       const dep = await fetch(`${url}v1/deposits`, {
