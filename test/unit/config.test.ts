@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/config.js';
+import { ConfigError, DEV_METRICS_TOKEN, parseConfig } from '../../src/config/config.js';
 import { CredentialsError, parseCredentials } from '../../src/config/credentials.js';
 
 describe('config', () => {
@@ -58,5 +58,26 @@ describe('credentials', () => {
       units: { X: { password: 'long enough', keyHex: 'zz' } },
     });
     expect(() => parseCredentials(badKey, 'f')).toThrow(/credentials\.units\.X\.keyHex/);
+  });
+});
+
+describe('config: running it (own redis-server, metrics)', () => {
+  it('without REDIS_URL the gateway runs a redis-server of its own in data/redis; metrics have a development token only', () => {
+    const c = parseConfig({});
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.REDIS_DATA_DIR).toBe('data/redis');
+    expect(c.REDIS_SERVER).toBe('redis-server');
+    expect(c.METRICS_TOKEN).toBe(DEV_METRICS_TOKEN);
+    expect(c.METRICS_PORT).toBeUndefined();
+    const prod = parseConfig({ NODE_ENV: 'production', CREDENTIALS_FILE: '/etc/lg/creds.json', STAFF_TOKEN: 'a-long-staff-token-0123' });
+    expect(prod.METRICS_TOKEN).toBeUndefined();
+  });
+
+  it.each([
+    [{ METRICS_PORT: 'nine' }, 'METRICS_PORT'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+  ])('refuses %j and names %s', (env, key) => {
+    expect(() => parseConfig(env)).toThrow(new RegExp(`^invalid configuration: ${key}`));
   });
 });
