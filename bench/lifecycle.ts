@@ -27,6 +27,8 @@
  * `off` leaves the outbox entries in the stream. Redis is a redis-server of the bench's own
  * (test/support/redis.ts) with appendfsync set by --fsync (default everysec; the tests run with always).
  */
+import type { EvidenceEntry } from '../src/evidence/entry.js';
+import { systemClock } from '../src/domain/clock.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -355,8 +357,8 @@ async function startStubProvider(): Promise<{ url: string; stop(): void }> {
 class CodeSpyStore extends ParcelStore {
   readonly codes = new Map<string, string>();
   outboxEntries = 0;
-  override async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
-    const res = await super.apply(checks, ops);
+  override async commit(chain: string, entries: EvidenceEntry[], checks: Check[], ops: Op[]): Promise<boolean> {
+    const res = await super.commit(chain, entries, checks, ops);
     if (res) {
       for (const op of ops) {
         if (op[0] === 'XADD' && op[1] === this.k.outbox) this.outboxEntries++;
@@ -480,12 +482,12 @@ async function runInProcess(mode: 'service' | 'engine'): Promise<Report> {
       units,
       service,
       unitStore,
-      codeKey,
       logger,
       counters,
       consumer: 'bench',
       sweepMs: 1_000,
       presenceCodes: false,
+      clock: systemClock,
     });
     await engine.start();
     closers.unshift(async () => {

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { ulid } from '../domain/ids.js';
-import type { CommandOp, CommandRecord, CommandResult } from '../domain/model.js';
+import type { CommandOp, CommandRecord, CommandResult, KeypadState } from '../domain/model.js';
+import { systemActor, type Actor, type EvidenceEntry } from '../evidence/entry.js';
+import { unitChain } from '../evidence/log.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import { keys, type Keys } from '../store/keys.js';
@@ -48,7 +50,15 @@ export class CommandBus {
     return this.deps.now?.() ?? Date.now();
   }
 
-  async send(unit: string, op: CommandOp, opts: { id?: string; reason?: string; timeoutMs?: number } = {}): Promise<CommandRecord> {
+  /**
+   * `actor`: who asked (kept with the command's evidence entries); `parcel`: the parcel it is for, if one;
+   * `keypadState`: the state a keypad command leaves once done (default enabled/disabled; a lock says locked).
+   */
+  async send(
+    unit: string,
+    op: CommandOp,
+    opts: { id?: string; reason?: string; timeoutMs?: number; actor?: Actor; parcel?: string; keypadState?: KeypadState } = {},
+  ): Promise<CommandRecord> {
     const driver = this.deps.drivers.get(unit);
     if (!driver) throw new CommandError('unknown_unit', `no unit ${unit}`);
     const id = opts.id ?? ulid(this.now());
@@ -61,7 +71,7 @@ export class CommandBus {
       const existing = await this.get(id);
       if (existing) return this.sameCommand(existing, unit, op);
     }
-    const run = this.run(driver, record, opts.reason, opts.timeoutMs ?? this.deps.timeoutMs);
+    const run = this.run(driver, record, opts, opts.timeoutMs ?? this.deps.timeoutMs);
     this.inFlight.set(id, run);
     try {
       return await run;
@@ -78,21 +88,31 @@ export class CommandBus {
     return existing;
   }
 
-  private async run(driver: Driver, record: CommandRecord, reason: string | undefined, timeoutMs: number): Promise<CommandRecord> {
+  private async run(
+    driver: Driver,
+    record: CommandRecord,
+    opts: { reason?: string; actor?: Actor; parcel?: string; keypadState?: KeypadState },
+    timeoutMs: number,
+  ): Promise<CommandRecord> {
+    const { reason } = opts;
+    const actor = opts.actor ?? systemActor('gateway');
     const compartment = record.args.op === 'open' ? record.args.compartment : undefined;
-    const logCommand = (r: CommandRecord) =>
-      this.deps.store.apply({
-        unit: r.unit,
+    const logCommand = (r: CommandRecord) => {
+      const entry: EvidenceEntry = {
         at: this.now(),
-        source: {},
         kind: 'command',
+        actor,
+        unit: r.unit,
         commandId: r.id,
         op: r.op,
         state: r.state,
         ...(compartment !== undefined ? { compartment } : {}),
+        ...(opts.parcel ? { parcel: opts.parcel } : {}),
         ...(r.result ? { result: r.result } : {}),
         ...(reason ? { reason } : {}),
-      });
+      };
+      return this.deps.store.evidence.append(unitChain(r.unit), [entry]);
+    };
     // Door and keypad commands are evidence; screen texts and status requests would only bury it.
     const logged = record.args.op === 'open' || record.args.op === 'keypad';
     if (logged) await logCommand(record);
@@ -106,14 +126,19 @@ export class CommandBus {
     const done = await this.finish(record, result);
     if (logged) await logCommand(done);
     if (done.args.op === 'keypad' && result === 'done') {
-      await this.deps.store.apply({
-        unit: done.unit,
-        at: this.now(),
-        source: {},
-        kind: 'keypad',
-        state: done.args.enabled ? 'enabled' : 'disabled',
-        ...(reason ? { reason } : {}),
-      });
+      await this.deps.store.apply(
+        {
+          unit: done.unit,
+          at: this.now(),
+          source: {},
+          kind: 'keypad',
+          state: opts.keypadState ?? (done.args.enabled ? 'enabled' : 'disabled'),
+          ...(reason ? { reason } : {}),
+        },
+        { mode: 'none' },
+        this.now(),
+        actor,
+      );
     }
     return done;
   }

@@ -75,6 +75,16 @@ export const ConfigSchema = z.object({
   PRESENCE_CODES: bool.default(true),
   SWEEP_MS: ms.default(1_000),
 
+  // ---- evidence log ----
+  /** ended parcels and their evidence are kept this long, then trimmed (after a checkpoint) */
+  EVIDENCE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
+  /** how often each evidence chain's head is checkpointed (signed) when it moved */
+  EVIDENCE_CHECKPOINT_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** parcel engine: tries of an event that fails unexpectedly before it goes to the dead-letter stream */
+  ENGINE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** parcel engine: first back-off between those tries (doubled each time) */
+  ENGINE_BACKOFF_MS: ms.default(200),
+
   // ---- notifications ----
   TIME_ZONE: z.string().min(1).default('Asia/Shanghai'),
   QUIET_HOURS: z
@@ -89,6 +99,14 @@ export const ConfigSchema = z.object({
   WEBHOOK_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
   NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
+
+  // ---- staff and resident sign-in ----
+  /** how long a staff login session lasts (absolute, from the login) */
+  STAFF_SESSION_HOURS: z.coerce.number().positive().max(24 * 7).default(12),
+  /** how long a resident token from an SMS sign-in lasts */
+  RESIDENT_SESSION_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  /** one-time codes a client address may ask for per 15 minutes (a phone: 3) */
+  OTP_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
 
   // ---- running it: own redis-server, metrics, API times (issue 8) ----
   /** where the redis-server started when REDIS_URL is unset keeps its data (AOF); relative to the working directory */

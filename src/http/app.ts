@@ -8,13 +8,23 @@ import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import type { Couriers, Residents } from '../parcels/accounts.js';
 import type { ParcelService } from '../parcels/service.js';
+import type { ResidentSignIn } from '../residents/signin.js';
+import type { StaffService } from '../staff/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
+import type { StaffAuthDeps } from './auth.js';
 import { adminRoutes, type FailureLister } from './routes/admin.js';
+import { evidenceRoutes } from './routes/evidence.js';
+import type { Evidence } from '../evidence/index.js';
+import { staffAuth } from './auth.js';
 import { mountDocs } from './routes/docs.js';
 import { healthRoutes, type Health } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
 import { parcelRoutes } from './routes/parcels.js';
+import { residentRoutes } from './routes/resident.js';
+import { staffAdminRoutes } from './routes/staff-admin.js';
+import { staffRoutes } from './routes/staff.js';
+import { logStaffActions, staffActions, type StaffActionRecorder } from './staff-actions.js';
 import { unitRoutes } from './routes/units.js';
 
 export interface ParcelDeps {
@@ -23,10 +33,19 @@ export interface ParcelDeps {
   residents: Residents;
   commands: CommandBus;
   notifications: FailureLister;
-  staffToken: string;
+  evidence: Evidence;
   trustProxy: boolean;
-  /** mounts extra staff-only apps (Bull Board) under their paths */
-  staffApps?: { path: string; app: Hono }[];
+  /** residents' sign-in by SMS (one-time codes, resident tokens) */
+  residentSignIn: ResidentSignIn;
+}
+
+/** Named staff: members, sessions, API tokens; STAFF_TOKEN as the development bootstrap. */
+export interface StaffDeps {
+  members: StaffService;
+  /** STAFF_TOKEN; refused when `production` */
+  bootstrapToken: string | null;
+  production: boolean;
+  trustProxy: boolean;
 }
 
 export interface AppDeps {
@@ -34,7 +53,17 @@ export interface AppDeps {
   health: Health;
   counters: Counters;
   logger: Logger;
+  staff: StaffDeps;
   parcels?: ParcelDeps;
+  /** where staff actions go (default: a log line; the evidence log replaces it) */
+  staffActions?: StaffActionRecorder;
+  /** the clock of sign-in and sessions (tests inject one) */
+  now?: () => number;
+}
+
+/** What staffAuth needs, from the app's dependencies (runtime/gateway.ts builds the same for Bull Board). */
+export function staffAuthDeps(staff: StaffDeps): StaffAuthDeps {
+  return { staff: staff.members, bootstrapToken: staff.bootstrapToken, production: staff.production, trustProxy: staff.trustProxy };
 }
 
 export type AppEnv = { Variables: { requestId: string } };
@@ -71,19 +100,27 @@ export function createApp(deps: AppDeps) {
   });
   app.use(secureHeaders());
   app.use(bodyLimit({ maxSize: 64 * 1024 }));
+  app.use(staffActions(deps.staffActions ?? logStaffActions(deps.logger)));
   app.onError(onError(deps.logger));
   app.notFound((c) => c.json(errorBody(c, 'not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   app.route('/', healthRoutes(deps));
   app.route('/', unitRoutes(deps));
   app.route('/', pageRoutes(deps));
+  const auth = staffAuthDeps(deps.staff);
+  app.route('/', staffRoutes(auth));
+  app.route('/', staffAdminRoutes(auth));
   if (deps.parcels) {
     const p = deps.parcels;
     app.route('/', parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy }));
     app.route(
       '/',
+      residentRoutes({ signIn: p.residentSignIn, parcels: p.service, residents: p.residents, trustProxy: p.trustProxy, ...(deps.now ? { now: deps.now } : {}) }),
+    );
+    app.route(
+      '/',
       adminRoutes({
-        staffToken: p.staffToken,
+        auth,
         couriers: p.couriers,
         residents: p.residents,
         parcels: p.service,
@@ -92,6 +129,7 @@ export function createApp(deps: AppDeps) {
         notifications: p.notifications,
       }),
     );
+    app.route('/', evidenceRoutes({ store: deps.store, evidence: p.evidence, parcels: p.service, staff: staffAuth(auth) }));
   }
 
   const docConfig = {

@@ -58,6 +58,13 @@ export interface NotifierDeps {
   counters?: Counters;
   /** development: every text the console channel "sends" (the simulated residents' phones) */
   consoleInbox?: (t: ConsoleText) => void;
+  /** told of every delivery's outcome (sent, or failed for good): the evidence log keeps it */
+  deliveries?: DeliveryRecorder;
+}
+
+/** Where delivery outcomes go (src/evidence/notices.ts records them in the evidence log). */
+export interface DeliveryRecorder {
+  record(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void>;
 }
 
 export const QUEUE_NAMES: Record<ChannelName, string> = {
@@ -91,6 +98,7 @@ export class Notifier {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly counters: Counters | undefined;
+  private readonly deliveries: DeliveryRecorder | undefined;
   private readonly connection: NotifyConnection;
   private readonly ownClients: Redis[] = [];
   private readonly redis: Redis;
@@ -109,6 +117,7 @@ export class Notifier {
     this.logger = deps.logger.child({ component: 'notify' });
     this.now = deps.now ?? Date.now;
     this.counters = deps.counters;
+    this.deliveries = deps.deliveries;
     this.connection = deps.connection;
     this.redis = this.client();
     this.redis.on('error', (err: Error) => this.logger.warn('notify redis error', { err }));
@@ -220,6 +229,8 @@ export class Notifier {
         if (final) {
           this.counters?.inc('notify_failed_total', { channel });
           this.logger.error('notice failed permanently', fields);
+          const parsed = noticeJobSchema.safeParse(job.data);
+          if (parsed.success) void this.recordDelivery(parsed.data, channel, 'failed', err.message);
         } else this.logger.warn('notice attempt failed, will retry', fields);
       });
       worker.on('completed', () => this.counters?.inc('notify_sent_total', { channel }));
@@ -257,7 +268,8 @@ export class Notifier {
       throw err;
     }
     // Provider accepted: record it before anything else can fail (see the class comment, layer 2).
-    await this.redis.set(sentKey, String(Date.now()), 'EX', SENT_TTL_S, 'NX');
+    const first = await this.redis.set(sentKey, String(Date.now()), 'EX', SENT_TTL_S, 'NX');
+    if (first) await this.recordDelivery(data, channel, 'sent');
     if ('code' in data.notice.params) {
       // The pickup code is stored only hashed elsewhere; do not keep it in plain text in a completed job.
       const { code: _code, ...params } = data.notice.params;
@@ -266,6 +278,14 @@ export class Notifier {
       });
     }
     return { result: 'sent' };
+  }
+
+  private async recordDelivery(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void> {
+    try {
+      await this.deliveries?.record(job, channel, result, detail);
+    } catch (err) {
+      this.logger.warn('could not record a delivery in the evidence log', { jobId: job.jobId, result, err });
+    }
   }
 
   /** Permanently failed deliveries, newest first. */

@@ -120,9 +120,14 @@ const ZH: Record<NoticeKind, Render> = {
     `警报：${place(k, p, 'zh')}的包裹${parcelRef(p, 'zh')}未经取件就不见了` +
     (str(p, 'phoneTail') ? `(收件人尾号${str(p, 'phoneTail')})` : '') +
     `，请查看监控并联系收件人。`,
+  'dead-letter': (k, p) =>
+    `警报：网关多次处理失败，已将${site(k, p, 'zh')}快递柜` +
+    (str(p, 'unit') ? `(${str(p, 'unit')})` : '') +
+    `的一条${str(p, 'what') ?? '记录'}移入待处理队列，其他格口照常运行。请在后台查看。`,
   'deadline-extended': (k, p, tz) =>
     `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
     `仍在${place(k, p, 'zh')}。`,
+  otp: (k, p) => `您的登录验证码 ${need(k, p, 'code')}，${need(k, p, 'minutes')}分钟内有效。请勿告诉他人，物业不会向您索要验证码。`,
 };
 
 const EN: Record<NoticeKind, Render> = {
@@ -159,9 +164,16 @@ const EN: Record<NoticeKind, Render> = {
     `Alert: the parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} is gone without a pickup` +
     (str(p, 'phoneTail') ? ` (recipient phone ending ${str(p, 'phoneTail')})` : '') +
     `. Please check the camera and call the recipient.`,
+  'dead-letter': (k, p) =>
+    `Alert: the gateway failed repeatedly on one ${str(p, 'what') ?? 'record'} from the ${site(k, p, 'en')} locker` +
+    (str(p, 'unit') ? ` (${str(p, 'unit')})` : '') +
+    ` and set it aside for staff; every other compartment carries on. Please check the dead letters.`,
   'deadline-extended': (k, p, tz) =>
     `Your parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} can now be collected until ` +
     `${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,
+  otp: (k, p) =>
+    `Your sign-in code is ${need(k, p, 'code')}. It expires in ${need(k, p, 'minutes')} minutes. ` +
+    `Never share it: the property office will never ask you for it.`,
 };
 
 /** The full text of a notice, brand prefix included. Throws TemplateError on missing parameters. */

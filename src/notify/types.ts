@@ -20,6 +20,10 @@ export const NOTICE_KINDS = [
   'deadline-extended',
   /** staff alert: sensors say a stored parcel is gone without a pickup */
   'missing',
+  /** staff alert: the parcel engine set an event aside after repeated failures (dead-letter stream) */
+  'dead-letter',
+  /** a resident's one-time sign-in code (params: code, minutes) */
+  'otp',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
@@ -67,7 +71,7 @@ export const recipientSchema = z
 /**
  * Template parameters, flat. Known keys (see templates.ts): code, siteZh, siteEn, unit, compartment,
  * deadline / collectedAt / lockedUntil (epoch ms), carrier (code such as SF or a display name), carrierZh,
- * carrierEn, tracking, phoneTail.
+ * carrierEn, tracking, phoneTail; minutes (otp).
  */
 export const paramsSchema = z.record(z.string(), z.union([z.string(), z.number()]));
 

@@ -3,27 +3,30 @@ import type { Redis } from 'ioredis';
 
 /**
  * "N wrong attempts within a window lock for a while": codes at a keypad, remote pickups per phone and per client
- * address. An attempt is counted BEFORE its code is checked (one atomic step), so parallel guesses cannot slip past
- * the limit: at most N attempts are ever being checked or have failed within the window. A right code takes its
- * attempt back.
+ * address. Only wrong codes count toward the lock. So that parallel guesses cannot slip past the limit, an attempt is
+ * admitted only while (wrong attempts in the window + attempts being checked) < N; past that it is told to wait a
+ * moment ("busy"), never locked: a burst of right codes being checked at once can delay, but never lock, a keypad.
+ *
+ * KEYS: 1 wrong attempts (zset), 2 lock, 3 attempts being checked (zset; members older than 30 s are a crashed
+ * checker's and dropped). ADMIT returns the lock's remaining ms, -1 for busy, 0 admitted.
  */
 const ADMIT = `
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl > 0 then return ttl end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
-  redis.call('DEL', KEYS[1])
-  return tonumber(ARGV[4])
-end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 30000)
+if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then return -1 end
+redis.call('ZADD', KEYS[3], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[3], 60000)
 return 0
 `;
 
-/** After a wrong code: lock at once when this was the Nth (returns the lock's length), else 0. */
+/** After a wrong code: count it, and lock at once when it is the Nth (returns the lock's length), else 0. */
 const FAILED = `
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
+if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
   redis.call('DEL', KEYS[1])
@@ -33,9 +36,12 @@ return 0
 `;
 
 type WithLimits = Redis & {
-  lgAdmit(k1: string, k2: string, ...a: (string | number)[]): Promise<number>;
-  lgFailed(k1: string, k2: string, ...a: (string | number)[]): Promise<number>;
+  lgAdmit(k1: string, k2: string, k3: string, ...a: (string | number)[]): Promise<number>;
+  lgFailed(k1: string, k2: string, k3: string, ...a: (string | number)[]): Promise<number>;
 };
+
+/** How long to wait for other checks to finish before a busy attempt gives up (they take milliseconds). */
+const BUSY_WAIT_MS = 2_000;
 
 export interface Attempt {
   /** the code was right: the attempt does not count */
@@ -52,23 +58,33 @@ export class FailureLimiter {
     private readonly opts: { max: number; windowMs: number; lockMs: number },
   ) {
     if (!('lgAdmit' in redis)) {
-      redis.defineCommand('lgAdmit', { numberOfKeys: 2, lua: ADMIT });
-      redis.defineCommand('lgFailed', { numberOfKeys: 2, lua: FAILED });
+      redis.defineCommand('lgAdmit', { numberOfKeys: 3, lua: ADMIT });
+      redis.defineCommand('lgFailed', { numberOfKeys: 3, lua: FAILED });
     }
     this.redis = redis as WithLimits;
   }
 
-  /** Count an attempt now, or return the lock's remaining ms if `lockKey` is locked (or this attempt locks it). */
+  /**
+   * Admit an attempt (it is then being checked), or return the lock's remaining ms if `lockKey` is locked. While the
+   * limit is taken up by attempts being checked, waits for them (a few ms) rather than locking.
+   */
   async admit(failKey: string, lockKey: string, now: number): Promise<{ lockedMs: number } | Attempt> {
     const member = `${now}-${randomBytes(4).toString('hex')}`;
-    const locked = Number(await this.redis.lgAdmit(failKey, lockKey, now, this.opts.windowMs, this.opts.max, this.opts.lockMs, member));
-    if (locked > 0) return { lockedMs: locked };
+    const checking = `${failKey}:checking`;
+    const started = Date.now();
+    for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+      const r = Number(await this.redis.lgAdmit(failKey, lockKey, checking, now, this.opts.windowMs, this.opts.max, member));
+      if (r > 0) return { lockedMs: r };
+      if (r === 0) break;
+      if (Date.now() - started > BUSY_WAIT_MS) return { lockedMs: 1_000 };
+      await new Promise((res) => setTimeout(res, wait));
+    }
     return {
       ok: async () => {
-        await this.redis.zrem(failKey, member);
+        await this.redis.zrem(checking, member);
       },
       failed: async (at: number) => {
-        const ms = Number(await this.redis.lgFailed(failKey, lockKey, member, this.opts.max, this.opts.lockMs));
+        const ms = Number(await this.redis.lgFailed(failKey, lockKey, checking, member, this.opts.max, this.opts.lockMs, at, this.opts.windowMs));
         return ms > 0 ? at + ms : null;
       },
     };
@@ -81,6 +97,6 @@ export class FailureLimiter {
   }
 
   async clear(failKey: string, lockKey: string): Promise<void> {
-    await this.redis.del(failKey, lockKey);
+    await this.redis.del(failKey, lockKey, `${failKey}:checking`);
   }
 }

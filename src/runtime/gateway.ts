@@ -9,7 +9,8 @@ import { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
-import { createApp } from '../http/app.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { createApp, staffAuthDeps, type StaffDeps } from '../http/app.js';
 import type { Logger } from '../log.js';
 import { createLogger } from './logger.js';
 import { Counters } from '../metrics.js';
@@ -20,10 +21,17 @@ import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
+import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
+import { StaffService } from '../staff/service.js';
+import type { ScryptParams } from '../staff/types.js';
+import { StaffStore } from '../store/staff.js';
 import { DevPhones, devRoutes } from '../http/routes/dev.js';
 import type { ConsoleText } from '../notify/channels/console.js';
 import { serveMetrics } from './metrics-server.js';
 import { setApiTimeZone } from '../http/time.js';
+import { Evidence, EvidenceLog } from '../evidence/index.js';
+import { deliveryRecorder } from '../evidence/notices.js';
+import { evidenceStaffActions } from '../evidence/staff.js';
 
 export interface RunningGateway {
   url: string;
@@ -42,6 +50,9 @@ export interface RunningGateway {
   residents: Residents;
   notifier: Notifier;
   relay: OutboxRelay;
+  evidence: Evidence;
+  staff: StaffService;
+  residentSignIn: ResidentSignIn;
   close(): Promise<void>;
 }
 
@@ -54,6 +65,7 @@ export function parcelPolicy(config: Config): ParcelPolicy {
     codeMaxAgeMs: config.CODE_MAX_AGE_MS,
     intentTimeoutMs: config.INTENT_TIMEOUT_MS,
     lockout: { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS },
+    presenceCodes: config.PRESENCE_CODES,
   };
 }
 
@@ -75,9 +87,11 @@ function notifyConfig(config: Config) {
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
 export async function startGateway(
   config: Config,
-  opts: { logger?: Logger; units?: readonly UnitProfile[] } = {},
+  /** clock: the one clock (tests inject one); scrypt: cheaper password hashes, for tests */
+  opts: { logger?: Logger; units?: readonly UnitProfile[]; clock?: Clock; scrypt?: ScryptParams } = {},
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const clock = opts.clock ?? systemClock;
   const units = opts.units ?? UNITS;
   const redisUrl = config.REDIS_URL;
   if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
@@ -109,7 +123,9 @@ export async function startGateway(
       logger.info('embedded MQTT broker listening', { url: mqttUrl });
     }
 
-    const store = new UnitStore(redis, config.REDIS_PREFIX, units);
+    // One evidence log per process: UnitStore and ParcelStore append through it (one cached head per chain).
+    const evidenceLog = new EvidenceLog(redis, config.REDIS_PREFIX);
+    const store = new UnitStore(redis, config.REDIS_PREFIX, units, evidenceLog);
     const bus = new GatewayBus({
       mqttUrl,
       clientId: config.MQTT_CLIENT_ID,
@@ -130,7 +146,17 @@ export async function startGateway(
     // ---- parcels and notifications ----
     const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
     const phones = new DevPhones(); // with simulators: the residents' phones (GET /dev/phones/{phone}/sms)
-    const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX);
+    const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX, evidenceLog);
+    const evidence = new Evidence(evidenceLog, {
+      redis,
+      prefix: config.REDIS_PREFIX,
+      secret: codeKey,
+      clock,
+      logger,
+      retentionDays: config.EVIDENCE_RETENTION_DAYS,
+    });
+    evidence.start(config.EVIDENCE_CHECKPOINT_S * 1000);
+    cleanups.push(() => evidence.stop());
     const couriers = new Couriers(redis, parcelStore.k);
     const residents = new Residents(redis, parcelStore.k);
     const parcels = new ParcelService({
@@ -144,12 +170,14 @@ export async function startGateway(
       logger,
       counters,
       units,
+      clock,
     });
     const notifier = new Notifier({
       connection: () => quiet(new Redis(redisUrl, { maxRetriesPerRequest: null }), logger),
       config: notifyConfig(config),
       logger,
       counters,
+      deliveries: deliveryRecorder(evidenceLog, clock),
       ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
     });
     notifier.startWorkers();
@@ -169,12 +197,13 @@ export async function startGateway(
       units,
       service: parcels,
       unitStore: store,
-      codeKey,
       logger,
       counters,
       consumer: config.MQTT_CLIENT_ID,
       sweepMs: config.SWEEP_MS,
       presenceCodes: config.PRESENCE_CODES,
+      clock,
+      options: { maxAttempts: config.ENGINE_MAX_ATTEMPTS, backoffMs: config.ENGINE_BACKOFF_MS },
     });
     await engine.start();
     cleanups.push(async () => {
@@ -183,10 +212,42 @@ export async function startGateway(
     });
 
     setApiTimeZone(config.TIME_ZONE); // API times are ISO 8601 with this zone's offset
+    // ---- staff and resident sign-in ----
+    const lockout = { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS };
+    const now = { now: () => clock.now() };
+    const staff = new StaffService({
+      store: new StaffStore(redis, config.REDIS_PREFIX),
+      policy: { sessionMs: config.STAFF_SESSION_HOURS * 3600_000, lockout, ...(opts.scrypt ? { scrypt: opts.scrypt } : {}) },
+      logger,
+      ...now,
+    });
+    const residentSignIn = new ResidentSignIn({
+      redis,
+      k: parcelStore.k,
+      codeKey,
+      residents,
+      policy: {
+        ...DEFAULT_SIGNIN_POLICY,
+        perAddress: { max: config.OTP_PER_ADDRESS, windowMs: 15 * 60_000 },
+        sessionMs: config.RESIDENT_SESSION_MINUTES * 60_000,
+      },
+      logger,
+      ...now,
+    });
+    const staffDeps: StaffDeps = {
+      members: staff,
+      bootstrapToken: config.STAFF_TOKEN,
+      production: config.NODE_ENV === 'production',
+      trustProxy: config.TRUST_PROXY,
+    };
+
     const app = createApp({
+      staffActions: evidenceStaffActions(evidenceLog),
       store,
       counters,
       logger,
+      staff: staffDeps,
+      ...now,
       health: {
         redis: async () => (await redis.ping()) === 'PONG',
         mqtt: () => bus.connected,
@@ -197,11 +258,12 @@ export async function startGateway(
         residents,
         commands: bus.commands,
         notifications: notifier,
-        staffToken: config.STAFF_TOKEN,
+        evidence,
         trustProxy: config.TRUST_PROXY,
+        residentSignIn,
       },
     });
-    mountBullBoard(app, notifier.queues(), config.STAFF_TOKEN);
+    mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
     const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues() });
     cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
@@ -232,7 +294,7 @@ export async function startGateway(
       simulated.push(...simulators);
     }
     const metricsUrl = metrics.url ?? `${url}/metrics`;
-    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, close };
+    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, close };
   } catch (err) {
     await close();
     throw err;

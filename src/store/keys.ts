@@ -3,6 +3,7 @@ export function keys(p: string) {
   return {
     unit: (id: string) => `${p}unit:${id}`,
     compartments: (id: string) => `${p}comp:${id}`,
+    /** the parcel engine's input: what a unit reported, or what reconciliation inferred (consumer group `parcels`) */
     events: (id: string) => `${p}events:${id}`,
     dedupe: (id: string) => `${p}dedupe:${id}`,
     command: (id: string) => `${p}cmd:${id}`,
@@ -41,6 +42,49 @@ export function keys(p: string) {
     apiFailures: (kind: 'phone' | 'ip', id: string) => `${p}apifail:${kind}:${id}`,
     apiLock: (kind: 'phone' | 'ip', id: string) => `${p}apilock:${kind}:${id}`,
     otp: (phone: string) => `${p}otp:${phone}`,
+
+    // ---- evidence (see src/evidence/) ----
+    /** a hash-chained evidence stream: one per unit (`unit:LSN-0001`), and `office` for staff actions on no unit */
+    evidence: (chain: string) => `${p}evidence:${chain}`,
+    evidenceHead: (chain: string) => `${p}evhead:${chain}`,
+    /** append-only record of a chain's heads (periodic, and before every trim), HMAC-signed */
+    checkpoints: (chain: string) => `${p}evcheckpoints:${chain}`,
+    /** stream ids of a parcel's entries, in order (list) */
+    evParcel: (id: string) => `${p}evx:p:${id}`,
+    /** stream ids of a compartment's door, sensor and command entries, by time (zset) */
+    evCompartment: (unit: string, no: number) => `${p}evx:c:${unit}:${no}`,
+    /** stream ids of codes typed at a unit's keypad, by time (zset) */
+    evCodes: (unit: string) => `${p}evx:k:${unit}`,
+    /** ended parcels by end time (zset), for retention; and live ones by creation time */
+    ended: `${p}ended`,
+    live: `${p}live`,
+    /** engine entries that failed for good (stream) */
+    deadLetter: `${p}deadletter`,
+
+    // ---- staff and resident sign-in ----
+    /** ended parcels of a phone (zset id -> endedAt, the newest kept) for a signed-in resident's history */
+    phoneEnded: (phone: string) => `${p}phone-ended:${phone}`,
+    staffMember: (id: string) => `${p}staff:${id}`,
+    staffMembers: `${p}staff-members`,
+    /** normalised name -> member id (names are unique, case-insensitively) */
+    staffName: (name: string) => `${p}staff-name:${name}`,
+    /** SHA-256 of a session cookie -> session; and the session hashes of a member (to end them all) */
+    staffSession: (hash: string) => `${p}staff-session:${hash}`,
+    staffSessions: (memberId: string) => `${p}staff-sessions:${memberId}`,
+    /** SHA-256 of an API token -> token id; token records by id; all token ids */
+    staffTokenHash: (hash: string) => `${p}staff-token-hash:${hash}`,
+    staffToken: (id: string) => `${p}staff-token:${id}`,
+    staffTokens: `${p}staff-tokens`,
+    /** zset token id -> when it was last used */
+    staffTokensUsed: `${p}staff-tokens-used`,
+    /** failed staff logins per name / client address, and their locks */
+    loginFailures: (kind: 'name' | 'ip', id: string) => `${p}loginfail:${kind}:${id}`,
+    loginLock: (kind: 'name' | 'ip', id: string) => `${p}loginlock:${kind}:${id}`,
+    /** one-time codes asked for per phone / client address (a window), and the lock when over the limit */
+    otpRequests: (kind: 'phone' | 'ip', id: string) => `${p}otpreq:${kind}:${id}`,
+    otpRequestLock: (kind: 'phone' | 'ip', id: string) => `${p}otpreqlock:${kind}:${id}`,
+    /** SHA-256 of a resident token -> {phone, expiresAt} */
+    residentSession: (hash: string) => `${p}resident-session:${hash}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;

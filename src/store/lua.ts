@@ -1,9 +1,12 @@
+import { EVIDENCE_LUA } from '../evidence/lua.js';
+
 /**
- * Lua run inside Redis so that dedupe, state change and the event-log append are one atomic step: a crash can
- * never leave an event applied but not logged, or logged twice.
+ * Lua run inside Redis so that dedupe, state change, the engine's input and the evidence log are one atomic step: a
+ * crash can never leave an event applied but not logged, or logged twice.
  *
- * KEYS: 1 unit hash, 2 compartment hash, 3 event stream, 4 dedupe list
- * ARGV: 1 dedupe mode (none | seq | window | window-reset), 2 dedupe value, 3 payload JSON, 4 now (ms)
+ * KEYS: 1 unit hash, 2 compartment hash, 3 engine input stream, 4 dedupe list
+ * ARGV: 1 dedupe mode (none | seq | window | window-reset), 2 dedupe value, 3 payload JSON, 4 now (ms),
+ *       5 evidence append spec (see evidence/lua.ts), 6 '1' to put the event on the engine's input
  */
 const DEDUPE = `
 local mode = ARGV[1]
@@ -24,8 +27,15 @@ end
 redis.call('HSET', KEYS[1], 'lastSeen', ARGV[4])
 `;
 
-/** Apply one normalised event (UnitEvent JSON). Returns {'dup'} | {'same'} | {'ok', streamId}. */
-export const APPLY_EVENT = `${DEDUPE}
+/**
+ * Apply one normalised event (UnitEvent JSON). Returns {'head', n, h} (the evidence head moved: nothing written) |
+ * {'dup'} | {'same'} | {'ok', input stream id or ''}.
+ */
+export const APPLY_EVENT = `${EVIDENCE_LUA}
+local evspec = cjson.decode(ARGV[5])
+local moved = ev_check(evspec)
+if moved then return moved end
+${DEDUPE}
 local ev = cjson.decode(ARGV[3])
 local k = ev.kind
 local c = ev.compartment and tostring(ev.compartment) or nil
@@ -55,7 +65,9 @@ elseif k == 'keypad' then
   if redis.call('HGET', KEYS[1], 'keypad') == ev.state then return {'same'} end
   redis.call('HSET', KEYS[1], 'keypad', ev.state)
 end
-local id = redis.call('XADD', KEYS[3], '*', 'e', ARGV[3])
+local id = ''
+if ARGV[6] == '1' then id = redis.call('XADD', KEYS[3], '*', 'e', ARGV[3]) end
+ev_write(evspec)
 return {'ok', id}
 `;
 
@@ -63,17 +75,22 @@ return {'ok', id}
  * Reconcile a full reading (json-v1 snapshot, compact-v2 status, frame-485 board poll) with the stored state.
  * Differences become events marked reconciled, appended to the log, so lost change reports are recovered and
  * the evidence says they were inferred. A compartment never seen before is initialised silently.
+ * Inferred events go to the engine's input and to the evidence log (hashed here, in Lua: they are known only here).
  * ARGV 3: {"unit","at","firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
+ * ARGV 5: {"s": evidence stream, "hk": its head, "cx": compartment index key prefix}
  * Returns {'dup'} | {'ok', n, id1, json1, id2, json2, ...}.
  */
-export const RECONCILE = `${DEDUPE}
+export const RECONCILE = `${EVIDENCE_LUA}${DEDUPE}
+local evs = cjson.decode(ARGV[5])
 local snap = cjson.decode(ARGV[3])
 local unit = snap.unit
 local at = tostring(snap.at)
 if snap.firmware and snap.firmware ~= cjson.null then redis.call('HSET', KEYS[1], 'firmware', snap.firmware) end
 local out = {'ok', 0}
-local function emit(json)
+local function emit(json, c)
   local id = redis.call('XADD', KEYS[3], '*', 'e', json)
+  local evjson = string.sub(json, 1, -2) .. ',"actor":{"type":"system","id":"reconcile"}}'
+  ev_append_computed(evs.s, evs.hk, evjson, {{'z', evs.cx .. c}})
   table.insert(out, id)
   table.insert(out, json)
   out[2] = out[2] + 1
@@ -89,15 +106,15 @@ for _, r in ipairs(snap.compartments) do
   local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault')
   if cur[1] then
     if cur[1] ~= door then
-      if door == '1' then emit(ev('door-opened', c, ''))
-      else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false'))) end
+      if door == '1' then emit(ev('door-opened', c, ''), c)
+      else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')), c) end
     elseif door == '0' and cur[2] ~= occ then
       -- closed before and after, but occupancy changed: the door opened and closed while we were not told.
-      emit(ev('door-opened', c, ''))
-      emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')))
+      emit(ev('door-opened', c, ''), c)
+      emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')), c)
     end
     if r.fault ~= nil and r.fault ~= cjson.null and r.fault ~= (cur[3] or '') then
-      emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)))
+      emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)), c)
     end
   end
   if cur[1] ~= door or cur[2] ~= occ then

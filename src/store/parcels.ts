@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Parcel, Slot } from '../domain/parcel.js';
+import type { EvidenceEntry } from '../evidence/entry.js';
+import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { Tx, type Check, type Op } from './tx.js';
 
@@ -8,12 +10,16 @@ export class ParcelStore {
   readonly k: Keys;
   readonly tx: Tx;
 
+  readonly evidence: EvidenceLog;
+
   constructor(
     readonly redis: Redis,
     prefix: string,
+    evidence?: EvidenceLog,
   ) {
     this.k = keys(prefix);
     this.tx = new Tx(redis);
+    this.evidence = evidence ?? new EvidenceLog(redis, prefix);
   }
 
   async parcel(id: string): Promise<Parcel | null> {
@@ -72,6 +78,13 @@ export class ParcelStore {
     return ['HSET', this.k.parcel(p.id), 'v', p.v + 1, 'j', JSON.stringify({ ...p, v: p.v + 1 }), 'state', p.state];
   }
 
+  /** Live parcels by creation (retention keeps their evidence), ended ones by end time (retention trims them). */
+  lifeOps(p: Parcel, live: boolean): Op[] {
+    return live
+      ? [['ZADD', this.k.live, p.createdAt, p.id]]
+      : [['ZREM', this.k.live, p.id], ['ZADD', this.k.ended, p.endedAt ?? p.createdAt, p.id]];
+  }
+
   /** Write a slot, and keep the index of pickups/returns under way (the sweep gives up stale ones). */
   putSlot(s: Slot): Op[] {
     const member = ParcelStore.intentMember(s.unit, s.compartment);
@@ -98,7 +111,15 @@ export class ParcelStore {
     return { unit: m.slice(0, i), compartment: Number(m.slice(i + 1)) };
   }
 
-  async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
-    return this.tx.apply(checks, ops);
+  /**
+   * One atomic step: every check holds, then all ops and the evidence entries (on `chain`) are written together.
+   * False when a check failed (nothing written): the caller re-reads and re-plans.
+   */
+  async commit(chain: string, entries: EvidenceEntry[], checks: Check[], ops: Op[]): Promise<boolean> {
+    return this.evidence.within(chain, entries, async (spec) => {
+      const r = await this.tx.apply(checks, ops, spec);
+      if (r instanceof HeadMoved) return r;
+      return { result: r !== null, appended: r !== null };
+    });
   }
 }

@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
+import { EVIDENCE_LUA } from '../evidence/lua.js';
+import { HeadMoved, type AppendSpec } from '../evidence/log.js';
 
 /**
  * One atomic step with optimistic concurrency, for writes planned in TypeScript (the parcel state machine is pure
  * code): every check must still hold (a hash's version field, a key's absence), otherwise nothing is written and
- * the caller re-reads and re-plans. All writes, log entries and outbox entries of a step go in together.
+ * the caller re-reads and re-plans. All writes, evidence entries and outbox entries of a step go in together.
  */
 export type Check =
   | { key: string; field: string; equals: string | null }
@@ -14,8 +16,10 @@ export type Check =
 /** A Redis command as words, e.g. ['HSET', key, 'state', 'stored']. Only write commands belong here. */
 export type Op = (string | number)[];
 
-const CAS = `
+const CAS = `${EVIDENCE_LUA}
 local spec = cjson.decode(ARGV[1])
+local moved = ev_check(spec.ev)
+if moved then return moved end
 for i, c in ipairs(spec.checks) do
   if c.absent then
     if redis.call('EXISTS', c.key) == 1 then return {'conflict', tostring(i)} end
@@ -35,6 +39,7 @@ for _, op in ipairs(spec.ops) do
   local r = redis.call(unpack(op))
   if op[1] == 'XADD' then table.insert(out, r) end
 end
+ev_write(spec.ev)
 return out
 `;
 
@@ -47,9 +52,14 @@ export class Tx {
     this.redis = redis as WithCas;
   }
 
-  /** Returns the stream ids of XADDs in order, or null when a check failed. */
-  async apply(checks: Check[], ops: Op[]): Promise<string[] | null> {
-    const res = await this.redis.lgCas(JSON.stringify({ checks, ops: ops.map((o) => o.map(String)) }));
+  /**
+   * Returns the stream ids of XADDs in order, null when a check failed, or HeadMoved when the evidence chain moved
+   * since `ev` was hashed (nothing written either way).
+   */
+  async apply(checks: Check[], ops: Op[], ev?: AppendSpec | null): Promise<string[] | null | HeadMoved> {
+    const res = await this.redis.lgCas(JSON.stringify({ checks, ops: ops.map((o) => o.map(String)), ...(ev ? { ev } : {}) }));
+    const moved = HeadMoved.from(res);
+    if (moved) return moved;
     if (res[0] !== 'ok') return null;
     return res.slice(1);
   }

@@ -8,6 +8,8 @@ import type {
   UnitProfile,
   UnitState,
 } from '../domain/model.js';
+import { unitActor, type Actor, type EvidenceEntry } from '../evidence/entry.js';
+import { EvidenceLog, HeadMoved, unitChain } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { APPLY_EVENT, RECONCILE } from './lua.js';
 
@@ -21,9 +23,32 @@ export type Dedupe =
 
 export type ApplyOutcome = { status: 'ok'; streamId: string } | { status: 'dup' } | { status: 'same' };
 
+/** An event on the parcel engine's input stream. */
 export interface LoggedEvent {
   streamId: string;
   event: UnitEvent;
+}
+
+/** An entry of a unit's evidence chain, as listed for staff. */
+export interface EvidenceRecord {
+  streamId: string;
+  n: number;
+  hash: string;
+  event: EvidenceEntry;
+}
+
+/** What units report (and what reconciliation infers) feeds the parcel engine; the rest is evidence only. */
+const ENGINE_INPUT = new Set<UnitEvent['kind']>(['presence', 'door-opened', 'door-closed', 'code-entered', 'fault', 'alarm', 'boot']);
+
+/** A unit event as an evidence entry: the same facts, with who did it and the parcel it concerns. */
+export function unitEvidence(event: UnitEvent, actor: Actor): EvidenceEntry {
+  const { unit, at, source, ...rest } = event;
+  const entry: EvidenceEntry = { at, actor, unit, ...rest, source: source ?? {} };
+  if ('parcelId' in rest) {
+    entry.parcel = rest.parcelId;
+    delete entry.parcelId;
+  }
+  return entry;
 }
 
 type RedisWithScripts = Redis & {
@@ -45,12 +70,16 @@ export class UnitStore {
   readonly k: Keys;
   private readonly redis: RedisWithScripts;
 
+  readonly evidence: EvidenceLog;
+
   constructor(
     redis: Redis,
     prefix: string,
     private readonly profiles: readonly UnitProfile[],
+    evidence?: EvidenceLog,
   ) {
     this.k = keys(prefix);
+    this.evidence = evidence ?? new EvidenceLog(redis, prefix);
     if (!('lgApplyEvent' in redis)) {
       redis.defineCommand('lgApplyEvent', { numberOfKeys: 4, lua: APPLY_EVENT });
       redis.defineCommand('lgReconcile', { numberOfKeys: 4, lua: RECONCILE });
@@ -62,24 +91,34 @@ export class UnitStore {
     return [this.k.unit(unit), this.k.compartments(unit), this.k.events(unit), this.k.dedupe(unit)];
   }
 
-  async apply(event: UnitEvent, dedupe: Dedupe = { mode: 'none' }, now = Date.now()): Promise<ApplyOutcome> {
-    const res = await this.redis.lgApplyEvent(
-      ...this.unitKeys(event.unit),
-      ...dedupeArgs(dedupe),
-      JSON.stringify(event),
-      String(now),
-    );
-    if (res[0] === 'ok') return { status: 'ok', streamId: String(res[1]) };
-    return { status: res[0] === 'dup' ? 'dup' : 'same' };
+  /**
+   * Dedupe, state change, the engine's input (for what units report) and the evidence entry, in one step.
+   * `actor`: who caused it (default: the unit itself).
+   */
+  async apply(event: UnitEvent, dedupe: Dedupe = { mode: 'none' }, now = Date.now(), actor: Actor = unitActor(event.unit)): Promise<ApplyOutcome> {
+    const payload = JSON.stringify(event);
+    const input = ENGINE_INPUT.has(event.kind) ? '1' : '0';
+    return this.evidence.within(unitChain(event.unit), [unitEvidence(event, actor)], async (spec) => {
+      const res = await this.redis.lgApplyEvent(...this.unitKeys(event.unit), ...dedupeArgs(dedupe), payload, String(now), JSON.stringify(spec ?? {}), input);
+      const moved = HeadMoved.from(res);
+      if (moved) return moved;
+      if (res[0] === 'ok') return { result: { status: 'ok', streamId: String(res[1]) } as ApplyOutcome, appended: true };
+      return { result: { status: res[0] === 'dup' ? 'dup' : 'same' } as ApplyOutcome, appended: false };
+    });
   }
 
   /** Compare a full reading with stored state; returns the events it inferred (already logged), or null if a duplicate. */
   async reconcile(snap: Snapshot, dedupe: Dedupe = { mode: 'none' }, now = Date.now()): Promise<LoggedEvent[] | null> {
-    const res = await this.redis.lgReconcile(
-      ...this.unitKeys(snap.unit),
-      ...dedupeArgs(dedupe),
-      JSON.stringify({ unit: snap.unit, at: snap.at, firmware: snap.firmware ?? null, compartments: snap.compartments }),
-      String(now),
+    const chain = unitChain(snap.unit);
+    const ev = JSON.stringify({ s: this.k.evidence(chain), hk: this.k.evidenceHead(chain), cx: this.k.evCompartment(snap.unit, 0).slice(0, -1) });
+    const res = await this.evidence.hashedInLua(chain, () =>
+      this.redis.lgReconcile(
+        ...this.unitKeys(snap.unit),
+        ...dedupeArgs(dedupe),
+        JSON.stringify({ unit: snap.unit, at: snap.at, firmware: snap.firmware ?? null, compartments: snap.compartments }),
+        String(now),
+        ev,
+      ),
     );
     if (res[0] === 'dup') return null;
     const out: LoggedEvent[] = [];
@@ -131,12 +170,21 @@ export class UnitStore {
     );
   }
 
-  /** Newest first. `before` is an exclusive stream id for paging. */
-  async events(unit: string, opts: { limit?: number; before?: string } = {}): Promise<LoggedEvent[]> {
+  /** The unit's evidence chain, newest first. `before` is an exclusive stream id for paging. */
+  async events(unit: string, opts: { limit?: number; before?: string } = {}): Promise<EvidenceRecord[]> {
     const end = opts.before ? `(${opts.before}` : '+';
-    const rows = await this.redis.xrevrange(this.k.events(unit), end, '-', 'COUNT', opts.limit ?? 50);
-    return rows.map(([streamId, fields]) => ({ streamId, event: JSON.parse(fields[1] ?? '{}') as UnitEvent }));
+    const rows = await this.redis.xrevrange(this.k.evidence(unitChain(unit)), end, '-', 'COUNT', opts.limit ?? 50);
+    return rows.map(([streamId, fields]) => {
+      const f = fieldMap(fields);
+      return { streamId, n: Number(f.n), hash: f.h ?? '', event: JSON.parse(f.e ?? '{}') as EvidenceEntry };
+    });
   }
+}
+
+export function fieldMap(fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
+  return out;
 }
 
 function toUnitState(p: UnitProfile, u: Record<string, string>, c: Record<string, string>): UnitState {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import type { SimulatedUnit } from '../../simulators/index.js';
 import type { JsonV1Unit } from '../../simulators/json-v1.js';
-import type { LoggedEvent } from '../../src/store/units.js';
+import type { EvidenceRecord as LoggedEvent } from '../../src/store/units.js';
 import { Stack, eventually } from '../support/stack.js';
 
 const [JSON_V1, COMPACT_V2, FRAME_485] = UNITS.map((u) => u.id) as [string, string, string];
@@ -15,7 +15,7 @@ const IDS = [JSON_V1, COMPACT_V2, FRAME_485];
 
 type Ev = LoggedEvent['event'] & { compartment?: number; occupied?: boolean };
 const ev = (e: LoggedEvent): Ev => e.event as Ev;
-const src = (e: LoggedEvent): Record<string, unknown> => e.event.source as Record<string, unknown>;
+const src = (e: LoggedEvent): Record<string, unknown> => (e.event.source ?? {}) as Record<string, unknown>;
 type Compartment = { no: number; doorOpen: boolean; occupied: boolean };
 
 describe('restarts: gateway (Mosquitto keeps its session) and Redis', () => {

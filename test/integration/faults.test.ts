@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import type { CommandInfo, SimulatedUnit } from '../../simulators/index.js';
 import { DEV_CREDENTIALS_FILE, type Credentials } from '../../src/config/credentials.js';
-import type { LoggedEvent } from '../../src/store/units.js';
+import type { EvidenceRecord as LoggedEvent } from '../../src/store/units.js';
 import { Stack, eventually } from '../support/stack.js';
 
 const [JSON_V1, COMPACT_V2, FRAME_485] = UNITS.map((u) => u.id) as [string, string, string];
@@ -16,7 +16,7 @@ const DIALECT: Record<string, string> = { [JSON_V1]: 'json-v1', [COMPACT_V2]: 'c
 
 type Ev = LoggedEvent['event'] & { compartment?: number; occupied?: boolean };
 const ev = (e: LoggedEvent): Ev => e.event as Ev;
-const src = (e: LoggedEvent): Record<string, unknown> => e.event.source as Record<string, unknown>;
+const src = (e: LoggedEvent): Record<string, unknown> => (e.event.source ?? {}) as Record<string, unknown>;
 
 function record(sim: SimulatedUnit): CommandInfo[] {
   const got: CommandInfo[] = [];

@@ -64,7 +64,7 @@ describe('HTTP API surface', () => {
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.error.code).toBe('payload_too_large');
 
-    const badQuery = await stack.get('/v1/units/LSN-0001/events?limit=0');
+    const badQuery = await stack.staffGet('/v1/units/LSN-0001/events?limit=0');
     expect(badQuery.status).toBe(400);
     expect(badQuery.body.error.message).toMatch(/^limit:/);
   });

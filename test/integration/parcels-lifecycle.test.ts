@@ -13,6 +13,7 @@ import {
   streamAfter,
   wrongPresence,
   type TestCourier,
+  STAFF,
 } from '../support/parcels.js';
 
 /**
@@ -238,7 +239,7 @@ describe('parcels: lifecycle through the HTTP API, MQTT and the three simulators
     };
     const closeBehindStatus = (no: number) => new Promise<void>((resolve) => (closeNext = () => (sim.closeDoor(no), resolve())));
     const doorLog = async (no: number, mark: string) =>
-      ((await world.request('GET', `/v1/units/${FRAME_485}/events?limit=100`)).body.events as { streamId: string; event: any }[])
+      ((await world.request('GET', `/v1/units/${FRAME_485}/events?limit=100`, undefined, STAFF)).body.events as { streamId: string; event: any }[])
         .filter((e) => streamAfter(e.streamId, mark) && e.event.compartment === no && (e.event.kind === 'door-opened' || e.event.kind === 'door-closed'))
         .map((e) => `${e.event.kind}${e.event.source.reconciled ? ' (reconciled)' : ''}`)
         .reverse();
@@ -249,7 +250,7 @@ describe('parcels: lifecycle through the HTTP API, MQTT and the three simulators
       const no = dep.body.compartment as number;
       await world.doorOpen(FRAME_485, no);
       await world.waitState(courier, dep.body.id, 'depositing');
-      const mark = (await world.request('GET', `/v1/units/${FRAME_485}/events?limit=1`)).body.events[0].streamId as string;
+      const mark = (await world.request('GET', `/v1/units/${FRAME_485}/events?limit=1`, undefined, STAFF)).body.events[0].streamId as string;
       sim.putParcel(no);
       await closeBehindStatus(no);
       await world.waitState(courier, dep.body.id, 'stored');

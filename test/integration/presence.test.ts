@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import type { CommandInfo, SimulatedUnit } from '../../simulators/index.js';
 import type { JsonV1Unit } from '../../simulators/json-v1.js';
-import type { LoggedEvent } from '../../src/store/units.js';
+import type { EvidenceRecord as LoggedEvent } from '../../src/store/units.js';
 import { Stack, eventually } from '../support/stack.js';
 
 const [JSON_V1, COMPACT_V2, FRAME_485] = UNITS.map((u) => u.id) as [string, string, string];
 
 type Ev = LoggedEvent['event'] & { compartment?: number; online?: boolean; reason?: string; occupied?: boolean };
 const ev = (e: LoggedEvent): Ev => e.event as Ev;
-const src = (e: LoggedEvent): Record<string, unknown> => e.event.source as Record<string, unknown>;
+const src = (e: LoggedEvent): Record<string, unknown> => (e.event.source ?? {}) as Record<string, unknown>;
 
 /** The entries logged after the one with stream id `id` (which must be in `log`). */
 function since(log: LoggedEvent[], id: string): LoggedEvent[] {

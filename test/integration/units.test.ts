@@ -47,7 +47,7 @@ describe.each(['embedded', 'mosquitto'] as const)('three units through the %s br
       const c = (await stack.unit(id)).compartments[no - 1];
       return !c.doorOpen && c.occupied;
     }, 5000, 'closed and occupied');
-    const { body } = await stack.get(`/v1/units/${id}/events?limit=20`);
+    const { body } = await stack.staffGet(`/v1/units/${id}/events?limit=20`);
     const kinds = body.events.map((e: { event: { kind: string } }) => e.event.kind);
     expect(kinds).toEqual(expect.arrayContaining(['door-opened', 'door-closed', 'command']));
     const closed = body.events.find((e: { event: { kind: string; compartment?: number } }) => e.event.kind === 'door-closed' && e.event.compartment === no);
@@ -93,7 +93,7 @@ describe.each(['embedded', 'mosquitto'] as const)('three units through the %s br
     for (const id of [JSON_V1, COMPACT_V2, FRAME_485]) {
       stack.sims.find((s) => s.unit.id === id)!.typeCode('482913');
       const { body } = await eventually(async () => {
-        const r = await stack.get(`/v1/units/${id}/events?limit=50`);
+        const r = await stack.staffGet(`/v1/units/${id}/events?limit=50`);
         return r.body.events.some((e: { event: { kind: string } }) => e.event.kind === 'code-entered') ? r : null;
       }, 5000, `code logged at ${id}`);
       const entry = body.events.find((e: { event: { kind: string } }) => e.event.kind === 'code-entered');

@@ -117,7 +117,9 @@ export class ParcelWorld {
       ...this.env,
     });
     await this.stack.start();
-    for (const u of this.units) await this.stack.sim(u.id, u.faults ? { faults: u.faults } : {});
+    // Units heartbeat well within the gateway's timeout, as real ones do (30 s against 90 s; here 600 ms against 2 s),
+    // so a unit that has been quiet for a moment is still online.
+    for (const u of this.units) await this.stack.sim(u.id, { heartbeatMs: 600, ...(u.faults ? { faults: u.faults } : {}) });
     for (const u of this.units) {
       await eventually(async () => (await this.stack.get(`/v1/units/${u.id}`)).body.online === true, 10_000, `${u.id} online`);
     }
@@ -262,9 +264,9 @@ export class ParcelWorld {
 
   /** Parcel transitions of one parcel in the unit's event log, oldest first. */
   async transitions(unit: string, parcelId: string): Promise<string[]> {
-    const r = await this.request('GET', `/v1/units/${unit}/events?limit=500`);
-    return (r.body.events as { event: { kind: string; parcelId?: string; from: string; to: string } }[])
-      .filter((e) => e.event.kind === 'parcel' && e.event.parcelId === parcelId)
+    const r = await this.request('GET', `/v1/units/${unit}/events?limit=500`, undefined, STAFF);
+    return (r.body.events as { event: { kind: string; parcel?: string; from: string; to: string } }[])
+      .filter((e) => e.event.kind === 'parcel' && e.event.parcel === parcelId)
       .map((e) => `${e.event.from}>${e.event.to}`)
       .reverse();
   }

@@ -3,9 +3,10 @@ import { loadCredentials, type Credentials } from '../../src/config/credentials.
 import { UNITS } from '../../devices/units.js';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.js';
 import { createLogger } from '../../src/runtime/logger.js';
+import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
 import { createSimulator, type SimulatedUnit, type Faults, type SimOptions } from '../../simulators/index.js';
 import type { UnitProfile } from '../../src/domain/model.js';
-import type { LoggedEvent } from '../../src/store/units.js';
+import type { EvidenceRecord } from '../../src/store/units.js';
 import { unitClientId } from '../../src/broker/acl.js';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { TestRedis } from './redis.js';
@@ -99,6 +100,11 @@ export class Stack {
     return s;
   }
 
+  /** GET as staff (the evidence log and other staff-only routes). */
+  async staffGet(path: string): Promise<{ status: number; body: any }> {
+    return this.get(path, { headers: { authorization: `Bearer ${DEV_STAFF_TOKEN}` } });
+  }
+
   async get(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
     const res = await fetch(this.gw!.url + path, init);
     const text = await res.text();
@@ -120,7 +126,7 @@ export class Stack {
   }
 
   /** The unit's event log, oldest first. */
-  async log(id: string, limit = 500): Promise<LoggedEvent[]> {
+  async log(id: string, limit = 500): Promise<EvidenceRecord[]> {
     return (await this.gw!.store.events(id, { limit })).reverse();
   }
 

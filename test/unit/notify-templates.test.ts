@@ -17,7 +17,10 @@ const params = {
   collectedAt: Date.parse('2025-11-27T09:15:00+08:00'),
   lockedUntil: Date.parse('2025-11-27T09:25:00+08:00'),
   phoneTail: '5678',
+  minutes: 5,
 };
+/** Kinds about no place (a sign-in code): their texts name no site. */
+const PLACELESS = new Set(['otp']);
 
 describe('notice templates', () => {
   it('renders the stored notice in Chinese exactly as the residents expect', () => {
@@ -53,7 +56,7 @@ describe('notice templates', () => {
         const text = renderText({ kind, lang, params }, TZ);
         expect(text, `${kind}/${lang}`).not.toMatch(/undefined|NaN|null|\[object/);
         expect(text.startsWith(lang === 'zh' ? '【里厍社区快递柜】' : '[Lishe Parcel Lockers] ')).toBe(true);
-        expect(text).toContain(lang === 'zh' ? '里厍二村北区' : 'Lishe Ercun North');
+        if (!PLACELESS.has(kind)) expect(text).toContain(lang === 'zh' ? '里厍二村北区' : 'Lishe Ercun North');
         // Short enough for elderly readers and for at most two SMS segments (70 chars each for Chinese).
         expect(text.length, `${kind}/${lang}: ${text}`).toBeLessThanOrEqual(lang === 'zh' ? 120 : 240);
       }
@@ -88,5 +91,13 @@ describe('notice templates', () => {
     expect(formatDateTime(t, 'en', 'Asia/Shanghai')).toBe('30 Nov 07:30');
     expect(formatDateTime(t, 'en', 'America/New_York')).toBe('29 Nov 18:30');
     expect(formatDateTime(Date.parse('2025-01-05T00:00:00+08:00'), 'zh', TZ)).toBe('1月5日00:00');
+  });
+
+  it('texts a sign-in code with its validity and a warning never to share it', () => {
+    expect(renderText({ kind: 'otp', lang: 'zh', params: { code: '048213', minutes: 5 } }, TZ)).toBe(
+      '【里厍社区快递柜】您的登录验证码 048213，5分钟内有效。请勿告诉他人，物业不会向您索要验证码。',
+    );
+    expect(renderText({ kind: 'otp', lang: 'en', params: { code: '048213', minutes: 5 } }, TZ)).toContain('Your sign-in code is 048213. It expires in 5 minutes.');
+    expect(() => renderText({ kind: 'otp', lang: 'en', params: { minutes: 5 } }, TZ)).toThrow(TemplateError);
   });
 });

@@ -3,13 +3,19 @@ import type { CommandBus } from '../../bus/commands.js';
 import type { Courier, Couriers, Residents } from '../../parcels/accounts.js';
 import type { ParcelService } from '../../parcels/service.js';
 import type { UnitStore } from '../../store/units.js';
-import { staffAuth } from '../auth.js';
+import type { Actor } from '../../evidence/entry.js';
+import { staffActor, type StaffIdentity } from '../../staff/types.js';
+import { requireRole, staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json, unitView } from '../schemas.js';
 import { Time, isoTime, withIsoTimes } from '../time.js';
+import { recordStaffAction } from '../staff-actions.js';
+import { staffSecurity } from './staff-schemas.js';
+import { maskPhone } from '../../notify/phone.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
 
-const staffSecurity = [{ staffToken: [] }];
+/** Who did it, for the evidence log: the signed-in member. */
+const memberOf = (c: { get(key: 'staff'): StaffIdentity }): Actor => staffActor(c.get('staff'));
 
 export interface FailureLister {
   failures(limit?: number): Promise<unknown[]>;
@@ -37,9 +43,12 @@ const UnitCommand = z
   ])
   .openapi('UnitCommand');
 
-/** Staff routes: couriers, residents' preferences, parcels, unit commands, notification failures. */
+/**
+ * Staff routes: couriers, residents' preferences, parcels, unit commands, notification failures. Any signed-in
+ * member; courier accounts (which let outsiders open doors) need an admin. Every change is a recorded staff action.
+ */
 export function adminRoutes(deps: {
-  staffToken: string;
+  auth: StaffAuthDeps;
   couriers: Couriers;
   residents: Residents;
   parcels: ParcelService;
@@ -47,11 +56,12 @@ export function adminRoutes(deps: {
   store: UnitStore;
   notifications: FailureLister;
 }) {
-  const app = new OpenAPIHono();
-  const staff = staffAuth(deps.staffToken);
+  const app = new OpenAPIHono<StaffEnv>();
+  const staff = staffAuth(deps.auth);
   app.use('/v1/admin/*', staff);
   app.use('/v1/units/:id/commands', staff);
   app.use('/v1/units/:id/keypad-lock', staff);
+  app.on(['POST', 'DELETE'], ['/v1/admin/couriers', '/v1/admin/couriers/*'], requireRole('admin'));
 
   app.openapi(
     createRoute({
@@ -78,10 +88,11 @@ export function adminRoutes(deps: {
           required: true,
         },
       },
-      responses: { 201: json(z.object({ courier: CourierView, token: z.string() }), 'issued'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only') },
+      responses: { 201: json(z.object({ courier: CourierView, token: z.string() }), 'issued'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
     async (c) => {
       const { courier, token } = await deps.couriers.issue(c.req.valid('json'));
+      await recordStaffAction(c, 'courier.issue', { courierId: courier.id, name: courier.name, carrier: courier.carrier });
       return c.json({ courier: courierView(courier), token }, 201);
     },
   );
@@ -93,7 +104,7 @@ export function adminRoutes(deps: {
       tags: ['staff'],
       security: staffSecurity,
       summary: 'Courier accounts',
-      responses: { 200: json(z.object({ couriers: z.array(CourierView) }), 'all'), 401: json(ErrorSchema, 'staff only') },
+      responses: { 200: json(z.object({ couriers: z.array(CourierView) }), 'all'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
     async (c) => c.json({ couriers: (await deps.couriers.list()).map(courierView) }, 200),
   );
@@ -106,10 +117,12 @@ export function adminRoutes(deps: {
       security: staffSecurity,
       summary: 'Revoke a courier token',
       request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
-      responses: { 204: { description: 'revoked' }, 404: json(ErrorSchema, 'no such courier'), 401: json(ErrorSchema, 'staff only') },
+      responses: { 204: { description: 'revoked' }, 404: json(ErrorSchema, 'no such courier'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
     async (c) => {
-      if (!(await deps.couriers.revoke(c.req.valid('param').id))) throw new ApiError(404, 'not_found', 'no such courier');
+      const { id } = c.req.valid('param');
+      if (!(await deps.couriers.revoke(id))) throw new ApiError(404, 'not_found', 'no such courier');
+      await recordStaffAction(c, 'courier.revoke', { courierId: id });
       return c.body(null, 204);
     },
   );
@@ -132,9 +145,14 @@ export function adminRoutes(deps: {
           required: true,
         },
       },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'saved'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'saved'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
-    async (c) => c.json(withIsoTimes(await deps.residents.setPrefs(c.req.valid('param').phone, c.req.valid('json'))), 200),
+    async (c) => {
+      const { phone } = c.req.valid('param');
+      const prefs = await deps.residents.setPrefs(phone, c.req.valid('json'));
+      await recordStaffAction(c, 'resident.preferences', { phone: maskPhone(phone), change: c.req.valid('json') });
+      return c.json(withIsoTimes(prefs), 200);
+    },
   );
 
   app.openapi(
@@ -145,11 +163,13 @@ export function adminRoutes(deps: {
       security: staffSecurity,
       summary: 'A parcel, with the full phone number',
       request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
-      responses: { 200: json(ParcelView.extend({ phone: z.string(), courierId: z.string() }), 'the parcel'), 404: json(ErrorSchema, 'not found'), 401: json(ErrorSchema, 'staff only') },
+      responses: { 200: json(ParcelView.extend({ phone: z.string(), courierId: z.string() }), 'the parcel'), 404: json(ErrorSchema, 'not found'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
     async (c) => {
       const p = await deps.parcels.get(c.req.valid('param').id);
       if (!p) throw new ApiError(404, 'not_found', 'no such parcel');
+      // the full phone number is personal data: who looked is recorded
+      await recordStaffAction(c, 'parcel.view', { parcelId: p.id });
       return c.json({ ...parcelView(deps.parcels, p), phone: p.phone, courierId: p.courierId }, 200);
     },
   );
@@ -169,7 +189,7 @@ export function adminRoutes(deps: {
       responses: {
         200: json(z.object({ id: z.string(), state: z.string(), result: CommandResultSchema.optional() }), 'the command and its result'),
         400: json(ErrorSchema, 'bad field'),
-        401: json(ErrorSchema, 'staff only'),
+        401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site'),
         404: json(ErrorSchema, 'no such unit'),
       },
     }),
@@ -177,29 +197,59 @@ export function adminRoutes(deps: {
       const { id } = c.req.valid('param');
       if (!(await deps.store.unit(id))) throw new ApiError(404, 'not_found', `no unit ${id}`);
       const key = c.req.valid('header')['idempotency-key'];
-      const r = await deps.commands.send(id, c.req.valid('json'), { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff' });
+      const command = c.req.valid('json');
+      await recordStaffAction(c, 'unit.command', { unit: id, command, ...(key ? { idempotencyKey: key } : {}) });
+      const r = await deps.commands.send(id, command, { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff', actor: memberOf(c) });
       return c.json({ id: r.id, state: r.state, ...(r.result ? { result: r.result } : {}) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/admin/parcels/{id}/open',
+      tags: ['staff'],
+      security: staffSecurity,
+      summary: "Open a parcel's compartment for a stated reason (recorded with the staff member in the evidence log)",
+      request: {
+        params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }),
+        body: { content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(200) }).openapi('StaffOpen') } }, required: true },
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(64).optional() }),
+      },
+      responses: {
+        200: json(z.object({ parcel: ParcelView, result: CommandResultSchema }), 'the door was asked to open'),
+        400: json(ErrorSchema, 'bad field'),
+        401: json(ErrorSchema, 'staff only'),
+        404: json(ErrorSchema, 'no such parcel'),
+        409: json(ErrorSchema, 'not waiting in a compartment, or being opened already'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const key = c.req.valid('header')['idempotency-key'] ?? `${deps.parcels.clock.now()}`;
+      const { reason } = c.req.valid('json');
+      await recordStaffAction(c, 'parcel.open', { parcel: id, reason });
+      const r = await deps.parcels.staffOpen(id, memberOf(c), reason, `staff-open-${id}-${key}`);
+      return c.json({ parcel: parcelView(deps.parcels, r.parcel), result: r.result }, 200);
     },
   );
 
   app.use('/v1/units/:id/service', staff);
   app.use('/v1/units/:id/compartments/:no/service', staff);
   const ServiceBody = z.object({ outOfService: z.boolean(), reason: z.string().trim().min(1).max(200).optional() }).openapi('ServiceChange');
-  const setService = async (unit: string, outOfService: boolean, reason: string | undefined, compartment?: number) => {
+  const setService = async (actor: Actor, unit: string, outOfService: boolean, reason: string | undefined, compartment?: number) => {
     const u = await deps.store.unit(unit);
     if (!u) throw new ApiError(404, 'not_found', `no unit ${unit}`);
     if (compartment !== undefined && !u.compartments.some((c) => c.no === compartment)) {
       throw new ApiError(404, 'not_found', `unit ${unit} has no compartment ${compartment}`);
     }
-    await deps.store.apply({
-      unit,
-      at: Date.now(),
-      source: {},
-      kind: 'service',
-      outOfService,
-      ...(compartment !== undefined ? { compartment } : {}),
-      reason: reason ? `staff: ${reason}` : 'staff',
-    });
+    const now = deps.parcels.clock.now();
+    await deps.store.apply(
+      { unit, at: now, source: {}, kind: 'service', outOfService, ...(compartment !== undefined ? { compartment } : {}), reason: reason ? `staff: ${reason}` : 'staff' },
+      { mode: 'none' },
+      now,
+      actor,
+    );
     return unitView((await deps.store.unit(unit))!);
   };
 
@@ -211,11 +261,13 @@ export function adminRoutes(deps: {
       security: staffSecurity,
       summary: 'Close a unit down (no new parcels; waiting parcels can still be collected) or reopen it',
       request: { params: UnitIdParam, body: { content: { 'application/json': { schema: ServiceBody } }, required: true } },
-      responses: { 200: json(UnitSchema, 'the unit'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit') },
+      responses: { 200: json(UnitSchema, 'the unit'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site'), 404: json(ErrorSchema, 'no such unit') },
     }),
     async (c) => {
       const { outOfService, reason } = c.req.valid('json');
-      return c.json(await setService(c.req.valid('param').id, outOfService, reason), 200);
+      const unit = await setService(memberOf(c), c.req.valid('param').id, outOfService, reason);
+      await recordStaffAction(c, 'unit.service', { unit: unit.id, outOfService, reason: reason ?? null });
+      return c.json(unit, 200);
     },
   );
 
@@ -230,12 +282,14 @@ export function adminRoutes(deps: {
         params: UnitIdParam.extend({ no: z.coerce.number().int().min(1).max(99).openapi({ param: { name: 'no', in: 'path' } }) }),
         body: { content: { 'application/json': { schema: ServiceBody } }, required: true },
       },
-      responses: { 200: json(UnitSchema, 'the unit'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit or compartment') },
+      responses: { 200: json(UnitSchema, 'the unit'), 400: json(ErrorSchema, 'bad field'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site'), 404: json(ErrorSchema, 'no such unit or compartment') },
     }),
     async (c) => {
       const { id, no } = c.req.valid('param');
       const { outOfService, reason } = c.req.valid('json');
-      return c.json(await setService(id, outOfService, reason, no), 200);
+      const unit = await setService(memberOf(c), id, outOfService, reason, no);
+      await recordStaffAction(c, 'compartment.service', { unit: id, compartment: no, outOfService, reason: reason ?? null });
+      return c.json(unit, 200);
     },
   );
 
@@ -247,10 +301,12 @@ export function adminRoutes(deps: {
       security: staffSecurity,
       summary: 'Unlock a keypad locked after repeated wrong codes',
       request: { params: UnitIdParam },
-      responses: { 204: { description: 'unlocked' }, 401: json(ErrorSchema, 'staff only'), 404: json(ErrorSchema, 'no such unit') },
+      responses: { 204: { description: 'unlocked' }, 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site'), 404: json(ErrorSchema, 'no such unit') },
     }),
     async (c) => {
-      await deps.parcels.unlockKeypad(c.req.valid('param').id, 'staff');
+      const { id } = c.req.valid('param');
+      await deps.parcels.unlockKeypad(id, 'staff', undefined, memberOf(c));
+      await recordStaffAction(c, 'unit.keypad-unlock', { unit: id });
       return c.body(null, 204);
     },
   );
@@ -263,7 +319,7 @@ export function adminRoutes(deps: {
       security: staffSecurity,
       summary: 'Notifications that failed for good (kept, newest first)',
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
-      responses: { 200: json(z.object({ failures: z.array(z.record(z.string(), z.unknown())) }), 'failures'), 401: json(ErrorSchema, 'staff only') },
+      responses: { 200: json(z.object({ failures: z.array(z.record(z.string(), z.unknown())) }), 'failures'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
     async (c) => c.json({ failures: ((await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[]).map(withIsoTimes) }, 200),
   );

@@ -101,7 +101,11 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
   const courierSecurity = [{ courierToken: [] }];
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'courierToken', { type: 'http', scheme: 'bearer', description: 'lgc_… token issued by staff' });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'staffToken', { type: 'http', scheme: 'bearer', description: 'STAFF_TOKEN' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'staffToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: "a member's API token (lgs_…); in development also STAFF_TOKEN (the admin `bootstrap`)",
+  });
 
   // ---- couriers ----
   app.use('/v1/deposits', courier);
@@ -207,78 +211,6 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
     },
   );
 
-  const Proof = z.object({ phone: Phone, code: Code });
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/resident/parcels',
-      tags: ['residents'],
-      summary: 'My waiting parcels: phone + one of my pickup codes (never by phone alone)',
-      request: { body: { content: { 'application/json': { schema: Proof.openapi('ResidentProof') } }, required: true } },
-      responses: { 200: json(z.object({ parcels: z.array(ParcelView) }), 'waiting parcels'), ...errors(400, 403, 429) },
-    }),
-    async (c) => {
-      const { phone, code } = c.req.valid('json');
-      const parcels = await svc.residentParcels(phone, code, clientAddress(c, deps.trustProxy));
-      return c.json({ parcels: parcels.map((p) => parcelView(svc, p)) }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/resident/parcels/{id}/extend',
-      tags: ['residents'],
-      summary: 'Extend the pickup deadline once, by 48 hours',
-      request: {
-        params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }),
-        body: { content: { 'application/json': { schema: Proof } }, required: true },
-      },
-      responses: { 200: json(ParcelView, 'the new deadline'), ...errors(400, 403, 404, 409, 429) },
-    }),
-    async (c) => {
-      const { phone, code } = c.req.valid('json');
-      const p = await svc.extend(phone, code, c.req.valid('param').id, clientAddress(c, deps.trustProxy));
-      return c.json(parcelView(svc, p), 200);
-    },
-  );
-
-  const Prefs = z
-    .object({
-      lowCompartment: z.boolean(),
-      lang: z.enum(['zh', 'en']),
-      consent: z.enum(['allowed', 'refused']),
-      updatedAt: Time.nullable(),
-    })
-    .openapi('ResidentPreferences');
-  app.openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/resident/preferences',
-      tags: ['residents'],
-      summary: 'Set my preferences: low compartment, language, consent to locker delivery',
-      description: 'Proven by phone + one of my pickup codes. Residents without a parcel can ask the property office (staff route).',
-      request: {
-        body: {
-          content: {
-            'application/json': {
-              schema: Proof.extend({
-                lowCompartment: z.boolean().optional(),
-                lang: z.enum(['zh', 'en']).optional(),
-                consent: z.enum(['allowed', 'refused']).optional(),
-              }).openapi('PreferencesRequest'),
-            },
-          },
-          required: true,
-        },
-      },
-      responses: { 200: json(Prefs, 'saved'), ...errors(400, 403, 429) },
-    }),
-    async (c) => {
-      const { phone, code, ...change } = c.req.valid('json');
-      await svc.residentParcels(phone, code, clientAddress(c, deps.trustProxy));
-      return c.json(withIsoTimes(await deps.residents.setPrefs(phone, change)) as never, 200);
-    },
-  );
+  // Residents' self-service (/v1/resident/…: phone + code, or a resident token) lives in routes/resident.ts.
   return app;
 }

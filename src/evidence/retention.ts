@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../domain/clock.js';
+import type { Parcel } from '../domain/parcel.js';
+import type { Logger } from '../log.js';
+import { keys, type Keys } from '../store/keys.js';
+import type { Checkpoints } from './checkpoints.js';
+import type { EvidenceLog } from './log.js';
+
+/**
+ * Keeps ended parcels and their evidence for EVIDENCE_RETENTION_DAYS, then trims them. A chain is cut only before
+ * its oldest entry that is still needed (the retention period, and the deposit of any parcel still live), and only
+ * after a trim checkpoint has recorded the last entry cut, so what remains still verifies from there.
+ */
+export class Retention {
+  private readonly k: Keys;
+
+  constructor(
+    private readonly d: { redis: Redis; prefix: string; log: EvidenceLog; checkpoints: Checkpoints; clock: Clock; logger: Logger; retentionDays: number },
+  ) {
+    this.k = keys(d.prefix);
+  }
+
+  async run(): Promise<{ parcels: number; entries: number }> {
+    const cutoff = this.d.clock.now() - this.d.retentionDays * 86_400_000;
+    let parcels = 0;
+    for (;;) {
+      const ids = await this.d.redis.zrangebyscore(this.k.ended, '-inf', cutoff, 'LIMIT', 0, 200);
+      if (!ids.length) break;
+      for (const id of ids) {
+        await this.dropParcel(id);
+        parcels++;
+      }
+    }
+    // Keep everything since the oldest live parcel was deposited (its timeline needs it), and since the cutoff.
+    const oldestLive = await this.d.redis.zrange(this.k.live, 0, 0, 'WITHSCORES');
+    const keepFrom = Math.min(cutoff, oldestLive[1] !== undefined ? Number(oldestLive[1]) : Infinity);
+    let entries = 0;
+    for (const chain of await this.d.log.chains()) entries += await this.trimChain(chain, keepFrom);
+    if (parcels || entries) this.d.logger.info('retention: trimmed evidence past the retention period', { parcels, entries, retentionDays: this.d.retentionDays });
+    return { parcels, entries };
+  }
+
+  private async dropParcel(id: string): Promise<void> {
+    const raw = await this.d.redis.hget(this.k.parcel(id), 'j');
+    const p = raw ? (JSON.parse(raw) as Parcel) : null;
+    const multi = this.d.redis.multi().del(this.k.parcel(id), this.k.evParcel(id)).zrem(this.k.ended, id);
+    if (p) {
+      const tracking = this.k.tracking(p.carrier, p.trackingNumber);
+      // the tracking number may have been used again since: drop it only if it still names this parcel
+      if ((await this.d.redis.get(tracking)) === id) multi.del(tracking);
+    }
+    await multi.exec();
+  }
+
+  /**
+   * Cut a chain up to its newest checkpoint taken before `keepFrom` (the clock's ms): checkpoints map the clock's
+   * time to a place in the chain, and the one chosen becomes the trim checkpoint the rest verifies from.
+   */
+  private async trimChain(chain: string, keepFrom: number): Promise<number> {
+    const cps = await this.d.checkpoints.of(chain);
+    const floor = cps[0]?.why === 'trim' ? cps[0].n : 0;
+    const cut = [...cps].reverse().find((c) => c.valid && c.at < keepFrom && c.entry && c.n > floor);
+    if (!cut?.entry) return 0;
+    const [ms, seq] = cut.entry.split('-').map(Number) as [number, number];
+    await this.d.checkpoints.take(chain, 'trim', { n: cut.n, hash: cut.hash, id: cut.entry });
+    const removed = await this.d.redis.xtrim(this.k.evidence(chain), 'MINID', `${ms}-${seq + 1}`);
+    const unit = chain.startsWith('unit:') ? chain.slice(5) : null;
+    if (unit) {
+      await this.d.redis.zremrangebyscore(this.k.evCodes(unit), '-inf', `(${ms}`);
+      let cursor = '0';
+      do {
+        const [next, found] = await this.d.redis.scan(cursor, 'MATCH', `${this.k.evCompartment(unit, 0).slice(0, -1)}*`, 'COUNT', 200);
+        cursor = next;
+        for (const key of found) await this.d.redis.zremrangebyscore(key, '-inf', `(${ms}`);
+      } while (cursor !== '0');
+    }
+    await this.d.checkpoints.prune(chain);
+    this.d.logger.info('retention: chain trimmed', { chain, upTo: cut.entry, n: cut.n, removed });
+    return removed;
+  }
+}

@@ -1,0 +1,192 @@
+import { LOW_COMPARTMENTS } from '../../devices/units.js';
+import { candidates, nearestUnits, sizeRank } from '../domain/allocation.js';
+import { ulid } from '../domain/ids.js';
+import type { Size, UnitProfile } from '../domain/model.js';
+import { COLLECTABLE, LIVE_STATES, canStart, onDepositAbandoned, type Parcel, type Slot } from '../domain/parcel.js';
+import type { Actor } from '../evidence/entry.js';
+import { unitChain } from '../evidence/log.js';
+import type { Op } from '../store/tx.js';
+import type { Courier } from './accounts.js';
+import { transitionEntry, type Committer } from './commit.js';
+import { unitProfile, type ParcelDeps } from './context.js';
+import { ParcelError } from './errors.js';
+import type { Screen } from './screen.js';
+
+export interface DepositInput {
+  unit?: string | undefined;
+  size: Size;
+  trackingNumber: string;
+  carrier: string;
+  phone: string;
+  name?: string | undefined;
+  room?: string | undefined;
+  /** put it with the recipient's other parcels at that unit when they fit (default true) */
+  shareCompartment?: boolean | undefined;
+}
+
+const courierActor = (c: Courier): Actor => ({ type: 'courier', id: c.id });
+
+/**
+ * A courier asks for a compartment: the recipient's compartment when their parcels can share it, else the smallest
+ * free one that fits (honouring a low-compartment preference), else the nearest unit with room. The reservation,
+ * its indexes and its evidence entry are one atomic step; the slot key's absence guarantees one owner per
+ * compartment, the tracking key's value that the same deposit asked twice at once reserves once.
+ */
+export class Deposits {
+  constructor(
+    private readonly d: ParcelDeps,
+    private readonly commit: Committer,
+    private readonly screen: Screen,
+  ) {}
+
+  private get k() {
+    return this.d.parcels.k;
+  }
+
+  async deposit(courier: Courier, input: DepositInput): Promise<Parcel> {
+    const existingId = await this.d.parcels.byTracking(input.carrier, input.trackingNumber);
+    if (existingId) {
+      const existing = await this.d.parcels.parcel(existingId);
+      // The same deposit asked again (a retry after a lost answer): the same parcel.
+      if (existing && LIVE_STATES.has(existing.state)) {
+        if (existing.courierId !== courier.id) throw new ParcelError('conflict', 'this tracking number is already in a locker');
+        return existing;
+      }
+    }
+    const prefs = await this.d.residents.prefs(input.phone);
+    if (prefs.consent === 'refused') {
+      throw new ParcelError('consent_refused', 'the recipient has not agreed to locker delivery; deliver in person or by another agreed way');
+    }
+    const units = input.unit ? [unitProfile(this.d.units, input.unit)] : this.d.units;
+    for (const unit of units) {
+      const state = await this.d.unitStore.unit(unit.id);
+      if (!state?.online || state.outOfService) {
+        const why = state?.outOfService ? 'closed down by staff' : 'offline';
+        if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is ${why}`, await this.suggest(unit, input.size));
+        continue;
+      }
+      const parcel = await this.reserve(unit, courier, input, prefs, existingId);
+      // The same deposit asked twice at once: the other request reserved it; answer with that parcel.
+      if (parcel === 'tracking-taken') return this.deposit(courier, input);
+      if (parcel) return this.openForDeposit(parcel, courier);
+    }
+    const from = units[0]!;
+    throw new ParcelError(
+      'no_compartment',
+      input.unit ? `no free ${input.size} compartment at ${from.id}` : `no free ${input.size} compartment at any unit`,
+      input.unit ? await this.suggest(from, input.size) : undefined,
+    );
+  }
+
+  /** The nearest other unit that has a free compartment of that size, if any. */
+  private async suggest(from: UnitProfile, size: Size): Promise<Record<string, unknown> | undefined> {
+    for (const { unit, distanceM } of nearestUnits(from, this.d.units)) {
+      const state = await this.d.unitStore.unit(unit.id);
+      if (!state?.online || state.outOfService) continue;
+      const free = candidates(state.compartments, await this.d.parcels.allocated(unit.id), size, { preferLow: false, low: [] });
+      if (free.length) return { nearest: { unit: unit.id, site: unit.site, siteName: unit.siteName, distanceM, freeCompartments: free.length } };
+    }
+    return undefined;
+  }
+
+  private async reserve(
+    unit: UnitProfile,
+    courier: Courier,
+    input: DepositInput,
+    prefs: { lowCompartment: boolean; lang: 'zh' | 'en' },
+    /** what the tracking key held when we looked: a concurrent deposit of the same parcel makes the step fail */
+    trackingWas: string | null,
+  ): Promise<Parcel | 'tracking-taken' | null> {
+    const now = this.d.clock.now();
+    const id = `p_${ulid(now).toLowerCase()}`;
+    const base: Parcel = {
+      id,
+      state: 'reserved',
+      unit: unit.id,
+      compartment: 0,
+      size: input.size,
+      phone: input.phone,
+      name: input.name ?? null,
+      room: input.room ?? null,
+      lang: prefs.lang,
+      trackingNumber: input.trackingNumber,
+      carrier: input.carrier,
+      courierId: courier.id,
+      createdAt: now,
+      storedAt: null,
+      deadline: null,
+      endedAt: null,
+      extended: false,
+      reason: null,
+      v: 0,
+    };
+    const write = (p: Parcel, slotCheck: ReturnType<ParcelDeps['parcels']['versionCheck']> | { key: string; absent: true }, slotOps: Op[]) =>
+      this.d.parcels.commit(
+        unitChain(unit.id),
+        [transitionEntry(unit.id, p.compartment, { parcelId: p.id, from: 'new', to: 'reserved', reason: `deposit by ${courier.id}` }, now, courierActor(courier))],
+        [slotCheck, { key: this.k.parcel(id), absent: true }, { key: this.k.tracking(input.carrier, input.trackingNumber), value: trackingWas }],
+        [
+          this.d.parcels.putParcel({ ...p, v: -1 }),
+          ...this.d.parcels.lifeOps(p, true),
+          ['SADD', this.k.phone(p.phone), p.id],
+          ['SET', this.k.tracking(p.carrier, p.trackingNumber), p.id],
+          ['ZADD', this.k.reservations, now + this.d.policy.depositOpenTimeoutMs, p.id],
+          ...slotOps,
+        ],
+      );
+
+    // 1. With the recipient's other parcels, when they fit and the compartment is not in use.
+    if (input.shareCompartment !== false) {
+      for (const sharedNo of await this.sharedCandidates(unit.id, input.phone, input.size)) {
+        const cur = await this.d.parcels.slotWithParcels(unit.id, sharedNo);
+        if (!cur || cur.slot.phone !== input.phone || !canStart(cur.slot, cur.parcels, 'deposit')) continue;
+        const parcel = { ...base, compartment: sharedNo };
+        const slot: Slot = { ...cur.slot, parcels: [...cur.slot.parcels, id], intent: 'deposit', intentAt: now };
+        if (await write(parcel, this.d.parcels.versionCheck(this.k.slot(unit.id, sharedNo), cur.slot.v), this.d.parcels.putSlot(slot))) return parcel;
+        if (await this.trackingChanged(input, trackingWas)) return 'tracking-taken';
+      }
+    }
+    // 2. The smallest free compartment that fits.
+    const state = await this.d.unitStore.unit(unit.id);
+    if (!state) return null;
+    const allocated = await this.d.parcels.allocated(unit.id);
+    const order = candidates(state.compartments, allocated, input.size, { preferLow: prefs.lowCompartment, low: LOW_COMPARTMENTS[unit.id] ?? [] });
+    for (const no of order) {
+      const parcel = { ...base, compartment: no };
+      const slot: Slot = { unit: unit.id, compartment: no, phone: input.phone, parcels: [id], codeHash: null, intent: 'deposit', intentAt: now, v: -1 };
+      if (await write(parcel, { key: this.k.slot(unit.id, no), absent: true }, [...this.d.parcels.putSlot(slot), ['SADD', this.k.slots(unit.id), no]])) return parcel;
+      if (await this.trackingChanged(input, trackingWas)) return 'tracking-taken';
+      this.d.counters.inc('lg_allocation_races_total', { unit: unit.id });
+    }
+    return null;
+  }
+
+  private async trackingChanged(input: DepositInput, was: string | null): Promise<boolean> {
+    return (await this.d.parcels.byTracking(input.carrier, input.trackingNumber)) !== was;
+  }
+
+  private async sharedCandidates(unit: string, phone: string, size: Size): Promise<number[]> {
+    const parcels = await this.d.parcels.parcels(await this.d.parcels.liveParcelIds(phone));
+    const nos = parcels.filter((p) => p.unit === unit && COLLECTABLE.has(p.state) && sizeRank(p.size) >= sizeRank(size)).map((p) => p.compartment);
+    const profile = unitProfile(this.d.units, unit);
+    return [...new Set(nos)].filter((no) => {
+      const c = profile.compartments.find((x) => x.no === no);
+      return c && sizeRank(c.size) >= sizeRank(size);
+    });
+  }
+
+  private async openForDeposit(parcel: Parcel, courier: Courier): Promise<Parcel> {
+    const cmd = await this.d.commands.send(
+      parcel.unit,
+      { op: 'open', compartment: parcel.compartment },
+      { id: `deposit-${parcel.id}`, reason: `parcel ${parcel.id}: deposit`, actor: courierActor(courier), parcel: parcel.id },
+    );
+    if (cmd.result === 'done' || cmd.result === 'timed_out' || cmd.state === 'sent') {
+      // timed out: the door may still open; if it does not within the deposit window, the sweep cancels.
+      void this.screen.show(parcel.unit, `请放入 ${parcel.compartment}号`, `Box ${parcel.compartment}: put the parcel in`, 20);
+      return (await this.d.parcels.parcel(parcel.id)) ?? parcel;
+    }
+    await this.commit.step(parcel.unit, parcel.compartment, (cur) => onDepositAbandoned(cur.slot, cur.parcels, parcel.id, this.d.clock.now(), `open-${cmd.result}`), courierActor(courier));
+    throw new ParcelError('open_failed', `compartment ${parcel.compartment} did not open (${cmd.result}); ask again for another one`, { result: cmd.result });
+  }
+}

@@ -1,0 +1,102 @@
+import type { CommandResult } from '../domain/model.js';
+import { canStart, onDoor, type Intent, type Parcel, type Slot } from '../domain/parcel.js';
+import { systemActor, unitActor, type Actor } from '../evidence/entry.js';
+import type { UnitEvent } from '../domain/model.js';
+import { unitChain } from '../evidence/log.js';
+import type { Committer } from './commit.js';
+import { MAX_RETRIES, type ParcelDeps } from './context.js';
+import { ParcelError } from './errors.js';
+import type { Screen } from './screen.js';
+
+/**
+ * Doors: opening one for a reason (the slot's intent, set before the command so the door events that follow are read
+ * through it), giving up an intent whose door never opened, and applying the door events units report.
+ */
+export class Doors {
+  constructor(
+    private readonly d: ParcelDeps,
+    private readonly commit: Committer,
+    private readonly screen: Screen,
+  ) {}
+
+  private get k() {
+    return this.d.parcels.k;
+  }
+
+  /**
+   * A door opened or closed. Re-planned until it applies (a door event is never dropped because others wrote the
+   * same compartment meanwhile); after a deposit's door closes the unit shows its presence code at once.
+   */
+  async onDoorEvent(e: Extract<UnitEvent, { kind: 'door-opened' | 'door-closed' }>): Promise<void> {
+    const ev = e.kind === 'door-opened' ? { kind: 'opened' as const, at: e.at } : { kind: 'closed' as const, occupied: e.occupied, at: e.at };
+    const actor = e.source.reconciled ? systemActor('reconcile') : unitActor(e.unit);
+    const plan = await this.commit.step(e.unit, e.compartment, (cur, newCode) => onDoor(cur.slot, cur.parcels, ev, this.d.policy, newCode), actor, {
+      at: e.at,
+      retries: Infinity,
+    });
+    if (e.kind === 'door-closed' && plan?.transitions.some((t) => t.to === 'stored' || t.to === 'cancelled')) void this.screen.presence(e.unit);
+  }
+
+  /**
+   * Mark the compartment's intent and open its door. `ref` makes it idempotent: the same keypad event handled twice
+   * (after a crash) or the same API request retried sends the same command id, so the door opens once.
+   */
+  async startOpen(
+    unit: string,
+    compartment: number,
+    intent: Intent,
+    opts: { ref: string; actor: Actor; phone?: string; courierId?: string; parcelId?: string; reason?: string },
+  ): Promise<{ result: CommandResult; parcels: Parcel[] }> {
+    let parcels: Parcel[] = [];
+    for (let i = 0; ; i++) {
+      const cur = await this.d.parcels.slotWithParcels(unit, compartment);
+      if (!cur) throw new ParcelError('not_found', 'no parcel waits there');
+      if (opts.phone && cur.slot.phone !== opts.phone) throw new ParcelError('wrong_code', 'code and phone do not match');
+      parcels = cur.parcels;
+      if (cur.slot.intentRef === opts.ref) break;
+      if (!canStart(cur.slot, cur.parcels, intent, opts)) {
+        throw new ParcelError('busy', intent === 'pickup' ? 'that compartment is being opened already' : 'nothing to take back there');
+      }
+      const now = this.d.clock.now();
+      const slot: Slot = { ...cur.slot, intent, intentAt: now, intentRef: opts.ref, intentParcel: intent === 'return' ? (opts.parcelId ?? null) : null };
+      const ok = await this.d.parcels.commit(unitChain(unit), [], [this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)], this.d.parcels.putSlot(slot));
+      if (ok) break;
+      if (i >= MAX_RETRIES) throw new ParcelError('conflict', 'try again');
+    }
+    const cmd = await this.d.commands.send(
+      unit,
+      { op: 'open', compartment },
+      { id: opts.ref, reason: opts.reason ?? `${intent} ${compartment}`, actor: opts.actor, ...(parcels.length === 1 ? { parcel: parcels[0]!.id } : {}) },
+    );
+    const result = cmd.result ?? 'timed_out';
+    if (result === 'done') {
+      void this.screen.show(
+        unit,
+        intent === 'pickup' ? `请取件 ${compartment}号` : `${compartment}号已开`,
+        intent === 'pickup' ? `Box ${compartment}: take your parcel` : `Box ${compartment} open`,
+        15,
+      );
+    } else if (result !== 'timed_out') {
+      await this.clearIntent(unit, compartment, opts.ref);
+      void this.screen.show(unit, '开门失败 请联系物业', 'Call office', 10);
+    }
+    return { result, parcels };
+  }
+
+  /** Give up an intent whose door never opened (a failed open, or nobody came). Never once the door is open. */
+  async clearIntent(unit: string, compartment: number, ref?: string): Promise<void> {
+    for (let i = 0; i < MAX_RETRIES; i++) {
+      const cur = await this.d.parcels.slotWithParcels(unit, compartment);
+      if (!cur || cur.slot.intent === null) return;
+      if (ref && cur.slot.intentRef !== ref) return;
+      // The door opened: the close will settle it (collected, returned, or back to waiting).
+      if (cur.parcels.some((p) => p.state === 'collecting' || p.state === 'returning')) return;
+      const slot: Slot = { ...cur.slot, intent: null, intentAt: null, intentRef: null, intentParcel: null };
+      const checks = [
+        this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v),
+        ...cur.parcels.map((p) => this.d.parcels.versionCheck(this.k.parcel(p.id), p.v)),
+      ];
+      if (await this.d.parcels.commit(unitChain(unit), [], checks, this.d.parcels.putSlot(slot))) return;
+    }
+  }
+}
