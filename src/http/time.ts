@@ -41,11 +41,17 @@ export function isoTime(ms: number | null | undefined): string | null {
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}.${p.fractionalSecond}${offset}`;
 }
 
+type TimeKey = 'at' | 'since' | 'lastSeen' | 'deadline' | 'until' | `${string}At`;
+/** `T` with its time fields as the API writes them. */
+export type IsoTimes<T> = {
+  [K in keyof T]: K extends TimeKey ? (T[K] extends number ? string : T[K] extends number | null ? string | null : T[K]) : T[K];
+};
+
 /** A copy of a record with its time fields (`at`, `…At`, `since`, `lastSeen`, `deadline`, `until`) as ISO strings. */
-export function withIsoTimes<T extends object>(rec: T): T {
+export function withIsoTimes<T extends object>(rec: T): IsoTimes<T> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rec)) out[k] = typeof v === 'number' && TIME_KEY.test(k) ? isoTime(v) : v;
-  return out as T;
+  return out as IsoTimes<T>;
 }
 const TIME_KEY = /^(at|since|lastSeen|deadline|until)$|At$/;
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CompartmentState, UnitProfile } from '../domain/model.js';
 import type { Counters } from '../metrics.js';
+import { ENGINE_GROUP } from '../parcels/engine.js';
 import { keys } from '../store/keys.js';
 import type { ParcelStore } from '../store/parcels.js';
 import type { UnitStore } from '../store/units.js';
@@ -20,8 +21,6 @@ export interface GaugeSources {
   queues: () => CountedQueue[];
 }
 
-/** The consumer group of the parcel engine on every unit's event stream (src/parcels/engine.ts). */
-const ENGINE_GROUP = 'parcels';
 const JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'paused'];
 
 export function compartmentState(c: CompartmentState): string {
@@ -81,8 +80,8 @@ export function registerGauges(counters: Counters, s: GaugeSources): void {
     (await engineGroups(s)).filter((g) => g.lag !== null).map((g) => ({ labels: { unit: g.unit }, value: g.lag! })),
   );
 
-  counters.gauge('lg_deadletters', `entries in the dead-letter stream (${s.prefix}deadletter)`, [], async () => [
-    { value: await s.redis.xlen(`${s.prefix}deadletter`) },
+  counters.gauge('lg_deadletters', `entries in the dead-letter stream (${keys(s.prefix).deadLetter})`, [], async () => [
+    { value: await s.redis.xlen(keys(s.prefix).deadLetter) },
   ]);
 }
 

@@ -206,3 +206,16 @@ function freePort(host: string): Promise<number> {
     });
   });
 }
+
+/**
+ * The URL of the redis-server a running gateway started in `dataDir` (from its lock file), for tools such as the
+ * staff CLI when REDIS_URL is not set; null when no gateway runs one there.
+ */
+export function runningOwnRedisUrl(dataDir: string, host = '127.0.0.1'): string | null {
+  try {
+    const lock = JSON.parse(readFileSync(resolve(dataDir, LOCK), 'utf8')) as Lock;
+    return lock.port && lock.redisPid && alive(lock.redisPid) ? `redis://${host}:${lock.port}` : null;
+  } catch {
+    return null;
+  }
+}

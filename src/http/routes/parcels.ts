@@ -9,7 +9,7 @@ import { ulid } from '../../domain/ids.js';
 import { clientAddress, courierAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
-import { Time, isoTime, withIsoTimes } from '../time.js';
+import { Time, isoTime } from '../time.js';
 
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, json(ErrorSchema, ERR_TEXT[c] ?? 'error')])) as Record<number, ReturnType<typeof json>>;
