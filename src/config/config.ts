@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { DEV_CREDENTIALS_FILE } from './credentials.js';
+import { DEV_METRICS_TOKEN, DEV_STAFF_TOKEN, productionProblems } from './production.js';
+
+export { DEV_METRICS_TOKEN, DEV_STAFF_TOKEN };
 
 /**
  * Every setting the gateway reads, parsed once at start-up. A bad value refuses to start and names the key.
@@ -53,7 +56,7 @@ export const ConfigSchema = z.object({
   SNAPSHOT_SETTLE_MS: ms.default(3_000),
 
   // ---- staff ----
-  /** bearer token for staff routes and Bull Board; required in production */
+  /** development bootstrap (the admin `bootstrap`; the API refuses it in production); production requires a strong one (production.ts) */
   STAFF_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   /** take the client address from X-Forwarded-For (only behind a proxy you run) */
   TRUST_PROXY: bool.default(false),
@@ -122,12 +125,6 @@ export const ConfigSchema = z.object({
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };
 
-/** Development only (documented in the README), like DEV_STAFF_TOKEN; production has no default. */
-export const DEV_METRICS_TOKEN = 'dev-metrics-token-not-for-production';
-
-/** Development only (documented in the README); production refuses to start without STAFF_TOKEN. */
-export const DEV_STAFF_TOKEN = 'dev-staff-token-not-for-production';
-
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -143,15 +140,20 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration: ${msg}`);
   }
   const cfg = parsed.data;
-  let credentialsFile = cfg.CREDENTIALS_FILE;
-  if (!credentialsFile && !cfg.CREDENTIALS_JSON) {
-    if (cfg.NODE_ENV === 'production') {
-      throw new ConfigError(
-        'invalid configuration: CREDENTIALS_FILE: required in production (or CREDENTIALS_JSON); the development file must not drive real units',
-      );
-    }
-    credentialsFile = DEV_CREDENTIALS_FILE;
+  const production = cfg.NODE_ENV === 'production';
+  if (production) {
+    // Everything production refuses, reported at once, each naming its setting (see production.ts).
+    const problems = [
+      ...(!cfg.CREDENTIALS_FILE && !cfg.CREDENTIALS_JSON
+        ? ['CREDENTIALS_FILE: required in production (or CREDENTIALS_JSON); the development file must not drive real units']
+        : []),
+      ...productionProblems(cfg, cleaned.SIMULATORS !== undefined),
+    ];
+    if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+    // simulators are for `npm start` on a laptop: off in production (asking for them is refused above)
+    cfg.SIMULATORS = false;
   }
+  const credentialsFile = cfg.CREDENTIALS_FILE ?? (cfg.CREDENTIALS_JSON ? undefined : DEV_CREDENTIALS_FILE);
   if (cfg.PROPERTY_WEBHOOK_URL && !cfg.PROPERTY_WEBHOOK_SECRET) {
     throw new ConfigError('invalid configuration: PROPERTY_WEBHOOK_SECRET: required with PROPERTY_WEBHOOK_URL (webhooks are signed)');
   }
@@ -160,19 +162,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   } catch {
     throw new ConfigError(`invalid configuration: TIME_ZONE: unknown time zone (got ${JSON.stringify(cfg.TIME_ZONE)})`);
   }
-  if (cfg.NODE_ENV === 'production' && !cfg.STAFF_TOKEN) {
-    throw new ConfigError('invalid configuration: STAFF_TOKEN: required in production (bearer token for staff routes)');
-  }
   if (!cfg.STAFF_TOKEN) cfg.STAFF_TOKEN = DEV_STAFF_TOKEN;
   if (!cfg.METRICS_TOKEN && cfg.NODE_ENV !== 'production') cfg.METRICS_TOKEN = DEV_METRICS_TOKEN;
   if (cfg.MQTT_SHARE_GROUP && !cfg.MQTT_URL) {
     throw new ConfigError(
       'invalid configuration: MQTT_SHARE_GROUP: shared subscriptions need an external broker (set MQTT_URL, e.g. Mosquitto); the embedded broker has none',
     );
-  }
-  if (cfg.NODE_ENV === 'production' && cfg.SIMULATORS && !env.SIMULATORS) {
-    // In production simulators must be asked for explicitly; the default is for `npm start` on a laptop.
-    cfg.SIMULATORS = false;
   }
   return { ...cfg, STAFF_TOKEN: cfg.STAFF_TOKEN, credentialsFile };
 }

@@ -150,7 +150,7 @@ return {'ok'}`,
     const ix: [string, string][] = [];
     if (e.parcel) ix.push(['l', this.k.evParcel(e.parcel)]);
     if (e.unit && e.compartment !== undefined && KINDS_BY_COMPARTMENT.has(e.kind)) ix.push(['z', this.k.evCompartment(e.unit, e.compartment)]);
-    if (e.unit && e.kind === 'code-entered') ix.push(['z', this.k.evCodes(e.unit)]);
+    if (e.unit && (e.kind === 'code-entered' || e.kind === 'code-checked')) ix.push(['z', this.k.evCodes(e.unit)]);
     return ix;
   }
 

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { keys, type Keys } from '../store/keys.js';
 import type { Checkpoints } from './checkpoints.js';
 import type { EvidenceLog } from './log.js';
+import { compareIds } from './timeline.js';
 
 /**
  * Keeps ended parcels and their evidence for EVIDENCE_RETENTION_DAYS, then trims them. A chain is cut only before
@@ -40,6 +41,14 @@ export class Retention {
     return { parcels, entries };
   }
 
+  /** Drop an index's members up to and including stream id `upTo` (scores are the ids' ms; several share one). */
+  private async dropIndexed(key: string, upTo: string): Promise<void> {
+    const ms = upTo.slice(0, upTo.indexOf('-'));
+    await this.d.redis.zremrangebyscore(key, '-inf', `(${ms}`);
+    const same = (await this.d.redis.zrangebyscore(key, ms, ms)).filter((id) => compareIds(id, upTo) <= 0);
+    if (same.length) await this.d.redis.zrem(key, ...same);
+  }
+
   private async dropParcel(id: string): Promise<void> {
     const raw = await this.d.redis.hget(this.k.parcel(id), 'j');
     const p = raw ? (JSON.parse(raw) as Parcel) : null;
@@ -66,12 +75,12 @@ export class Retention {
     const removed = await this.d.redis.xtrim(this.k.evidence(chain), 'MINID', `${ms}-${seq + 1}`);
     const unit = chain.startsWith('unit:') ? chain.slice(5) : null;
     if (unit) {
-      await this.d.redis.zremrangebyscore(this.k.evCodes(unit), '-inf', `(${ms}`);
+      await this.dropIndexed(this.k.evCodes(unit), cut.entry);
       let cursor = '0';
       do {
         const [next, found] = await this.d.redis.scan(cursor, 'MATCH', `${this.k.evCompartment(unit, 0).slice(0, -1)}*`, 'COUNT', 200);
         cursor = next;
-        for (const key of found) await this.d.redis.zremrangebyscore(key, '-inf', `(${ms}`);
+        for (const key of found) await this.dropIndexed(key, cut.entry);
       } while (cursor !== '0');
     }
     await this.d.checkpoints.prune(chain);

@@ -13,6 +13,7 @@ import type { StaffService } from '../staff/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
 import type { StaffAuthDeps } from './auth.js';
+import type { IdempotencyKeys } from './idempotency.js';
 import { adminRoutes, type FailureLister } from './routes/admin.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import type { Evidence } from '../evidence/index.js';
@@ -37,6 +38,8 @@ export interface ParcelDeps {
   trustProxy: boolean;
   /** residents' sign-in by SMS (one-time codes, resident tokens) */
   residentSignIn: ResidentSignIn;
+  /** Idempotency-Key records, scoped to caller and request */
+  idempotency: IdempotencyKeys;
 }
 
 /** Named staff: members, sessions, API tokens; STAFF_TOKEN as the development bootstrap. */
@@ -112,7 +115,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', staffAdminRoutes(auth));
   if (deps.parcels) {
     const p = deps.parcels;
-    app.route('/', parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy }));
+    app.route(
+      '/',
+      parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy, idempotency: p.idempotency }),
+    );
     app.route(
       '/',
       residentRoutes({ signIn: p.residentSignIn, parcels: p.service, residents: p.residents, trustProxy: p.trustProxy, ...(deps.now ? { now: deps.now } : {}) }),

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   'busy',
   'already_extended',
   'not_waiting',
+  'idempotency_key_reused',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

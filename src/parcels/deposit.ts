@@ -49,7 +49,12 @@ export class Deposits {
       const existing = await this.d.parcels.parcel(existingId);
       // The same deposit asked again (a retry after a lost answer): the same parcel.
       if (existing && LIVE_STATES.has(existing.state)) {
-        if (existing.courierId !== courier.id) throw new ParcelError('conflict', 'this tracking number is already in a locker');
+        if (existing.courierId !== courier.id) {
+          // Another courier's parcel: tell nothing about it (not that it is in a locker, nor where; docs/security.md).
+          this.d.logger.warn('deposit refused: the tracking number is another courier\'s live parcel', { courier: courier.id, parcel: existing.id });
+          this.d.counters.inc('lg_deposits_refused_total', { reason: 'tracking-number-not-yours' });
+          throw new ParcelError('conflict', 'this tracking number cannot be deposited from your account; if you hold the parcel, ask the property office');
+        }
         return existing;
       }
     }

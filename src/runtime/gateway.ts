@@ -29,6 +29,7 @@ import { DevPhones, devRoutes } from '../http/routes/dev.js';
 import type { ConsoleText } from '../notify/channels/console.js';
 import { serveMetrics } from './metrics-server.js';
 import { setApiTimeZone } from '../http/time.js';
+import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
@@ -95,7 +96,7 @@ export async function startGateway(
   const units = opts.units ?? UNITS;
   const redisUrl = config.REDIS_URL;
   if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
-  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON });
+  const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
   }
@@ -261,6 +262,7 @@ export async function startGateway(
         evidence,
         trustProxy: config.TRUST_PROXY,
         residentSignIn,
+        idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX),
       },
     });
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
@@ -268,7 +270,7 @@ export async function startGateway(
     cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
-    if (config.SIMULATORS) app.route('/', devRoutes(simulated, phones));
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }, phones));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(

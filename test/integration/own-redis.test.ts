@@ -63,8 +63,11 @@ describe('npm start without REDIS_URL', () => {
     }
     // drained in order: the gateway closed, then its Redis stopped (data kept), then the process exited 0
     const msgs = first.lines.map((l) => l.msg);
-    expect(msgs.indexOf('shutting down')).toBeGreaterThan(-1);
-    expect(msgs.indexOf('redis-server stopped; its data stays')).toBeGreaterThan(msgs.indexOf('shutting down'));
+    const at = (prefix: string) => msgs.findIndex((m) => m.startsWith(prefix));
+    expect(at('locker-gateway is stopping (SIGTERM)')).toBeGreaterThan(-1);
+    expect(at('mqtt broker closed')).toBeGreaterThan(at('locker-gateway is stopping (SIGTERM)'));
+    expect(at('redis-server stopped; its data stays')).toBeGreaterThan(at('mqtt broker closed'));
+    expect(at('locker-gateway stopped')).toBeGreaterThan(at('redis-server stopped; its data stays'));
     const probe = new Redis(ownPort, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     await expect(probe.connect()).rejects.toThrow();

@@ -1,6 +1,18 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_METRICS_TOKEN, parseConfig } from '../../src/config/config.js';
-import { CredentialsError, parseCredentials } from '../../src/config/credentials.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { ConfigError, DEV_METRICS_TOKEN, DEV_STAFF_TOKEN, parseConfig } from '../../src/config/config.js';
+import {
+  CredentialsError,
+  DEV_CREDENTIALS_FILE,
+  DEV_SECRET_FINGERPRINTS,
+  loadCredentials,
+  parseCredentials,
+  secretFingerprint,
+  secretsOf,
+} from '../../src/config/credentials.js';
+import { staffTokenWeakness, tokenStrength } from '../../src/config/production.js';
 
 describe('config', () => {
   it('has defaults for the default run: embedded broker on 1883, simulators on, dev credentials', () => {
@@ -39,12 +51,102 @@ describe('config', () => {
     expect(c.MQTT_URL).toBe('mqtt://broker.local:1883');
   });
 
-  it('in production simulators are off unless asked for', () => {
-    const prod = { NODE_ENV: 'production', CREDENTIALS_FILE: '/etc/lg/creds.json', STAFF_TOKEN: 'a-long-staff-token-0123' };
-    expect(parseConfig(prod).SIMULATORS).toBe(false);
-    expect(parseConfig({ ...prod, SIMULATORS: 'on' }).SIMULATORS).toBe(true);
-    expect(() => parseConfig({ ...prod, STAFF_TOKEN: '' })).toThrow(/^invalid configuration: STAFF_TOKEN/);
+  it('in production simulators are off, and texts need an SMS provider', () => {
+    expect(parseConfig(PROD).SIMULATORS).toBe(false);
+    expect(parseConfig({ ...PROD, SIMULATORS: 'off' }).SIMULATORS).toBe(false);
+    expect(parseConfig(PROD).STAFF_TOKEN).toBe(PROD.STAFF_TOKEN);
   });
+});
+
+/** A production configuration that starts: every refusal below changes one thing in it. */
+const PROD = {
+  NODE_ENV: 'production',
+  CREDENTIALS_FILE: '/etc/locker-gateway/credentials.json',
+  STAFF_TOKEN: '5f0c2b9e8d7a61f3c4e2a9b8d7c6e5f41a2b3c4d5e6f708192a3b4c5d6e7f809',
+  SMS_URL: 'https://sms.example.test/send',
+};
+
+describe('production refuses development secrets and unsafe settings, naming the setting', () => {
+  it.each([
+    ['the development credentials file', { CREDENTIALS_FILE: DEV_CREDENTIALS_FILE }, 'CREDENTIALS_FILE', /development copy/],
+    ['the development credentials file by a relative path', { CREDENTIALS_FILE: relative(process.cwd(), DEV_CREDENTIALS_FILE) }, 'CREDENTIALS_FILE', /development copy/],
+    ['no STAFF_TOKEN', { STAFF_TOKEN: '' }, 'STAFF_TOKEN', /required in production/],
+    ["the README's staff token", { STAFF_TOKEN: DEV_STAFF_TOKEN }, 'STAFF_TOKEN', /development token documented in the README/],
+    ['16 times one letter', { STAFF_TOKEN: 'a'.repeat(16) }, 'STAFF_TOKEN', /too short for production: 16 characters, at least 32/],
+    ['64 times one letter', { STAFF_TOKEN: 'a'.repeat(64) }, 'STAFF_TOKEN', /too predictable for production: 1 different characters, ~0 bits/],
+    ['a repeated word', { STAFF_TOKEN: 'password'.repeat(4) }, 'STAFF_TOKEN', /too predictable/],
+    ['a short cycle of letters', { STAFF_TOKEN: 'abcd'.repeat(10) }, 'STAFF_TOKEN', /too predictable/],
+    ['SIMULATORS=on', { SIMULATORS: 'on' }, 'SIMULATORS', /must be off in production/],
+    ['no SMS_URL (texts to the console)', { SMS_URL: '' }, 'SMS_URL', /console log.*pickup codes/],
+  ])('refuses %s (%j), naming %s', (_what, change, key, why) => {
+    const run = () => parseConfig({ ...PROD, ...change });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(new RegExp(`^invalid configuration: ${key}: `));
+    expect(run).toThrow(why);
+  });
+
+  it('names every problem at once', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production', STAFF_TOKEN: 'x'.repeat(20), SIMULATORS: 'on' })).toThrow(
+      /^invalid configuration: CREDENTIALS_FILE: .*; STAFF_TOKEN: .*; SIMULATORS: .*; SMS_URL: /,
+    );
+  });
+
+  it('keeps development and test as they were (the development token and file, simulators on)', () => {
+    for (const NODE_ENV of ['development', 'test']) {
+      const c = parseConfig({ NODE_ENV, STAFF_TOKEN: 'a'.repeat(16), SIMULATORS: 'on' });
+      expect(c.SIMULATORS).toBe(true);
+      expect(c.STAFF_TOKEN).toBe('a'.repeat(16));
+      expect(parseConfig({ NODE_ENV }).STAFF_TOKEN).toBe(DEV_STAFF_TOKEN);
+    }
+  });
+
+  it('accepts random tokens as an operator makes them', () => {
+    expect(staffTokenWeakness(PROD.STAFF_TOKEN)).toBeNull(); // openssl rand -hex 32
+    expect(staffTokenWeakness('J8v2kQ0xW5zR7mN3pL9sT1yU4hC6bD+e/FgAaIiOo=')).toBeNull(); // openssl rand -base64 32
+    expect(staffTokenWeakness('9f86d081884c7d659a2feaa0c55ad015')).toBeNull(); // 32 hex digits, the minimum
+    expect(tokenStrength('a'.repeat(16))).toEqual({ length: 16, distinct: 1, bits: 0 });
+  });
+});
+
+describe('production refuses the development credentials by content', () => {
+  const dev = readFileSync(DEV_CREDENTIALS_FILE, 'utf8');
+  const dir = mkdtempSync(join(tmpdir(), 'lg-creds-'));
+  const own = JSON.stringify({
+    gateway: { username: 'locker-gateway', password: 'a-password-of-our-own', codeKeyHex: '11'.repeat(32) },
+    units: { 'LSN-0001': { password: 'unit-password-own', keyHex: '22'.repeat(32) } },
+  });
+
+  it('the built-in fingerprints are those of config/credentials.dev.json', () => {
+    const fromFile = secretsOf(parseCredentials(dev, 'dev')).map((s) => secretFingerprint(s.value));
+    expect([...fromFile].sort()).toEqual([...DEV_SECRET_FINGERPRINTS].sort());
+  });
+
+  it('refuses the same content through CREDENTIALS_JSON, a copied file and a symlink, naming the setting', () => {
+    expect(() => loadCredentials({ json: dev, production: true })).toThrow(/^CREDENTIALS_JSON: holds secrets of the development credentials/);
+    const copy = join(dir, 'copy.json');
+    writeFileSync(copy, dev);
+    expect(() => loadCredentials({ file: copy, production: true })).toThrow(new RegExp(`^CREDENTIALS_FILE \\(${copy}\\): holds secrets`));
+    const link = join(dir, 'link.json');
+    symlinkSync(DEV_CREDENTIALS_FILE, link);
+    expect(() => loadCredentials({ file: link, production: true })).toThrow(/^CREDENTIALS_FILE: .* is the development copy/);
+    // development reads the same content as before
+    expect(loadCredentials({ json: dev }).gateway.username).toBe('locker-gateway');
+  });
+
+  it('refuses one development key pasted into otherwise new credentials, naming it; upper-case hex is the same key', () => {
+    const mixed = JSON.parse(own) as { units: Record<string, { keyHex: string }> };
+    const devKey = (JSON.parse(dev) as { units: Record<string, { keyHex: string }> }).units['LSN-0001']!.keyHex;
+    mixed.units['LSN-0001']!.keyHex = devKey.toUpperCase();
+    expect(() => loadCredentials({ json: JSON.stringify(mixed), production: true })).toThrow(
+      /CREDENTIALS_JSON: holds secrets of the development credentials \(credentials\.units\.LSN-0001\.keyHex\)/,
+    );
+  });
+
+  it('accepts credentials of its own', () => {
+    expect(loadCredentials({ json: own, production: true }).gateway.password).toBe('a-password-of-our-own');
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });
 
 describe('credentials', () => {
@@ -69,8 +171,8 @@ describe('config: running it (own redis-server, metrics)', () => {
     expect(c.REDIS_SERVER).toBe('redis-server');
     expect(c.METRICS_TOKEN).toBe(DEV_METRICS_TOKEN);
     expect(c.METRICS_PORT).toBeUndefined();
-    const prod = parseConfig({ NODE_ENV: 'production', CREDENTIALS_FILE: '/etc/lg/creds.json', STAFF_TOKEN: 'a-long-staff-token-0123' });
-    expect(prod.METRICS_TOKEN).toBeUndefined();
+    expect(parseConfig(PROD).METRICS_TOKEN).toBeUndefined();
+    expect(() => parseConfig({ ...PROD, METRICS_TOKEN: DEV_METRICS_TOKEN })).toThrow(/METRICS_TOKEN: is the development token documented in the README/);
   });
 
   it.each([

@@ -1,5 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { SimulatedUnit } from '../../../simulators/index.js';
+import { isIP } from 'node:net';
+import { staffAuth, type StaffAuthDeps } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
 import type { ConsoleText } from '../../notify/channels/console.js';
@@ -19,7 +21,6 @@ export class DevPhones {
   }
 }
 
-
 const Action = z
   .discriminatedUnion('action', [
     z.object({ action: z.literal('code'), code: z.string().regex(/^\d{1,16}$/, '1 to 16 digits') }),
@@ -30,12 +31,24 @@ const Action = z
   ])
   .openapi('SimulatedPersonAction');
 
+/** Whether HOST only listens on this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
 /**
- * Only with SIMULATORS=on: look at a simulated unit (its screen shows the presence code) and act as a person
- * standing at it (type a code, put a parcel in, take it out, close a door). Never mounted for real units.
+ * Only with SIMULATORS=on (never in production): look at a simulated unit (its screen shows the presence code) and
+ * act as a person standing at it (type a code, put a parcel in, take it out, close a door). On a loopback HOST they
+ * are open, as the README's walk-through uses them; bound to any other address (the network could reach them: read
+ * the presence codes, type codes, force doors) they need staff credentials (a member's token or session, or in
+ * development the STAFF_TOKEN bootstrap).
  */
-export function devRoutes(sims: readonly SimulatedUnit[], phones: DevPhones = new DevPhones()) {
+export function devRoutes(sims: readonly SimulatedUnit[], access: { host: string; staff: StaffAuthDeps }, phones: DevPhones = new DevPhones()) {
   const app = new OpenAPIHono();
+  if (!isLoopbackHost(access.host)) app.use('/dev/*', staffAuth(access.staff));
   const find = (id: string) => {
     const s = sims.find((x) => x.unit.id === id);
     if (!s) throw new ApiError(404, 'not_found', `no simulated unit ${id}`);
@@ -55,7 +68,7 @@ export function devRoutes(sims: readonly SimulatedUnit[], phones: DevPhones = ne
       tags: ['simulators'],
       summary: 'What a simulated unit shows: screen, keypad, doors',
       request: { params: Param },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 404: json(ErrorSchema, 'no such simulated unit') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'the unit as a person sees it'), 401: json(ErrorSchema, 'staff credentials required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such simulated unit') },
     }),
     (c) => c.json(view(find(c.req.valid('param').unit)), 200),
   );
@@ -67,7 +80,7 @@ export function devRoutes(sims: readonly SimulatedUnit[], phones: DevPhones = ne
       tags: ['simulators'],
       summary: 'Act as a person at a simulated unit',
       request: { params: Param, body: { content: { 'application/json': { schema: Action } }, required: true } },
-      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'done; the unit as a person sees it now'), 401: json(ErrorSchema, 'staff credentials required (HOST is not loopback)'), 404: json(ErrorSchema, 'no such unit'), 409: json(ErrorSchema, 'not possible now') },
     }),
     (c) => {
       const sim = find(c.req.valid('param').unit);

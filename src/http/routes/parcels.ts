@@ -8,6 +8,7 @@ import { normalizePhone } from '../../notify/phone.js';
 import { ulid } from '../../domain/ids.js';
 import { clientAddress, courierAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { IdempotencyKeys } from '../idempotency.js';
 import { ErrorSchema, json } from '../schemas.js';
 import { Time, isoTime } from '../time.js';
 
@@ -19,7 +20,7 @@ const ERR_TEXT: Record<number, string> = {
   403: 'wrong code, phone or presence code',
   404: 'not found',
   409: 'conflict (no free compartment, busy, already done)',
-  422: 'refused by a rule (recipient consent)',
+  422: 'refused by a rule (recipient consent), or an Idempotency-Key reused for another request',
   429: 'locked after too many wrong attempts',
   502: 'the unit did not open the door',
   503: 'the unit is offline',
@@ -38,6 +39,15 @@ export const Phone = z
   .openapi({ type: 'string', example: '13800138000' });
 const Code = z.string().regex(/^\d{6}$/, 'must be 6 digits').openapi({ example: '482913' });
 const UnitId = z.string().min(1).max(64).openapi({ example: 'LSN-0001' });
+/** The client's own retry key; only ever used hashed with the caller and the request (see http/idempotency.ts). */
+const IdempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1, 'must not be empty')
+    .max(64)
+    .optional()
+    .openapi({ description: 'retry the same request safely: the same caller, request and key act once' }),
+});
 
 const DepositBody = z
   .object({
@@ -94,7 +104,13 @@ export function parcelView(service: ParcelService, p: Parcel): z.infer<typeof Pa
 
 type Env = { Variables: { courier: Courier; requestId: string } };
 
-export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers; residents: Residents; trustProxy: boolean }) {
+export function parcelRoutes(deps: {
+  parcels: ParcelService;
+  couriers: Couriers;
+  residents: Residents;
+  trustProxy: boolean;
+  idempotency: IdempotencyKeys;
+}) {
   const app = new OpenAPIHono<Env>();
   const svc = deps.parcels;
   const courier = courierAuth(deps.couriers);
@@ -159,13 +175,14 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
       summary: 'Take back an overdue parcel you deposited: its door opens; closed empty = returned, compartment freed',
       request: {
         body: { content: { 'application/json': { schema: z.object({ parcelId: z.string().min(1).max(64) }).openapi('ReturnRequest') } }, required: true },
-        headers: z.object({ 'idempotency-key': z.string().max(64).optional() }),
+        headers: IdempotencyHeader,
       },
       responses: { 200: json(z.object({ parcel: ParcelView, result: z.string() }), 'the door is open'), ...errors(400, 401, 404, 409, 502) },
     }),
     async (c) => {
       const { parcelId } = c.req.valid('json');
-      const ref = `return-${parcelId}-${c.req.valid('header')['idempotency-key'] ?? ulid()}`;
+      // only the courier who deposited the parcel may take it back: the key is theirs for this parcel
+      const ref = IdempotencyKeys.ref('return', [c.var.courier.id, parcelId], c.req.valid('header')['idempotency-key'] ?? ulid());
       const r = await svc.returnParcel(c.var.courier, parcelId, ref);
       return c.json({ parcel: parcelView(svc, r.parcel), result: r.result }, 200);
     },
@@ -180,7 +197,10 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
       summary: 'Open a compartment remotely with pickup code + phone + the presence code shown on the unit screen',
       description:
         'The presence code on the screen changes every minute and proves the person stands at the unit. ' +
-        '5 wrong attempts within 10 minutes lock the phone and the client address for 10 minutes.',
+        '5 wrong attempts within 10 minutes lock the phone and the client address for 10 minutes. ' +
+        'With an Idempotency-Key, the same request (phone, unit, code) sent again opens the door once; the same phone ' +
+        'and key with another unit or code answers 422 idempotency_key_reused. The presence code is not part of the ' +
+        'request: a retry a minute later carries a new one.',
       request: {
         body: {
           content: {
@@ -192,21 +212,20 @@ export function parcelRoutes(deps: { parcels: ParcelService; couriers: Couriers;
           },
           required: true,
         },
-        headers: z.object({ 'idempotency-key': z.string().max(64).optional() }),
+        headers: IdempotencyHeader,
       },
       responses: {
         200: json(z.object({ compartment: z.number().int(), parcels: z.array(ParcelView), result: z.string() }), 'the door is opening'),
-        ...errors(400, 403, 404, 409, 429, 502),
+        ...errors(400, 403, 404, 409, 422, 429, 502),
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'];
-      const r = await svc.remotePickup({
-        ...body,
-        client: clientAddress(c, deps.trustProxy),
-        ref: `pickup-api-${body.unit}-${key ?? ulid()}`,
-      });
+      // The caller is the phone (a resident has no account); the request is the unit and the code.
+      const r = await deps.idempotency.perform('pickup-api', [body.phone], [body.unit, body.code], key, (ref) =>
+        svc.remotePickup({ ...body, client: clientAddress(c, deps.trustProxy), ref }),
+      );
       return c.json({ compartment: r.compartment, parcels: r.parcels.map((p) => parcelView(svc, p)), result: r.result }, 200);
     },
   );
