@@ -55,10 +55,11 @@ export interface ProductionView {
 export function productionProblems(cfg: ProductionView, simulatorsAskedFor: boolean): string[] {
   const problems: string[] = [];
   if (cfg.CREDENTIALS_FILE && isDevCredentialsFile(cfg.CREDENTIALS_FILE)) problems.push(devFileRefusal(cfg.CREDENTIALS_FILE));
-  if (!cfg.STAFF_TOKEN) problems.push('STAFF_TOKEN: required in production; make one with `openssl rand -hex 32` (the API accepts it in development only)');
-  else {
+  // Named staff sign in (npm run staff -- add); the API refuses STAFF_TOKEN in production. It need not be set, but a
+  // weak or documented one is refused outright: it would be one configuration change away from guarding staff routes.
+  if (cfg.STAFF_TOKEN) {
     const weak = staffTokenWeakness(cfg.STAFF_TOKEN);
-    if (weak) problems.push(`STAFF_TOKEN: ${weak}; make one with \`openssl rand -hex 32\``);
+    if (weak) problems.push(`STAFF_TOKEN: ${weak}; leave it unset in production (create the first admin with \`npm run staff -- add --name NAME --role admin\`)`);
   }
   if (cfg.SIMULATORS && simulatorsAskedFor) {
     problems.push('SIMULATORS: must be off in production (simulated units and /dev/sims never run next to real units)');
