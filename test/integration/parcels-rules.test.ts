@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOW_COMPARTMENTS } from '../../devices/units.js';
-import { DEV_METRICS_TOKEN } from '../../src/config/config.js';
 import type { CommandInfo } from '../../simulators/index.js';
 import { eventually } from '../support/stack.js';
 import {
@@ -40,7 +39,7 @@ describe('parcels: rules, limits and faults through the HTTP API', () => {
   }
 
   async function duplicatesDropped(unit: string): Promise<number> {
-    const text = (await world.request('GET', '/metrics', undefined, { authorization: `Bearer ${DEV_METRICS_TOKEN}` })).body as string;
+    const text = await world.stack.metrics();
     const line = text.split('\n').find((l) => l.startsWith(`lg_duplicates_total{unit="${unit}"}`));
     return line ? Number(line.split(' ')[1]) : 0;
   }

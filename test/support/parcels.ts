@@ -5,9 +5,9 @@ import type { Size } from '../../src/domain/model.js';
 import { presenceCode } from '../../src/domain/presence.js';
 import { verifySignature } from '../../src/notify/signature.js';
 import { TestReceiver, type ReceivedRequest } from './receiver.js';
+import { parseApiJson } from './api-time.js';
 import { Stack, credentials, eventually } from './stack.js';
 
-const API_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$/;
 
 /**
  * Parcel end-to-end tests: the real gateway (Stack) with a TestReceiver as SMS provider and one as the property's
@@ -162,9 +162,7 @@ export class ParcelWorld {
     const text = await res.text();
     let parsed: unknown = text;
     try {
-      // The API writes times as ISO 8601 with the community's offset (src/http/time.ts); these tests do arithmetic
-      // on them (deadline = storedAt + 72 h), so the test client reads them back as epoch ms.
-      parsed = JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' && API_TIME.test(v) ? Date.parse(v) : v));
+      parsed = parseApiJson(text); // times back to epoch ms
     } catch {
       /* not JSON */
     }

@@ -117,6 +117,12 @@ export class Stack {
     return { status: res.status, body };
   }
 
+  /** GET /metrics with the gateway's METRICS_TOKEN (Prometheus text). */
+  async metrics(): Promise<string> {
+    const token = this.config.METRICS_TOKEN;
+    return (await fetch(this.gw!.metricsUrl, token ? { headers: { authorization: `Bearer ${token}` } } : {})).text();
+  }
+
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
     return this.get(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   }
