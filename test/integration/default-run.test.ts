@@ -6,6 +6,8 @@ import { TestRedis } from '../support/redis.js';
 
 /** `npm start` as a newcomer runs it (npm, prestart build, node dist/…): defaults for everything but ports. */
 const start = (env: Record<string, string>) => new NpmStart({ LOG_LEVEL: 'info', ...env });
+/** The compiled entry point itself (what npm start execs; vitest's global setup built it): for the refusals. */
+const entry = (env: Record<string, string>) => new NpmStart({ LOG_LEVEL: 'info', ...env }, 'exec node dist/src/runtime/node.js');
 
 describe('the default run (gateway + embedded broker + the three simulated units)', () => {
   const redis = new TestRedis();
@@ -41,7 +43,7 @@ describe('the default run (gateway + embedded broker + the three simulated units
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     const mqttPort = (taken.address() as { port: number }).port;
     try {
-      const run = start({ PORT: String(await freePort()), MQTT_PORT: String(mqttPort), REDIS_URL: redis.url, SIMULATORS: 'off' });
+      const run = entry({ PORT: String(await freePort()), MQTT_PORT: String(mqttPort), REDIS_URL: redis.url, SIMULATORS: 'off' });
       expect(await run.exited).toBe(2);
       expect(run.stderr).toContain(`MQTT_PORT ${mqttPort} on 127.0.0.1 is already in use`);
       expect(run.stderr).toContain('Set MQTT_PORT to a free port, or set MQTT_URL');
@@ -51,10 +53,10 @@ describe('the default run (gateway + embedded broker + the three simulated units
   });
 
   it('bad configuration and an unreachable Redis refuse to start, naming the key', async () => {
-    const bad = start({ PORT: 'eighty' });
+    const bad = entry({ PORT: 'eighty' });
     expect(await bad.exited).toBe(2);
     expect(bad.stderr).toMatch(/refuses to start: invalid configuration: PORT:/);
-    const noRedis = start({ PORT: String(await freePort()), MQTT_PORT: String(await freePort()), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const noRedis = entry({ PORT: String(await freePort()), MQTT_PORT: String(await freePort()), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
     expect(await noRedis.exited).toBe(2);
     expect(noRedis.stderr).toMatch(/REDIS_URL: cannot reach Redis/);
   });

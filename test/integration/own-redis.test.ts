@@ -47,7 +47,7 @@ describe('npm start without REDIS_URL', () => {
       const staff = { authorization: `Bearer ${DEV_STAFF_TOKEN}`, 'content-type': 'application/json' };
       const issued = (await (await fetch(`${url}v1/admin/couriers`, { method: 'POST', headers: staff, body: JSON.stringify({ name: '王师傅', carrier: 'SF' }) })).json()) as { token: string };
       courier = `Bearer ${issued.token}`;
-      await eventually(async () => ((await (await fetch(`${url}v1/units/LSN-0001`)).json()) as { online: boolean }).online, 10_000, 'LSN-0001 online');
+      await eventually(async () => ((await (await fetch(`${url}v1/units/LSN-0001`)).json()) as { online: boolean }).online, 20_000, 'LSN-0001 online');
       const dep = await fetch(`${url}v1/deposits`, {
         method: 'POST',
         headers: { authorization: courier, 'content-type': 'application/json' },
@@ -57,7 +57,7 @@ describe('npm start without REDIS_URL', () => {
       id = ((await dep.json()) as { id: string }).id;
       // the simulated courier (autopilot) puts the parcel in and closes the door
       const state = async () => ((await (await fetch(`${url}v1/deposits/${id}`, { headers: { authorization: courier } })).json()) as { state: string }).state;
-      await eventually(async () => (await state()) === 'stored', 10_000, 'parcel stored');
+      await eventually(async () => (await state()) === 'stored', 20_000, 'parcel stored');
     } finally {
       expect(await first.stop()).toBe(0);
     }
@@ -85,7 +85,7 @@ describe('npm start without REDIS_URL', () => {
     } finally {
       expect(await second.stop()).toBe(0);
     }
-  }, 60_000);
+  }, 90_000);
 
   it('refuses to start, naming REDIS_URL, when there is no redis-server to start', async () => {
     const run = new NpmStart({ PORT: String(await freePort()), MQTT_PORT: String(await freePort()), REDIS_DATA_DIR: dir, REDIS_SERVER: 'no-such-redis-server' });
