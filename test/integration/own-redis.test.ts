@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
+import { runningOwnRedisUrl } from '../../src/runtime/redis-server.js';
 import { NpmStart } from '../support/npm-start.js';
 import { freePort } from '../support/ports.js';
 import { TestRedis } from '../support/redis.js';
@@ -40,6 +41,8 @@ describe('npm start without REDIS_URL', () => {
       const started = await first.line((l) => l.msg.startsWith('REDIS_URL is not set'));
       expect(started.dataDir).toBe(dir); // the log says where the data lives
       ownPort = Number(new URL(started.redis as string).port);
+      // tools (npm run staff, npm run verify) find it without REDIS_URL
+      expect(runningOwnRedisUrl(dir)).toBe(started.redis);
       expect([other.port, 6379]).not.toContain(ownPort);
       const { url } = await first.ready();
       expect(first.lines.find((l) => l.msg.startsWith('locker-gateway is running'))).toMatchObject({ redisDataDir: dir, simulatedUnits: 3 });
@@ -68,6 +71,7 @@ describe('npm start without REDIS_URL', () => {
     expect(at('mqtt broker closed')).toBeGreaterThan(at('locker-gateway is stopping (SIGTERM)'));
     expect(at('redis-server stopped; its data stays')).toBeGreaterThan(at('mqtt broker closed'));
     expect(at('locker-gateway stopped')).toBeGreaterThan(at('redis-server stopped; its data stays'));
+    expect(runningOwnRedisUrl(dir)).toBeNull();
     const probe = new Redis(ownPort, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     await expect(probe.connect()).rejects.toThrow();
