@@ -26,13 +26,15 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_wrong_codes_total: { help: 'wrong pickup codes, at the keypad or through the API', labels: ['unit', 'via'] },
   lg_keypad_locks_total: { help: 'keypads locked after repeated wrong codes', labels: ['unit'] },
   lg_deposits_refused_total: { help: 'deposits refused before a compartment was reserved, by reason', labels: ['reason'] },
-  lg_sweep_errors_total: { help: 'sweep steps (deposit windows, deadlines, keypad locks) that failed and will run again', labels: ['what'] },
+  lg_sweep_errors_total: { help: "sweep steps (deposit windows, deadlines, keypad locks, claims' clocks) that failed and will run again", labels: ['what'] },
   lg_engine_refused_total: { help: 'unit events the parcel service refused (a rule, not a failure), by kind and code', labels: ['kind', 'code'] },
   lg_engine_retries_total: { help: 'unit events the parcel engine tried again after an unexpected failure', labels: ['kind'] },
   lg_engine_dead_letters_total: { help: 'unit events set aside in the dead-letter stream after repeated failures', labels: ['unit'] },
   notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
   notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },
+  lg_claims_total: { help: 'claim changes, by action (opened: by channel)', labels: ['action', 'channel'] },
+  lg_claim_alerts_total: { help: "claim clock alerts sent (each stage of each clock once), by clock and stage", labels: ['clock', 'stage'] },
   lg_metric_label_mismatch_total: { help: 'inc() calls with labels their metric was not declared with (extra labels dropped)', labels: ['metric'] },
 };
 

@@ -35,6 +35,9 @@ describe('lost-parcel claims', () => {
     const c = opened.body;
     expect(c).toMatchObject({ state: 'open', channel: 'app', subject: { parcelId: parcel.id, unit: JSON_V1, compartment: parcel.compartment }, actions: [] });
     expect(c.ref).toMatch(/^K\d{5}$/);
+    // times in the API are ISO 8601 with the community's offset (the test client reads them back as epoch ms)
+    expect(opened.text).toMatch(/"openedAt":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00"/);
+    expect(c.openedAt).toBe(w.clock.now());
     expect(smsText(await w.text(`${c.id}.opened`))).toContain(`编号${c.ref}。物业将在2小时内响应、48小时内给出处理结果。`);
     await eventually(() => w.hooksOf('claim-opened', c.id)[0], 8000, 'property told of the claim');
 
@@ -302,6 +305,8 @@ describe('lost-parcel claims', () => {
     // nothing under these prefixes goes undocumented
     const documented = Object.keys(doc.paths).filter((p) => /^\/v1\/(admin\/)?claims|^\/v1\/admin\/reports/.test(p));
     expect(documented.sort()).toEqual([...new Set(routes.map(([p]) => p))].sort());
+    expect(doc.components.schemas.ClaimSummary.properties.openedAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(doc.components.schemas.ClaimClock.properties.dueAt).toMatchObject({ format: 'date-time' });
     expect(doc.components.schemas).toEqual(expect.objectContaining({ Claim: expect.any(Object), ResidentClaim: expect.any(Object), MonthlyReport: expect.any(Object), ClaimClocks: expect.any(Object) }));
     const docs = await w.request('GET', '/docs');
     expect(docs.text).toContain('/v1/admin/claims/{id}/resolve');

@@ -4,6 +4,7 @@ import { DEV_STAFF_TOKEN, parseConfig } from '../../src/config/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { UnitProfile } from '../../src/domain/model.js';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.js';
+import { parseApiJson } from './api-time.js';
 import { TestReceiver, type ReceivedRequest } from './receiver.js';
 import { TestRedis } from './redis.js';
 import { cookiePair, otpIn, TEST_SCRYPT } from './signin.js';
@@ -109,7 +110,7 @@ export class ClaimsWorld {
     const text = await res.text();
     let body: unknown = text;
     try {
-      body = JSON.parse(text);
+      body = parseApiJson(text); // times back to epoch ms
     } catch {
       /* not JSON */
     }

@@ -1,11 +1,13 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ClaimError } from '../../claims/errors.js';
+import type { ClaimExport } from '../../claims/export.js';
 import type { Claims } from '../../claims/index.js';
 import { CLAIM_STATES, OUTCOMES, type ClaimCommand, type ClaimState } from '../../domain/claims.js';
 import { STAGES } from '../../domain/claim-clocks.js';
 import { staffActor } from '../../staff/types.js';
 import { staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
 import { json } from '../schemas.js';
+import { isoTime } from '../time.js';
 import { recordStaffAction } from '../staff-actions.js';
 import { claimPage } from './claims-print.js';
 import {
@@ -17,6 +19,8 @@ import {
   Subject,
   claimErrors,
   clocksView,
+  isoRecord,
+  logLine,
   mapClaimError,
   needSubject,
   staffSummary,
@@ -116,11 +120,11 @@ export function adminClaimRoutes(deps: { claims: Claims; auth: StaffAuthDeps; no
     return {
       ...staffSummary(d),
       phone: d.claim.phone,
-      clocks: clocksView(d),
-      log: d.log as z.infer<typeof StaffClaim>['log'],
+      clocks: clocksView(d.clocks),
+      log: d.log.map(logLine) as z.infer<typeof StaffClaim>['log'],
       actions: d.actions,
-      parcel: d.parcel ? (deps.claims.exports.parcelRecord(d.parcel) as unknown as Record<string, unknown>) : null,
-      timeline: d.timeline as unknown as Record<string, unknown>[],
+      parcel: d.parcel ? isoRecord(deps.claims.exports.parcelRecord(d.parcel)) : null,
+      timeline: d.timeline.map((i) => isoRecord(i)),
     };
   };
 
@@ -188,7 +192,7 @@ export function adminClaimRoutes(deps: { claims: Claims; auth: StaffAuthDeps; no
       const x = await deps.claims.exports.build(c.req.valid('param').id, staffActor(c.var.staff)).catch(mapClaimError);
       await recordStaffAction(c, 'claim.export', { claimId: x.claim.id, ref: x.claim.ref }, deps.now());
       c.header('Content-Disposition', `attachment; filename="claim-${x.claim.ref}.json"`);
-      return c.json(x as unknown as Record<string, unknown>, 200);
+      return c.json(exportView(x), 200);
     },
   );
 
@@ -209,6 +213,26 @@ export function adminClaimRoutes(deps: { claims: Claims; auth: StaffAuthDeps; no
     },
   );
   return app;
+}
+
+/**
+ * The export as the API writes it: times ISO 8601 (the claim, its log, clocks, parcel, timeline items); evidence
+ * entries exactly as stored in their chain (epoch ms), so each can be checked against its hash.
+ */
+function exportView(x: ClaimExport): Record<string, unknown> {
+  const { claim } = x;
+  return {
+    ...x,
+    generatedAt: isoTime(x.generatedAt),
+    claim: {
+      ...isoRecord(claim),
+      rating: claim.rating ? isoRecord(claim.rating) : null,
+    },
+    clocks: clocksView(x.clocks),
+    log: x.log.map(logLine),
+    parcel: x.parcel ? isoRecord(x.parcel) : null,
+    timeline: x.timeline ? { ...x.timeline, items: x.timeline.items.map((i) => isoRecord(i)) } : null,
+  };
 }
 
 function text500() {

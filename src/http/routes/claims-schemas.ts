@@ -1,11 +1,12 @@
 import { z } from '@hono/zod-openapi';
 import { ClaimError } from '../../claims/errors.js';
 import type { ClaimView } from '../../claims/service.js';
-import { CLOCK_NAMES, STAGES, type ClockView } from '../../domain/claim-clocks.js';
+import { CLOCK_NAMES, STAGES, type ClaimClocks, type ClockView } from '../../domain/claim-clocks.js';
 import { allowedActions, CLAIM_ACTIONS, CLAIM_CHANNELS, CLAIM_STATES, ClaimRuleError, OUTCOMES, reopenableUntil, type ClaimActor, type ClaimEvent } from '../../domain/claims.js';
 import { maskPhone } from '../../notify/phone.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
+import { Time, isoTime, withIsoTimes } from '../time.js';
 
 /** Schemas, views and error mapping shared by the residents' and the staff's claim routes. */
 
@@ -35,7 +36,7 @@ const SubjectSchema = z
     compartment: z.number().int().nullable(),
   })
   .openapi('ClaimSubject');
-const RatingSchema = z.object({ score: z.number().int().min(1).max(5), comment: z.string().nullable(), at: z.number().int() }).openapi('ClaimRating');
+const RatingSchema = z.object({ score: z.number().int().min(1).max(5), comment: z.string().nullable(), at: Time }).openapi('ClaimRating');
 const Actor = z.record(z.string(), z.unknown()).openapi({ description: "who: {type:'staff',id,name} | {type:'resident',phone (masked)} | {type:'system',id}" });
 
 const common = {
@@ -45,14 +46,14 @@ const common = {
   channel: z.enum(CLAIM_CHANNELS),
   subject: SubjectSchema,
   description: z.string(),
-  openedAt: z.number().int(),
-  acknowledgedAt: z.number().int().nullable(),
-  resolvedAt: z.number().int().nullable(),
-  closedAt: z.number().int().nullable(),
+  openedAt: Time,
+  acknowledgedAt: Time.nullable(),
+  resolvedAt: Time.nullable(),
+  closedAt: Time.nullable(),
   outcome: OutcomeSchema.nullable(),
   question: z.string().nullable().openapi({ description: 'what the office asked, while waiting for the resident' }),
   rating: RatingSchema.nullable(),
-  reopenableUntil: z.number().int().nullable(),
+  reopenableUntil: Time.nullable().openapi({ description: 'the resident may reopen until then (7 days after the resolution)' }),
 };
 
 export const ResidentClaim = z
@@ -60,7 +61,7 @@ export const ResidentClaim = z
     ...common,
     actions: z.array(z.enum(CLAIM_ACTIONS)).openapi({ description: 'what I may do now: answer, reopen, rate' }),
     history: z.array(
-      z.object({ at: z.number().int(), action: z.enum(CLAIM_ACTIONS), from: z.enum(CLAIM_STATES).nullable(), to: z.enum(CLAIM_STATES), by: z.enum(['you', 'office', 'system']), note: z.string().nullable() }),
+      z.object({ at: Time, action: z.enum(CLAIM_ACTIONS), from: z.enum(CLAIM_STATES).nullable(), to: z.enum(CLAIM_STATES), by: z.enum(['you', 'office', 'system']), note: z.string().nullable() }),
     ),
   })
   .openapi('ResidentClaim');
@@ -69,13 +70,13 @@ const ClockSchema = z
   .object({
     name: z.enum(CLOCK_NAMES),
     limitMs: z.number(),
-    startedAt: z.number().int(),
+    startedAt: Time,
     elapsedMs: z.number(),
     remainingMs: z.number(),
-    stoppedAt: z.number().int().nullable(),
+    stoppedAt: Time.nullable(),
     paused: z.boolean(),
-    dueAt: z.number().nullable(),
-    nearAt: z.number().nullable(),
+    dueAt: Time.nullable(),
+    nearAt: Time.nullable(),
     stage: z.enum(STAGES),
     met: z.boolean().nullable(),
   })
@@ -83,7 +84,7 @@ const ClockSchema = z
 export const ClocksSchema = z.object({ round: z.number().int(), stage: z.enum(STAGES), ack: ClockSchema, resolve: ClockSchema }).openapi('ClaimClocks');
 const LogLine = z
   .object({
-    at: z.number().int(),
+    at: Time,
     action: z.enum(CLAIM_ACTIONS),
     from: z.enum(CLAIM_STATES).nullable(),
     to: z.enum(CLAIM_STATES),
@@ -95,7 +96,7 @@ const LogLine = z
   .openapi('ClaimLogLine');
 
 export const StaffClaimSummary = z
-  .object({ ...common, phone: z.string().openapi({ description: 'masked in lists: 138****8000' }), openedBy: Actor, reopened: z.number().int(), updatedAt: z.number().int(), clocks: ClocksSchema })
+  .object({ ...common, phone: z.string().openapi({ description: 'masked in lists: 138****8000' }), openedBy: Actor, reopened: z.number().int(), updatedAt: Time, clocks: ClocksSchema })
   .openapi('ClaimSummary');
 export const StaffClaim = StaffClaimSummary.extend({
   phone: z.string().openapi({ description: "the resident's full number (viewing it is a recorded staff action)" }),
@@ -116,14 +117,20 @@ export function residentClaim(v: ClaimView, now: number): z.infer<typeof Residen
   return {
     ...pickCommon(v),
     actions: allowedActions(claim, 'resident', now),
-    history: v.log.filter((e) => e.action !== 'note').map((e) => ({ at: e.at, action: e.action, from: e.from, to: e.to, by: who(e), note: e.note })),
+    history: v.log.filter((e) => e.action !== 'note').map((e) => ({ at: isoTime(e.at), action: e.action, from: e.from, to: e.to, by: who(e), note: e.note })),
   };
 }
+
+/** A line of a claim's log as staff see it (the actor in full). */
+export const logLine = (e: ClaimEvent) => ({ ...e, at: isoTime(e.at) });
+
+/** Records with time fields (a parcel's record, timeline items: their top level; an evidence entry stays as stored). */
+export const isoRecord = <T extends object>(r: T) => withIsoTimes(r);
 
 /** A claim in a staff list: the phone masked, no log. */
 export function staffSummary(v: ClaimView): z.infer<typeof StaffClaimSummary> {
   const { claim } = v;
-  return { ...pickCommon(v), phone: maskPhone(claim.phone), openedBy: claim.openedBy, reopened: claim.reopened, updatedAt: claim.updatedAt, clocks: clocksView(v) };
+  return { ...pickCommon(v), phone: maskPhone(claim.phone), openedBy: claim.openedBy, reopened: claim.reopened, updatedAt: isoTime(claim.updatedAt), clocks: clocksView(v.clocks) };
 }
 
 function pickCommon(v: ClaimView) {
@@ -135,19 +142,19 @@ function pickCommon(v: ClaimView) {
     channel: c.channel,
     subject: c.subject,
     description: c.description,
-    openedAt: c.openedAt,
-    acknowledgedAt: c.acknowledgedAt,
-    resolvedAt: c.resolvedAt,
-    closedAt: c.closedAt,
+    openedAt: isoTime(c.openedAt),
+    acknowledgedAt: isoTime(c.acknowledgedAt),
+    resolvedAt: isoTime(c.resolvedAt),
+    closedAt: isoTime(c.closedAt),
     outcome: c.outcome,
     question: c.question,
-    rating: c.rating,
-    reopenableUntil: reopenableUntil(c),
+    rating: c.rating ? { ...c.rating, at: isoTime(c.rating.at) } : null,
+    reopenableUntil: isoTime(reopenableUntil(c)),
   };
 }
 
-const clock = (c: ClockView) => ({ ...c });
-export const clocksView = (v: ClaimView) => ({ round: v.clocks.round, stage: v.clocks.stage, ack: clock(v.clocks.ack), resolve: clock(v.clocks.resolve) });
+const clock = (c: ClockView) => ({ ...c, startedAt: isoTime(c.startedAt), stoppedAt: isoTime(c.stoppedAt), dueAt: isoTime(c.dueAt), nearAt: isoTime(c.nearAt) });
+export const clocksView = (c: ClaimClocks) => ({ round: c.round, stage: c.stage, ack: clock(c.ack), resolve: clock(c.resolve) });
 
 const TEXT: Record<number, string> = {
   400: 'a field is invalid (named in the message)',

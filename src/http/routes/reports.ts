@@ -3,6 +3,7 @@ import { MONTH_RE } from '../../claims/figures.js';
 import type { MonthlyReports } from '../../claims/report.js';
 import { requireRole, staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
 import { json } from '../schemas.js';
+import { Time, isoTime } from '../time.js';
 import { claimErrors } from './claims-schemas.js';
 import { staffSecurity } from './staff-schemas.js';
 
@@ -15,9 +16,9 @@ const MonthlyReport = z
     month: z.string(),
     previousMonth: z.string(),
     timeZone: z.string(),
-    from: z.number().int(),
-    to: z.number().int(),
-    asOf: z.number().int(),
+    from: Time,
+    to: Time.openapi({ description: 'the first instant after the month' }),
+    asOf: Time,
     claims: z.object({
       opened: Figure,
       byOutcome: z.record(z.string(), Figure).openapi({ description: 'found, wrong_person, compensated, rejected, other, unresolved' }),
@@ -50,7 +51,10 @@ export function reportRoutes(deps: { reports: MonthlyReports; auth: StaffAuthDep
       request: { query: z.object({ month: z.string().regex(MONTH_RE, 'YYYY-MM, e.g. 2026-11').openapi({ example: '2026-11' }) }) },
       responses: { 200: json(MonthlyReport, 'the report'), ...claimErrors(400, 401, 403) },
     }),
-    async (c) => c.json(await deps.reports.monthly(c.req.valid('query').month), 200),
+    async (c) => {
+      const r = await deps.reports.monthly(c.req.valid('query').month);
+      return c.json({ ...r, from: isoTime(r.from), to: isoTime(r.to), asOf: isoTime(r.asOf) }, 200);
+    },
   );
   return app;
 }
