@@ -310,5 +310,8 @@ describe('lost-parcel claims', () => {
     expect(doc.components.schemas).toEqual(expect.objectContaining({ Claim: expect.any(Object), ResidentClaim: expect.any(Object), MonthlyReport: expect.any(Object), ClaimClocks: expect.any(Object) }));
     const docs = await w.request('GET', '/docs');
     expect(docs.text).toContain('/v1/admin/claims/{id}/resolve');
+    const zh = await w.request('GET', '/docs?lang=zh');
+    expect(zh.text).toContain('丢件申诉 Lost-parcel claims');
+    expect(zh.text).toContain('代居民登记申诉');
   });
 });

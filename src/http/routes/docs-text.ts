@@ -40,6 +40,7 @@ export const TAGS: Record<string, Record<Lang, string>> = {
   evidence: { en: 'Evidence', zh: '证据 Evidence' },
   'staff sign-in': { en: 'Staff sign-in', zh: '物业人员登录 Staff sign-in' },
   'staff management': { en: 'Staff management', zh: '人员管理 Staff management' },
+  claims: { en: 'Lost-parcel claims', zh: '丢件申诉 Lost-parcel claims' },
   other: { en: 'Other', zh: '其他 Other' },
 };
 
@@ -97,4 +98,23 @@ export const ZH_SUMMARY: Record<string, string> = {
   'GET /v1/admin/evidence/verify': '逐条核验每条证据链，报告核验的条目数和第一个断点',
   'GET /v1/admin/parcels/{id}/timeline': '包裹的证据时间线：投递、在柜期间的门和传感器事件、在柜机上输入的码、通知、人员开门、结束',
   'GET /v1/admin/dead-letters': '包裹引擎多次失败后搁置的柜机事件，最新在前',
+  // ---- lost-parcel claims ----
+  'POST /v1/claims': '提出丢件申诉：关于我的包裹（编号或快递单号），或网关从未见过的快递单号',
+  'GET /v1/claims': '我的申诉，最新在前',
+  'GET /v1/claims/{id}': '我的一条申诉及其处理经过',
+  'POST /v1/claims/{id}/answer': '回答物业的询问（申诉等待我答复时）：处理时限恢复计时',
+  'POST /v1/claims/{id}/reopen': '处理完毕后 7 天内重新申诉：时限重新计算',
+  'POST /v1/claims/{id}/rating': '为处理结果打分（1–5 分，可附意见），仅一次',
+  'POST /v1/admin/claims': '代居民登记申诉（电话、来访或其他渠道，渠道记入记录）',
+  'GET /v1/admin/claims': '申诉列表，最新在前：按状态、时限、柜机、手机号和时长筛选（手机号打码）',
+  'GET /v1/admin/claims/{id}': '申诉详情：居民完整手机号、处理记录、时限、包裹及其证据时间线',
+  'POST /v1/admin/claims/{id}/acknowledge': '受理申诉（响应时限停止；短信告知居民）',
+  'POST /v1/admin/claims/{id}/investigate': '开始调查（也用于不等居民答复继续调查）',
+  'POST /v1/admin/claims/{id}/ask': '询问居民：申诉等待答复，处理时限暂停（短信告知居民）',
+  'POST /v1/admin/claims/{id}/resolve': '处理完毕并给出结果（不予支持和其他须说明理由）；短信告知居民',
+  'POST /v1/admin/claims/{id}/close': '结案（处理完毕 7 天内居民仍可重新申诉）',
+  'POST /v1/admin/claims/{id}/notes': '添加内部备注（居民看不到）',
+  'GET /v1/admin/claims/{id}/export': '导出申诉记录（JSON 文件）：含证据链位置和哈希',
+  'GET /v1/admin/claims/{id}/print': '申诉记录打印页（A4，中英文）',
+  'GET /v1/admin/reports/monthly': '月度报告（管理员）：申诉数量与结果、响应和处理用时、按时比例、解决率、评分、快递柜服务量，并与上月对比',
 };
