@@ -103,6 +103,24 @@ export const ConfigSchema = z.object({
   NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
 
+  // ---- units and the broker: limits against faulty and hostile clients (docs/security.md, "Units and the broker") ----
+  /** json-v1: a seq more than this ahead of the watermark is suspect: ignored, counted, staff alerted */
+  JSON_V1_SEQ_JUMP_MAX: z.coerce.number().int().min(1).default(10_000),
+  /** ...plus this many for every second since the watermark last moved (a unit replaying a long backlog) */
+  JSON_V1_SEQ_JUMP_PER_S: z.coerce.number().min(0).max(1000).default(1),
+  /** signed commands: how far a unit's clock may lag behind ours (see COMMAND_TTL_S and docs/security.md) */
+  COMMAND_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(3600).default(30),
+  /** a unit's messages held by the gateway, waiting for their turn, before it stops reading from the broker */
+  UNIT_QUEUE_MAX_BYTES: z.coerce.number().int().min(65_536).default(16 * 1024 * 1024),
+  /** embedded broker: largest MQTT packet from a unit, and of every CONNECT (before the client is known) */
+  MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).max(268_435_455).default(16_384),
+  /** embedded broker: largest MQTT packet from a client logged in as the gateway */
+  MQTT_GATEWAY_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).max(268_435_455).default(262_144),
+  /** embedded broker: a connection that has not logged in by then is closed */
+  MQTT_CONNECT_TIMEOUT_MS: ms.default(5_000),
+  /** embedded broker: packets of one client handed to the broker at once (the next ones wait until it is done) */
+  MQTT_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1000).default(16),
+
   // ---- staff and resident sign-in ----
   /** how long a staff login session lasts (absolute, from the login) */
   STAFF_SESSION_HOURS: z.coerce.number().positive().max(24 * 7).default(12),

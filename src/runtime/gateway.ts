@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { UNITS } from '../../devices/units.js';
-import { startSimulators, type SimulatedUnit } from '../../simulators/index.js';
+import { redisUnitMemory, startSimulators, type SimulatedUnit } from '../../simulators/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
 import { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
@@ -118,7 +118,20 @@ export async function startGateway(
     let broker: EmbeddedBroker | null = null;
     let mqttUrl = config.MQTT_URL;
     if (!mqttUrl) {
-      broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, credentials, units, logger });
+      broker = await startEmbeddedBroker({
+        host: config.MQTT_HOST,
+        port: config.MQTT_PORT,
+        credentials,
+        units,
+        logger,
+        counters,
+        limits: {
+          maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+          gatewayMaxPacketBytes: config.MQTT_GATEWAY_MAX_PACKET_BYTES,
+          connectTimeoutMs: config.MQTT_CONNECT_TIMEOUT_MS,
+          maxInflight: config.MQTT_MAX_INFLIGHT,
+        },
+      });
       cleanups.push(() => broker!.close());
       mqttUrl = broker.url;
       logger.info('embedded MQTT broker listening', { url: mqttUrl });
@@ -291,6 +304,8 @@ export async function startGateway(
         units,
         autopilot: { enabled: config.SIM_AUTOPILOT },
         logger: logger.child({ component: 'simulator' }),
+        // Like real units, they keep their seq (and unsent events, remembered commands) across restarts.
+        memory: redisUnitMemory(redis, config.REDIS_PREFIX),
       });
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
@@ -328,9 +343,27 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
     const why = (lastError ?? (err as Error)).message;
     throw new ConfigError(`REDIS_URL: cannot reach Redis at ${url} (${why}). Start redis-server or set REDIS_URL.`);
   }
+  const policy = await evictionPolicy(redis).catch(() => null);
+  if (policy !== 'noeviction') {
+    redis.disconnect();
+    throw new ConfigError(
+      `REDIS_URL: Redis at ${url} has maxmemory-policy ${policy ?? '(unreadable)'}; the gateway keeps parcels, codes and ` +
+        'the event log there and eviction would delete them silently. Set maxmemory-policy noeviction ' +
+        '(redis.conf, or CONFIG SET maxmemory-policy noeviction) and persist with appendonly yes (README, "Redis").',
+    );
+  }
+  if ((await redis.info('persistence').catch(() => '')).includes('aof_enabled:0')) {
+    logger.warn('Redis has no append-only file (appendonly no): a Redis restart loses every write since its last snapshot', { url });
+  }
   redis.removeAllListeners('error');
   redis.on('error', (err: Error) => logger.error('redis error', { err }));
   return redis;
+}
+
+/** maxmemory-policy from INFO (CONFIG is often disabled on managed Redis; INFO is not). */
+async function evictionPolicy(redis: Redis): Promise<string | null> {
+  const info = await redis.info('memory');
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
