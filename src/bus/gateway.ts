@@ -9,6 +9,7 @@ import type { Counters } from '../metrics.js';
 import { keys } from '../store/keys.js';
 import type { LoggedEvent, UnitStore } from '../store/units.js';
 import { CommandBus } from './commands.js';
+import type { OpenGuard } from './open-guard.js';
 import type { Driver, DriverContext, DriverTimings } from './driver.js';
 import { createDriver } from '../../devices/registry.js';
 
@@ -31,6 +32,8 @@ export interface GatewayBusOptions {
   counters: Counters;
   timings: DriverTimings & Pick<Config, 'COMMAND_TIMEOUT_MS'>;
   now?: () => number;
+  /** rate limits and lockdowns of door opens, passed to the command bus */
+  opens?: OpenGuard;
 }
 
 /**
@@ -59,6 +62,7 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       counters: o.counters,
       timeoutMs: o.timings.COMMAND_TIMEOUT_MS,
       now,
+      ...(o.opens ? { opens: o.opens } : {}),
     });
     for (const unit of o.units) {
       const ctx: DriverContext = {
