@@ -94,14 +94,15 @@ export const LOCKDOWN_SCREEN = { zh: '暂停使用 请联系物业', en: 'Locked
 
 /**
  * KEYS: 1 unit lockdown, 2 fleet lockdown, 3 unit explained, 4 unit unexplained, 5 fleet explained, 6 fleet
- * unexplained (zsets of command ids by time). ARGV: now, window, command id, explained (1/0), admin (1/0), unit rate,
+ * unexplained, 7 unit burst, 8 fleet burst (zsets of command ids by time; a burst set holds the unexplained opens
+ * since its lockdown was last lifted: lifting empties it, the rate limits still count them). ARGV: now, window, command id, explained (1/0), admin (1/0), unit rate,
  * fleet rate, unit burst, fleet burst. Answers {outcome, scope, n}: `locked_down`; `rate_limited` (n = ms until a
  * place frees up); `trip` (refused, and this open trips a lockdown of scope: n unexplained opens in the window with
  * it); `ok` (admitted and counted; scope set when an admin's open trips a lockdown).
  */
 const ADMIT = `
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 3, 6 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window) end
+for i = 3, 8 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window) end
 local admin = ARGV[5] == '1'
 local unitLocked = redis.call('EXISTS', KEYS[1]) == 1
 local fleetLocked = redis.call('EXISTS', KEYS[2]) == 1
@@ -123,22 +124,24 @@ if redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[
 local explained = ARGV[4] == '1'
 local trip, n = '', 0
 if not explained and not fleetLocked then
-  local u = redis.call('ZCARD', KEYS[4]) + 1
-  local f = redis.call('ZCARD', KEYS[6]) + 1
+  local u = redis.call('ZCARD', KEYS[7]) + 1
+  local f = redis.call('ZCARD', KEYS[8]) + 1
   if not unitLocked and u > tonumber(ARGV[8]) then trip, n = 'unit', u
   elseif f > tonumber(ARGV[9]) then trip, n = 'fleet', f end
 end
 if trip ~= '' and not admin then return {'trip', trip, n} end
-local u, f = 3, 5
-if not explained then u, f = 4, 6 end
-redis.call('ZADD', KEYS[u], now, ARGV[3])
-redis.call('ZADD', KEYS[f], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[u], window)
-redis.call('PEXPIRE', KEYS[f], window)
+local sets = {3, 5}
+if not explained then sets = {4, 6, 7, 8} end
+for _, i in ipairs(sets) do
+  redis.call('ZADD', KEYS[i], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[i], window)
+end
 return {'ok', trip, n}
 `;
 
 type WithAdmit = Redis & { lgOpenAdmit(...args: (string | number)[]): Promise<[string, string, number]> };
+
+const ADMIT_KEYS = 8;
 
 export class OpenGuard {
   readonly k: Keys;
@@ -158,7 +161,7 @@ export class OpenGuard {
     },
   ) {
     this.k = keys(d.prefix);
-    if (!('lgOpenAdmit' in d.redis)) d.redis.defineCommand('lgOpenAdmit', { numberOfKeys: 6, lua: ADMIT });
+    if (!('lgOpenAdmit' in d.redis)) d.redis.defineCommand('lgOpenAdmit', { numberOfKeys: ADMIT_KEYS, lua: ADMIT });
     this.redis = d.redis as WithAdmit;
     this.tx = new Tx(d.redis);
   }
@@ -179,6 +182,8 @@ export class OpenGuard {
       this.k.opensUnit(req.unit, 'unexplained'),
       this.k.opensFleet('explained'),
       this.k.opensFleet('unexplained'),
+      this.k.opensUnit(req.unit, 'burst'),
+      this.k.opensFleet('burst'),
       this.d.now(),
       WINDOW_MS,
       req.commandId,
@@ -282,8 +287,9 @@ export class OpenGuard {
   }
 
   /**
-   * Lift a lockdown (admins only: the HTTP route checks the role). Its unexplained-open window starts afresh, so the
-   * burst that tripped it does not trip it again at the next open. Returns the lockdown lifted, or null if none.
+   * Lift a lockdown (admins only: the HTTP route checks the role). Its burst count starts afresh, so the opens that
+   * tripped it do not trip it again at the next open (they still count toward the rate limits for their minute).
+   * Returns the lockdown lifted, or null if none.
    */
   async lift(unit: string | null, actor: Actor, reason?: string): Promise<Lockdown | null> {
     const key = this.lockKey(unit);
@@ -300,9 +306,8 @@ export class OpenGuard {
         cause: cur.lockdown.cause,
         ...(reason ? { reason } : {}),
       };
-      const window = unit ? this.k.opensUnit(unit, 'unexplained') : this.k.opensFleet('unexplained');
       const done = await this.d.evidence.within(unit ? unitChain(unit) : OFFICE_CHAIN, [entry], async (spec) => {
-        const r = await this.tx.apply([{ key, value: cur.raw }], [['DEL', key], ['DEL', window]], spec);
+        const r = await this.tx.apply([{ key, value: cur.raw }], [['DEL', key], ['DEL', unit ? this.k.opensUnit(unit, 'burst') : this.k.opensFleet('burst')]], spec);
         if (r instanceof HeadMoved) return r;
         return { result: r !== null, appended: r !== null };
       });

@@ -87,9 +87,12 @@ export function keys(p: string) {
     residentSession: (hash: string) => `${p}resident-session:${hash}`,
 
     // ---- opening doors: rate limits and lockdowns (src/bus/open-guard.ts) ----
-    /** door opens admitted in the last minute (zset command id -> time), per unit and for the fleet, by kind */
-    opensUnit: (unit: string, kind: 'explained' | 'unexplained') => `${p}opens:${kind}:unit:${unit}`,
-    opensFleet: (kind: 'explained' | 'unexplained') => `${p}opens:${kind}:fleet`,
+    /**
+     * door opens admitted in the last minute (zset command id -> time), per unit and for the fleet, by kind; `burst`
+     * holds the unexplained ones since the unit's (the fleet's) lockdown was last lifted
+     */
+    opensUnit: (unit: string, kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:unit:${unit}`,
+    opensFleet: (kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:fleet`,
     /** a lockdown in force (JSON): of one unit, or of the whole fleet */
     lockdownUnit: (unit: string) => `${p}lockdown:unit:${unit}`,
     lockdownFleet: `${p}lockdown:fleet`,

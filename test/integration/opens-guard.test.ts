@@ -139,9 +139,12 @@ describe('the open guard (two gateways on one Redis, an injected clock)', () => 
     expect(await g.two.guard.lift(B, admin)).toMatchObject({ unit: B, cause: 'manual' });
     expect(await g.two.guard.lift(B, admin)).toBeNull();
     for (let i = 0; i < 2; i++) expect((await g.one.guard.admit(g.req(B, staff))).ok).toBe(true);
-    expect((await g.entries(unitChain(B))).map((e) => [e.kind, e.actor.name])).toEqual([
+    // …and the third since the lift trips it again
+    expect(await g.two.guard.admit(g.req(B, staff))).toMatchObject({ ok: false, tripped: { scope: 'unit', unit: B } });
+    expect((await g.entries(unitChain(B))).map((e) => [e.kind, e.actor.name ?? e.actor.id])).toEqual([
       ['lockdown', 'member1'],
       ['lockdown-lifted', 'boss'],
+      ['lockdown', 'open-guard'],
     ]);
   });
 });
