@@ -185,9 +185,10 @@ const EN: Record<NoticeKind, Render> = {
     const where = str(p, 'scope') === 'fleet' ? 'every locker' : `the ${site(k, p, 'en')} locker` + (str(p, 'unit') ? ` (${str(p, 'unit')})` : '');
     const since = str(p, 'since') ? ` since ${formatDateTime(needTime(k, p, 'since'), 'en', tz)}` : '';
     return str(p, 'cause') === 'manual'
-      ? `Notice: ${where} is locked down${since} by ${str(p, 'by') ?? 'staff'} (${str(p, 'reason') ?? 'no reason given'}). Only an admin can open doors; deposits and pickups are paused until an admin lifts it.`
-      : `Alert: ${str(p, 'count') ?? 'many'} compartments no parcel explains were opened remotely within a minute at ${where}, locked down${since}. ` +
-          `Only an admin can open doors; deposits and pickups are paused. Please check at once; an admin lifts it.`;
+      ? `Notice: ${where} is locked down${since} by ${str(p, 'by') ?? 'staff'} (${str(p, 'reason') ?? 'no reason given'}). ` +
+          `Only admins can open; deposits and pickups wait till an admin lifts it.`
+      : `Alert: ${str(p, 'count') ?? 'many'} doors opened remotely in one minute at ${where}, none for a parcel: locked down${since}. ` +
+          `Only admins can open; deposits and pickups wait till an admin lifts it.`;
   },
 };
 
