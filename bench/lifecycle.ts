@@ -29,6 +29,7 @@
  */
 import type { EvidenceEntry } from '../src/evidence/entry.js';
 import { systemClock } from '../src/domain/clock.js';
+import { EvidenceLog } from '../src/evidence/log.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -409,9 +410,11 @@ async function runInProcess(mode: 'service' | 'engine'): Promise<Report> {
   // BENCH_LOG=error (or warn, info) shows what the product logs; silent by default.
   const logger = process.env.BENCH_LOG ? createLogger(process.env.BENCH_LOG as 'error') : silentLogger;
   const codeKey = randomBytes(32);
-  const unitStore = new UnitStore(redis, PREFIX, units);
+  // one evidence log for both stores, as in the gateway (one cached head per chain)
+  const evidenceLog = new EvidenceLog(redis, PREFIX);
+  const unitStore = new UnitStore(redis, PREFIX, units, evidenceLog);
   for (const u of units) await unitStore.apply({ unit: u.id, at: Date.now(), source: {}, kind: 'presence', online: true });
-  const store = new CodeSpyStore(redis, PREFIX);
+  const store = new CodeSpyStore(redis, PREFIX, evidenceLog);
   outboxWritten = () => store.outboxEntries;
   const couriers = new Couriers(redis, store.k);
   const residents = new Residents(redis, store.k);

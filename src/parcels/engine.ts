@@ -214,6 +214,11 @@ export class ParcelEngine {
   }
 
   private async handle(entry: Entry, event: UnitEvent | null): Promise<void> {
+    if (entry.fields.length === 0) {
+      // pending, but no longer in the stream (deleted by hand): nothing left to handle
+      this.ack(entry);
+      return;
+    }
     if (!event || typeof event !== 'object' || typeof event.kind !== 'string') {
       await this.deadLetter(entry, event, new Error('unreadable entry'), 0);
       return;

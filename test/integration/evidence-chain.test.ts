@@ -9,6 +9,11 @@ import { keys } from '../../src/store/keys.js';
 import { UnitStore, fieldMap } from '../../src/store/units.js';
 import { silentLogger } from '../../src/log.js';
 import { TestRedis } from '../support/redis.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DEV_CREDENTIALS_FILE, loadCredentials } from '../../src/config/credentials.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const U = UNITS[0]!.id;
 const CHAIN = unitChain(U);
@@ -141,6 +146,35 @@ describe('the evidence chain', () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? w.log : other).append(CHAIN, [entry(i)])));
     const r = await w.evidence.verifier.verify(CHAIN);
     expect(r).toMatchObject({ ok: true, checked: 40 });
+  });
+});
+
+describe('npm run verify', () => {
+  it('exits 0 on good chains and 1 naming the broken entry, with the gateway\'s credentials', async () => {
+    const creds = loadCredentials({ file: DEV_CREDENTIALS_FILE });
+    const w = world();
+    const signed = new Evidence(w.log, { redis, prefix: w.prefix, secret: Buffer.from(creds.gateway.codeKeyHex!, 'hex'), clock: w.clock, logger: silentLogger, retentionDays: 180 });
+    const rows = await tenEntries(w);
+    await signed.checkpoints.take(CHAIN);
+    const run = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/verify.ts'], {
+          cwd: ROOT,
+          env: { ...process.env, REDIS_URL: server.url, REDIS_PREFIX: w.prefix, NODE_ENV: 'test' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+        p.on('exit', (code) => resolve({ code, out }));
+      });
+    const good = await run();
+    expect(good.code, good.out).toBe(0);
+    expect(good.out).toMatch(new RegExp(`ok +${CHAIN}: 10 entries checked`));
+    await redis.xdel(w.k.evidence(CHAIN), rows[2]![0]);
+    const bad = await run();
+    expect(bad.code, bad.out).toBe(1);
+    expect(bad.out).toContain(`BROKEN  ${CHAIN}: missing at n=3 (entry ${rows[3]![0]})`);
   });
 });
 
