@@ -120,16 +120,18 @@ export class CommandBus {
         ...(opts.parcel ? { parcel: opts.parcel } : {}),
       },
     ]);
-    if (a.why === 'locked_down' && !a.tripped) this.showLockdown({ unit: record.unit });
+    if (a.why === 'locked_down' && !a.tripped) this.showLockdown({ unit: record.unit }, true);
     throw new OpenRefused(a.why, a.scope, a.retryAfterMs);
   }
 
-  /** The screens of the units a lockdown stops say so (at most once a minute per unit for refused opens). */
-  showLockdown(l: Pick<Lockdown, 'unit'> & { since?: number }): void {
+  /**
+   * The screens of the units a lockdown stops say so: at once for a new lockdown; for a refused open (`again`) only
+   * if the screen has not said so for a minute, so a refused script cannot flood the unit with screen texts.
+   */
+  showLockdown(l: Pick<Lockdown, 'unit'>, again = false): void {
     const now = this.now();
     for (const unit of l.unit ? [l.unit] : [...this.deps.drivers.keys()]) {
-      // a new lockdown always shows; a refused open only if the screen has not said so for a minute
-      if (l.since === undefined && now - (this.lockdownShown.get(unit) ?? -Infinity) < 60_000) continue;
+      if (again && now - (this.lockdownShown.get(unit) ?? -Infinity) < 60_000) continue;
       this.lockdownShown.set(unit, now);
       void this.send(unit, { op: 'display', text: `${LOCKDOWN_SCREEN.zh} ${LOCKDOWN_SCREEN.en}`, ascii: LOCKDOWN_SCREEN.en, seconds: 255 }, { timeoutMs: 3_000 }).catch(
         (err: unknown) => this.deps.logger.warn('lockdown screen text failed', { unit, err }),
