@@ -8,18 +8,26 @@ import { requireRole, staffAuth, type StaffAuthDeps, type StaffEnv } from '../au
 import { ApiError } from '../errors.js';
 import { ErrorSchema, UnitIdParam, json } from '../schemas.js';
 import { recordStaffAction } from '../staff-actions.js';
+import { Time, withIsoTimes } from '../time.js';
 import { staffSecurity } from './staff-schemas.js';
 
 export const LockdownView = z
   .object({
     scope: z.enum(['unit', 'fleet']),
     unit: z.string().nullable(),
-    since: z.number().int().openapi({ description: 'epoch ms' }),
+    since: Time,
     cause: z.enum(['burst', 'manual']).openapi({ description: 'burst: tripped by unexplained opens; manual: a staff member' }),
     reason: z.string(),
     by: z.record(z.string(), z.unknown()).openapi({ description: 'the actor: the open guard (system) or the member' }),
   })
   .openapi('Lockdown');
+
+/** A lockdown as the API shows it (its time in ISO 8601 with the community's offset). */
+function view(l: Lockdown): z.infer<typeof LockdownView>;
+function view(l: Lockdown | null): z.infer<typeof LockdownView> | null;
+function view(l: Lockdown | null): z.infer<typeof LockdownView> | null {
+  return l ? (withIsoTimes(l) as z.infer<typeof LockdownView>) : null;
+}
 
 const ReasonBody = z.object({ reason: z.string().trim().min(3).max(200) }).openapi('LockdownRequest');
 const errors = {
@@ -62,7 +70,7 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
     }),
     async (c) => {
       const o = await deps.opens.overview();
-      return c.json({ fleet: o.fleet, units: Object.entries(o.units).map(([unit, lockdown]) => ({ unit, lockdown })) }, 200);
+      return c.json({ fleet: view(o.fleet), units: Object.entries(o.units).map(([unit, lockdown]) => ({ unit, lockdown: view(lockdown) })) }, 200);
     },
   );
 
@@ -94,7 +102,7 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
     }),
     async (c) => {
       const r = await lock(c, null, c.req.valid('json').reason);
-      return c.json(r.lockdown, r.created ? 201 : 200);
+      return c.json(view(r.lockdown), r.created ? 201 : 200);
     },
   );
 
@@ -107,7 +115,7 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
       summary: 'Lift the fleet lockdown (admins only; units locked down on their own stay so)',
       responses: { 200: json(z.object({ lifted: LockdownView }), 'lifted'), ...errors },
     }),
-    async (c) => c.json({ lifted: await lift(c, null) }, 200),
+    async (c) => c.json({ lifted: view(await lift(c, null)) }, 200),
   );
 
   app.openapi(
@@ -122,7 +130,7 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
     }),
     async (c) => {
       const r = await lock(c, unitOf(c.req.valid('param').id), c.req.valid('json').reason);
-      return c.json(r.lockdown, r.created ? 201 : 200);
+      return c.json(view(r.lockdown), r.created ? 201 : 200);
     },
   );
 
@@ -136,7 +144,7 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
       request: { params: UnitIdParam },
       responses: { 200: json(z.object({ lifted: LockdownView }), 'lifted'), ...errors },
     }),
-    async (c) => c.json({ lifted: await lift(c, unitOf(c.req.valid('param').id)) }, 200),
+    async (c) => c.json({ lifted: view(await lift(c, unitOf(c.req.valid('param').id))) }, 200),
   );
 
   return app;

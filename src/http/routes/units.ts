@@ -3,7 +3,7 @@ import type { OpenGuard } from '../../bus/open-guard.js';
 import type { UnitStore } from '../../store/units.js';
 import type { AppEnv } from '../app.js';
 import { ApiError } from '../errors.js';
-import { ErrorSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
+import { ErrorSchema, UnitIdParam, UnitSchema, json, unitView } from '../schemas.js';
 
 /** A unit as anyone sees it: its live state, and whether a lockdown stops its doors (its own or the fleet's). */
 const UnitView = UnitSchema.extend({
@@ -26,7 +26,7 @@ export function unitRoutes(deps: { store: UnitStore; opens?: OpenGuard | null })
     }),
     async (c) => {
       const [units, l] = await Promise.all([deps.store.units(), lockdowns()]);
-      return c.json({ units: units.map((u) => ({ ...u, lockedDown: Boolean(l.fleet ?? l.units[u.id]) })), fleet: { lockedDown: l.fleet !== null } }, 200);
+      return c.json({ units: units.map((u) => ({ ...unitView(u), lockedDown: Boolean(l.fleet ?? l.units[u.id]) })), fleet: { lockedDown: l.fleet !== null } }, 200);
     },
   );
 
@@ -44,7 +44,7 @@ export function unitRoutes(deps: { store: UnitStore; opens?: OpenGuard | null })
       const unit = await deps.store.unit(id);
       if (!unit) throw new ApiError(404, 'not_found', `no unit ${id}`);
       const lockedDown = deps.opens ? (await deps.opens.lockdownOf(id)) !== null : false;
-      return c.json({ ...unit, lockedDown }, 200);
+      return c.json({ ...unitView(unit), lockedDown }, 200);
     },
   );
 
