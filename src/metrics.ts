@@ -35,6 +35,12 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_seq_suspect_total: { help: 'json-v1: messages ignored for an impossible seq jump (watermark kept; staff told)', labels: ['unit'] },
   lg_command_throttled_total: { help: 'signed commands not sent: the unit could have forgotten a still valid one (replay guard)', labels: ['unit'] },
   lg_mqtt_refused_total: { help: 'MQTT connections the embedded broker closed by its guard, by reason', labels: ['reason'] },
+  lg_opens_total: {
+    help: 'door opens asked for, by kind (explained: a parcel intent of its own party; unexplained: staff, raw) and outcome (admitted, rate_limited, locked_down, tripped)',
+    labels: ['unit', 'kind', 'outcome'],
+  },
+  lg_lockdowns_total: { help: 'lockdowns begun (unit or fleet), by cause (burst of unexplained opens, or manual)', labels: ['scope', 'cause'] },
+  lg_lockdown_lifts_total: { help: 'lockdowns lifted by an admin', labels: ['scope'] },
   notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
   notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },

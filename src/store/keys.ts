@@ -91,6 +91,17 @@ export function keys(p: string) {
     otpRequestLock: (kind: 'phone' | 'ip', id: string) => `${p}otpreqlock:${kind}:${id}`,
     /** SHA-256 of a resident token -> {phone, expiresAt} */
     residentSession: (hash: string) => `${p}resident-session:${hash}`,
+
+    // ---- opening doors: rate limits and lockdowns (src/bus/open-guard.ts) ----
+    /**
+     * door opens admitted in the last minute (zset command id -> time), per unit and for the fleet, by kind; `burst`
+     * holds the unexplained ones since the unit's (the fleet's) lockdown was last lifted
+     */
+    opensUnit: (unit: string, kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:unit:${unit}`,
+    opensFleet: (kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:fleet`,
+    /** a lockdown in force (JSON): of one unit, or of the whole fleet */
+    lockdownUnit: (unit: string) => `${p}lockdown:unit:${unit}`,
+    lockdownFleet: `${p}lockdown:fleet`,
   };
 }
 export type Keys = ReturnType<typeof keys>;
