@@ -92,6 +92,16 @@ export function keys(p: string) {
     /** SHA-256 of a resident token -> {phone, expiresAt} */
     residentSession: (hash: string) => `${p}resident-session:${hash}`,
 
+    // ---- opening doors: rate limits and lockdowns (src/bus/open-guard.ts) ----
+    /**
+     * door opens admitted in the last minute (zset command id -> time), per unit and for the fleet, by kind; `burst`
+     * holds the unexplained ones since the unit's (the fleet's) lockdown was last lifted
+     */
+    opensUnit: (unit: string, kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:unit:${unit}`,
+    opensFleet: (kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:fleet`,
+    /** a lockdown in force (JSON): of one unit, or of the whole fleet */
+    lockdownUnit: (unit: string) => `${p}lockdown:unit:${unit}`,
+    lockdownFleet: `${p}lockdown:fleet`,
     // ---- lost-parcel claims (see src/claims/) ----
     /** a claim: {v, j, state}; its own log of changes (list of JSON lines, oldest first) */
     claim: (id: string) => `${p}claim:${id}`,
@@ -105,7 +115,7 @@ export function keys(p: string) {
     claimsByUnit: (unit: string) => `${p}claims:unit:${unit}`,
     /** zset id -> when the reopening window of a resolved claim ends (the sweep closes it then) */
     claimsAutoClose: `${p}claims:autoclose`,
-    /** the one unresolved claim about a parcel (string: claim id) */
+    /** the unresolved claims about a parcel (set of claim ids; a new claim needs it empty) */
     claimParcel: (parcelId: string) => `${p}claim-parcel:${parcelId}`,
     /** alerts sent for a claim (hash alert key -> when): each stage of each clock once, whatever the number of gateways */
     claimAlerts: (id: string) => `${p}claim-alerts:${id}`,
