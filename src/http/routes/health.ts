@@ -4,12 +4,13 @@ import type { AppEnv } from '../app.js';
 
 export interface Health {
   redis(): Promise<boolean>;
-  mqtt(): boolean;
+  /** the units' side: MQTT on site; at the edge, whether the site gateway's consumer is alive */
+  mqtt(): boolean | Promise<boolean>;
 }
 
 const Ready = z.object({ ready: z.boolean(), redis: z.boolean(), mqtt: z.boolean() }).openapi('Readiness');
 
-export function healthRoutes(deps: { health: Health; counters: Counters }) {
+export function healthRoutes(deps: { health: Health; counters?: Counters }) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
@@ -34,11 +35,12 @@ export function healthRoutes(deps: { health: Health; counters: Counters }) {
     }),
     async (c) => {
       const redis = await deps.health.redis().catch(() => false);
-      const mqtt = deps.health.mqtt();
+      const mqtt = await Promise.resolve(deps.health.mqtt()).catch(() => false);
       const body = { ready: redis && mqtt, redis, mqtt };
       return body.ready ? c.json(body, 200) : c.json(body, 503);
     },
   );
-  app.get('/metrics', (c) => c.text(deps.counters.render()));
+  const counters = deps.counters;
+  if (counters) app.get('/metrics', (c) => c.text(counters.render()));
   return app;
 }
