@@ -5,7 +5,6 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Hono } from 'hono';
 import type { CommandBus } from '../bus/commands.js';
 import type { Logger } from '../log.js';
-import type { Counters } from '../metrics.js';
 import type { Couriers, Residents } from '../parcels/accounts.js';
 import type { ParcelService } from '../parcels/service.js';
 import type { StaffService } from '../staff/service.js';
@@ -50,7 +49,6 @@ export interface StaffDeps {
 /** What only the site gateway serves: units, staff, admin, evidence, pages, metrics. */
 export interface SiteDeps {
   store: UnitStore;
-  counters: Counters;
   staff: StaffDeps;
   parcels?: SiteParcelDeps;
 }
@@ -107,9 +105,23 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  // One access line per request, with its request id (health checks and scrapes only at debug).
+  const access = deps.logger.child({ component: 'http' });
   app.use(async (c, next) => {
+    const t0 = performance.now();
     await next();
     c.header('X-Request-Id', c.get('requestId'));
+    const status = c.res.status;
+    const line = {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path.replace(/1[3-9]\d{9}/g, (p) => `${p.slice(0, 3)}****${p.slice(-4)}`), // a phone in the path
+      status,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+    };
+    if (/^\/(healthz|readyz|metrics)$/.test(c.req.path)) access.debug('request', line);
+    else if (status >= 500) access.warn('request', line);
+    else access.info('request', line);
   });
   app.use(secureHeaders());
   app.use(bodyLimit({ maxSize: 64 * 1024 }));
@@ -117,7 +129,7 @@ export function createApp(deps: AppDeps) {
   app.onError(onError(deps.logger));
   app.notFound((c) => c.json(errorBody(c, 'not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
-  app.route('/', healthRoutes({ health: deps.health, ...(deps.site ? { counters: deps.site.counters } : {}) }));
+  app.route('/', healthRoutes({ health: deps.health }));
   if (deps.siteOnly) {
     const gateway = deps.siteOnly.gateway;
     for (const { path, why } of SITE_ONLY_PATHS) {

@@ -5,7 +5,7 @@ import { parseEdgeEnv, type EdgeEnv } from '../edge/config.js';
 import { edgeApiDeps, edgeRuntime } from '../edge/deps.js';
 import { edgeKeys } from '../edge/protocol.js';
 import { createApp } from '../http/app.js';
-import { createLogger } from '../log.js';
+import { consoleLogger } from '../edge/logger.js';
 
 /**
  * The Workers entry (wrangler.toml): the same Hono app as the site gateway, createApp(edgeDeps), serving the courier
@@ -25,7 +25,7 @@ function redis(): Redis {
   return conn.redis;
 }
 
-const logger = createLogger('info', { runtime: 'edge' });
+const logger = consoleLogger('info', { runtime: 'edge' });
 let built: { key: string; env: EdgeEnv; app: ReturnType<typeof createApp> } | null = null;
 
 function appFor(bindings: Record<string, unknown>) {

@@ -1,5 +1,4 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Counters } from '../../metrics.js';
 import type { AppEnv } from '../app.js';
 
 export interface Health {
@@ -10,7 +9,8 @@ export interface Health {
 
 const Ready = z.object({ ready: z.boolean(), redis: z.boolean(), mqtt: z.boolean() }).openapi('Readiness');
 
-export function healthRoutes(deps: { health: Health; counters?: Counters }) {
+/** Health checks. GET /metrics is in metrics.ts, mounted by the runtime (token or a listener of its own). */
+export function healthRoutes(deps: { health: Health }) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
@@ -40,7 +40,5 @@ export function healthRoutes(deps: { health: Health; counters?: Counters }) {
       return body.ready ? c.json(body, 200) : c.json(body, 503);
     },
   );
-  const counters = deps.counters;
-  if (counters) app.get('/metrics', (c) => c.text(counters.render()));
   return app;
 }
