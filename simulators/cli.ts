@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { UNITS } from '../devices/units.js';
 import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
 import type { UnitProfile } from '../src/domain/model.js';
-import { createLogger, type Level } from '../src/log.js';
+import type { Level } from '../src/log.js';
+import { createLogger } from '../src/runtime/logger.js';
 import { fileUnitMemory, startSimulators, type CommandInfo, type Faults, type SimulatedUnit } from './index.js';
 
 const USAGE = `usage: npx tsx simulators/cli.ts [--units all|ID,ID...] [--broker URL] [--credentials FILE]

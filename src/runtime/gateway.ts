@@ -11,7 +11,8 @@ import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { createApp, staffAuthDeps, type StaffDeps } from '../http/app.js';
-import { createLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { createLogger } from './logger.js';
 import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
 import { ParcelStore } from '../store/parcels.js';
@@ -24,7 +25,10 @@ import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
 import { StaffService } from '../staff/service.js';
 import type { ScryptParams } from '../staff/types.js';
 import { StaffStore } from '../store/staff.js';
-import { devRoutes } from '../http/routes/dev.js';
+import { DevPhones, devRoutes } from '../http/routes/dev.js';
+import type { ConsoleText } from '../notify/channels/console.js';
+import { serveMetrics } from './metrics-server.js';
+import { setApiTimeZone } from '../http/time.js';
 import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
@@ -32,6 +36,8 @@ import { evidenceStaffActions } from '../evidence/staff.js';
 
 export interface RunningGateway {
   url: string;
+  /** GET here for Prometheus metrics (METRICS_TOKEN as bearer token when set) */
+  metricsUrl: string;
   mqttUrl: string;
   redis: Redis;
   bus: GatewayBus;
@@ -88,6 +94,8 @@ export async function startGateway(
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
   const units = opts.units ?? UNITS;
+  const redisUrl = config.REDIS_URL;
+  if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
@@ -104,7 +112,7 @@ export async function startGateway(
   };
 
   try {
-    const redis = await connectRedis(config.REDIS_URL, logger);
+    const redis = await connectRedis(redisUrl, logger);
     cleanups.push(async () => redis.quit());
 
     let broker: EmbeddedBroker | null = null;
@@ -151,6 +159,7 @@ export async function startGateway(
 
     // ---- parcels and notifications ----
     const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
+    const phones = new DevPhones(); // with simulators: the residents' phones (GET /dev/phones/{phone}/sms)
     const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX, evidenceLog);
     const evidence = new Evidence(evidenceLog, {
       redis,
@@ -178,11 +187,12 @@ export async function startGateway(
       clock,
     });
     const notifier = new Notifier({
-      connection: () => quiet(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), logger),
+      connection: () => quiet(new Redis(redisUrl, { maxRetriesPerRequest: null }), logger),
       config: notifyConfig(config),
       logger,
       counters,
       deliveries: deliveryRecorder(evidenceLog, clock),
+      ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
     });
     notifier.startWorkers();
     cleanups.push(() => notifier.close());
@@ -215,6 +225,7 @@ export async function startGateway(
       engineRedis.disconnect();
     });
 
+    setApiTimeZone(config.TIME_ZONE); // API times are ISO 8601 with this zone's offset
     // ---- staff and resident sign-in ----
     const lockout = { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS };
     const now = { now: () => clock.now() };
@@ -268,9 +279,11 @@ export async function startGateway(
       },
     });
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
+    const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues() });
+    cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
-    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }));
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }, phones));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(
@@ -297,7 +310,8 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, close };
+    const metricsUrl = metrics.url ?? `${url}/metrics`;
+    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, close };
   } catch (err) {
     await close();
     throw err;
