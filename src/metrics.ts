@@ -30,15 +30,14 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_engine_refused_total: { help: 'unit events the parcel service refused (a rule, not a failure), by kind and code', labels: ['kind', 'code'] },
   lg_engine_retries_total: { help: 'unit events the parcel engine tried again after an unexpected failure', labels: ['kind'] },
   lg_engine_dead_letters_total: { help: 'unit events set aside in the dead-letter stream after repeated failures', labels: ['unit'] },
+  lg_unit_messages_total: { help: 'unit messages handled, per unit (each unit has its own intake queue)', labels: ['unit'] },
+  lg_unit_queue_full_total: { help: "times a unit's intake queue filled up and reading from the broker paused", labels: ['unit'] },
+  lg_seq_suspect_total: { help: 'json-v1: messages ignored for an impossible seq jump (watermark kept; staff told)', labels: ['unit'] },
+  lg_command_throttled_total: { help: 'signed commands not sent: the unit could have forgotten a still valid one (replay guard)', labels: ['unit'] },
+  lg_mqtt_refused_total: { help: 'MQTT connections the embedded broker closed by its guard, by reason', labels: ['reason'] },
   notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
   notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },
-  // units and the broker (docs/security.md, "Units and the broker")
-  lg_unit_messages_total: { help: 'unit messages handled, per unit (each unit has its own queue)', labels: ['unit'] },
-  lg_unit_queue_full_total: { help: "times a unit's queue reached UNIT_QUEUE_MAX_BYTES and reading from the broker paused", labels: ['unit'] },
-  lg_seq_suspect_total: { help: 'json-v1 events or snapshots with an impossible seq jump (ignored, staff alerted)', labels: ['unit'] },
-  lg_command_throttled_total: { help: "signed commands not sent: the unit could have forgotten a still valid command (replay guard)", labels: ['unit'] },
-  lg_mqtt_refused_total: { help: 'embedded broker connections closed by its guard, by reason', labels: ['reason'] },
   lg_metric_label_mismatch_total: { help: 'inc() calls with labels their metric was not declared with (extra labels dropped)', labels: ['metric'] },
 };
 
