@@ -226,25 +226,24 @@ describe('packets handed to aedes at once (MQTT_MAX_INFLIGHT)', () => {
 });
 
 describe('Mosquitto with the generated config', () => {
+  const mosquitto = new TestMosquitto();
+  beforeAll(() => mosquitto.start({ credentials, units: UNITS }));
+  afterAll(() => mosquitto.stop());
+
   it('disconnects a client whose packet is over max_packet_size (16 KiB), before and after login', async () => {
-    const mosquitto = await new TestMosquitto().start({ credentials, units: UNITS });
-    try {
-      const huge = await attacker(mosquitto.port, connectHead(250 * MB), 20 * MB);
-      expect(huge.closedAfterMs).not.toBeNull();
-      const unit = await mqtt.connectAsync(mosquitto.url, {
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-        clientId: unitClientId(JSON_UNIT),
-        username: JSON_UNIT.id,
-        password: credentials.units[JSON_UNIT.id]!.password,
-      });
-      unit.on('error', () => undefined);
-      await unit.publishAsync(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(10_000), { qos: 1 });
-      unit.publish(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(20_000), { qos: 1 }, () => undefined);
-      await eventually(() => !unit.connected, 5000, 'the unit disconnected');
-      await unit.endAsync(true);
-    } finally {
-      await mosquitto.stop();
-    }
+    const huge = await attacker(mosquitto.port, connectHead(250 * MB), 20 * MB);
+    expect(huge.closedAfterMs).not.toBeNull();
+    const unit = await mqtt.connectAsync(mosquitto.url, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: unitClientId(JSON_UNIT),
+      username: JSON_UNIT.id,
+      password: credentials.units[JSON_UNIT.id]!.password,
+    });
+    unit.on('error', () => undefined);
+    await unit.publishAsync(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(10_000), { qos: 1 });
+    unit.publish(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(20_000), { qos: 1 }, () => undefined);
+    await eventually(() => !unit.connected, 5000, 'the unit disconnected');
+    await unit.endAsync(true);
   });
 });
