@@ -465,7 +465,8 @@ describe('gateway killed between state change and notification', () => {
     }
     const missing: number[] = [];
     for (let seq = first; seq <= unit.lastSeq; seq++) if (!logged.has(seq)) missing.push(seq);
-    expect(unit.lastSeq - first + 1).toBe(3 * 90);
+    // the bursts happened (the unit may add an event of its own, e.g. an alarm, between them)
+    expect(unit.lastSeq - first + 1).toBeGreaterThanOrEqual(3 * 90);
     expect(missing, 'events the unit raised that never reached the log').toEqual([]);
   }, 60_000);
 });
