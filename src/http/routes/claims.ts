@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { ClaimService } from '../../claims/service.js';
 import type { ClaimCommand } from '../../domain/claims.js';
-import type { ResidentSignIn } from '../../residents/signin.js';
+import type { ResidentSessions } from '../deps.js';
 import { residentAuth, type ResidentEnv } from '../auth.js';
 import { json } from '../schemas.js';
 import { ClaimId, Description, Note, ResidentClaim, Subject, claimErrors, mapClaimError, needSubject, residentActor, residentClaim, subjectMessage } from './claims-schemas.js';
@@ -14,7 +14,7 @@ const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'applicat
  * number), follow it, answer the office's question, reopen it within 7 days of its resolution, rate it once.
  * Another resident's claim is "not found". Thin: the claim service does the work.
  */
-export function residentClaimRoutes(deps: { claims: ClaimService; signIn: ResidentSignIn; now: () => number }) {
+export function residentClaimRoutes(deps: { claims: ClaimService; signIn: Pick<ResidentSessions, 'authenticate'>; now: () => number }) {
   const app = new OpenAPIHono<ResidentEnv>();
   const svc = deps.claims;
   const auth = residentAuth(deps.signIn);
