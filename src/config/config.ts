@@ -109,6 +109,14 @@ export const ConfigSchema = z.object({
   RESIDENT_SESSION_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   /** one-time codes a client address may ask for per 15 minutes (a phone: 3) */
   OTP_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
+
+  // ---- staff console and alerts (src/http/console/, src/alerts/) ----
+  /** a unit offline for longer than this raises a staff alert */
+  ALERT_OFFLINE_MINUTES: z.coerce.number().positive().max(24 * 60).default(5),
+  /** a compartment door open for longer than this raises a staff alert (units that report it themselves may sooner) */
+  ALERT_DOOR_OPEN_MINUTES: z.coerce.number().positive().max(24 * 60).default(5),
+  /** how often the alert engine checks conditions that come from time passing (offline units, open doors) */
+  ALERT_CHECK_MS: ms.default(5_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };

@@ -27,6 +27,7 @@ import { staffAdminRoutes } from './routes/staff-admin.js';
 import { staffRoutes } from './routes/staff.js';
 import { logStaffActions, staffActions, type StaffActionRecorder } from './staff-actions.js';
 import { unitRoutes } from './routes/units.js';
+import { consoleRoutes, type ConsoleDeps } from './console/index.js';
 
 export interface ParcelDeps {
   service: ParcelService;
@@ -62,6 +63,8 @@ export interface AppDeps {
   staffActions?: StaffActionRecorder;
   /** the clock of sign-in and sessions (tests inject one) */
   now?: () => number;
+  /** the staff console's services (the pages under /console); without them there is no console */
+  console?: ConsoleDeps;
 }
 
 /** What staffAuth needs, from the app's dependencies (runtime/gateway.ts builds the same for Bull Board). */
@@ -99,6 +102,7 @@ export function createApp(deps: AppDeps) {
   const auth = staffAuthDeps(deps.staff);
   app.route('/', staffRoutes(auth));
   app.route('/', staffAdminRoutes(auth));
+  if (deps.console) app.route('/', consoleRoutes(deps.console, deps.logger));
   if (deps.parcels) {
     const p = deps.parcels;
     app.route(

@@ -29,6 +29,11 @@ import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
+import { AlertEngine } from '../alerts/engine.js';
+import { AlertStore } from '../alerts/store.js';
+import { ChangeFeed } from '../store/feed.js';
+import { InventoryReader } from '../store/inventory.js';
+import { ParcelSearch } from '../store/search.js';
 
 export interface RunningGateway {
   url: string;
@@ -48,6 +53,10 @@ export interface RunningGateway {
   evidence: Evidence;
   staff: StaffService;
   residentSignIn: ResidentSignIn;
+  /** staff alerts (the engine, and the store the console reads) and the change feed of live console pages */
+  alerts: AlertEngine;
+  alertStore: AlertStore;
+  feed: ChangeFeed;
   close(): Promise<void>;
 }
 
@@ -231,6 +240,32 @@ export async function startGateway(
       trustProxy: config.TRUST_PROXY,
     };
 
+    // ---- staff console and alerts ----
+    const alertStore = new AlertStore(redis, config.REDIS_PREFIX, evidenceLog);
+    const alertsRedis = quiet(redis.duplicate(), logger);
+    const alerts = new AlertEngine({
+      blocking: alertsRedis,
+      redis,
+      log: evidenceLog,
+      units: store,
+      profiles: units,
+      alerts: alertStore,
+      clock,
+      logger,
+      counters,
+      policy: { offlineMs: config.ALERT_OFFLINE_MINUTES * 60_000, doorOpenMs: config.ALERT_DOOR_OPEN_MINUTES * 60_000 },
+      dutyPhones: [],
+      consumer: config.MQTT_CLIENT_ID,
+      checkMs: config.ALERT_CHECK_MS,
+    });
+    await alerts.start();
+    cleanups.push(() => alerts.stop());
+    const feed = new ChangeFeed({ blocking: quiet(redis.duplicate(), logger), log: evidenceLog, logger });
+    await feed.start();
+    cleanups.push(() => feed.stop());
+    const search = new ParcelSearch(redis, parcelStore.k);
+    void search.backfill().catch((err: unknown) => logger.warn('console: indexing older parcels for search failed', { err }));
+
     const app = createApp({
       staffActions: evidenceStaffActions(evidenceLog),
       store,
@@ -252,6 +287,20 @@ export async function startGateway(
         trustProxy: config.TRUST_PROXY,
         residentSignIn,
         idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX),
+      },
+      console: {
+        auth: staffAuthDeps(staffDeps),
+        store,
+        parcels,
+        commands: bus.commands,
+        evidence,
+        inventory: new InventoryReader(redis, parcelStore.k),
+        search,
+        alerts: alertStore,
+        notifications: notifier,
+        feed,
+        clock,
+        timeZone: config.TIME_ZONE,
       },
     });
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
@@ -282,7 +331,7 @@ export async function startGateway(
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, close };
+    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, alerts, alertStore, feed, close };
   } catch (err) {
     await close();
     throw err;
