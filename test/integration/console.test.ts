@@ -27,7 +27,8 @@ describe('staff console', () => {
     for (const r of CONSOLE_ROUTES) {
       const path = concrete(r.path);
       const init = { method: r.method, redirect: 'manual' as const, headers: { origin: w.url, 'content-type': 'application/x-www-form-urlencoded' }, ...(r.method === 'POST' ? { body: 'reason=check%20the%20door' } : {}) };
-      for (const headers of [{}, STAFF, { cookie: 'lg_staff=not-a-session' }]) {
+      const tries: Record<string, string>[] = [{}, STAFF, { cookie: 'lg_staff=not-a-session' }];
+      for (const headers of tries) {
         const res = await fetch(w.url + path, { ...init, headers: { ...init.headers, ...headers } });
         if (path === '/console/events') expect(res.status, `${r.method} ${path}`).toBe(401);
         else {

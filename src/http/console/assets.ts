@@ -9,6 +9,7 @@ export const CONSOLE_CSS = `
 html{font-size:18px;-webkit-text-size-adjust:100%}
 body{margin:0;font-family:system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;line-height:1.5;color:var(--fg);background:var(--bg)}
 a{color:var(--link)}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .skip{position:absolute;left:-9999px}.skip:focus{left:.5rem;top:.5rem;background:#fff;padding:.4rem;z-index:9}
 header.top{background:var(--head);color:#fff;padding:.5rem .8rem}
 header.top .who{display:flex;flex-wrap:wrap;gap:.3rem .8rem;align-items:center;justify-content:space-between}

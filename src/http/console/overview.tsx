@@ -68,10 +68,9 @@ export function UnitCard({ u, slots, tz, now }: { u: UnitState; slots: ReadonlyM
                 id={`cell-${u.id}-${c.no}`}
                 data-state={st}
                 href={`/console/units/${encodeURIComponent(u.id)}#c${c.no}`}
-                aria-label={`${c.no}号 box ${c.no}, ${c.size}, ${CELL_LABELS[st]}`}
               >
-                <b>{c.no}</b>
-                {c.size} {CELL_LABELS[st].split(' ')[0]}
+                <b>{c.no}</b> {c.size} {CELL_LABELS[st].split(' ')[0]}
+                <span class="sr">{` box ${c.no} ${CELL_LABELS[st].split(' ').slice(1).join(' ')}`}</span>
               </a>
             </li>
           );
