@@ -44,7 +44,8 @@ import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials
 import { codeHash, maskCode } from '../src/domain/codes.js';
 import type { CommandOp, CommandRecord, CompartmentProfile, Size, UnitEvent, UnitProfile } from '../src/domain/model.js';
 import type { Parcel } from '../src/domain/parcel.js';
-import { createLogger, silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/log.js';
+import { createLogger } from '../src/runtime/logger.js';
 import { Counters } from '../src/metrics.js';
 import { Notifier, OutboxRelay } from '../src/notify/index.js';
 import { Couriers, Residents } from '../src/parcels/accounts.js';
@@ -239,9 +240,8 @@ function summarize(mode: Mode, settings: Record<string, unknown>, stats: Stats, 
   const cpuUs = b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
   const mem = process.memoryUsage();
   const counters: Record<string, number> = {};
-  for (const line of extra.counters.render().trim().split('\n')) {
-    const m = /^(lg_parcel_step_retries_total|lg_allocation_races_total|lg_command_repeats_total|notify_outbox_malformed_total)(\{[^}]*\})? (\d+)$/.exec(line);
-    if (m) counters[m[1]!] = (counters[m[1]!] ?? 0) + Number(m[3]);
+  for (const name of ['lg_parcel_step_retries_total', 'lg_allocation_races_total', 'lg_command_repeats_total', 'notify_outbox_malformed_total']) {
+    counters[name] = extra.counters.total(name);
   }
   return {
     mode,

@@ -1,7 +1,7 @@
 /**
  * Writes a Mosquitto configuration (mosquitto.conf, passwd, acl) that enforces the gateway's broker rules.
  *
- *   npx tsx scripts/mosquitto-config.ts --out DIR [--credentials FILE] [--port 1883] [--host ADDR] [--user NAME]
+ *   npm run mosquitto:config -- --out DIR [--credentials FILE] [--port 1883] [--host ADDR] [--user NAME]
  *
  * Credentials: --credentials FILE, else CREDENTIALS_JSON / CREDENTIALS_FILE from the environment, else the
  * development file config/credentials.dev.json (with a warning). See docs/mosquitto.md.
@@ -12,7 +12,7 @@ import { writeMosquittoConfig } from '../src/broker/mosquitto.js';
 import { UNITS } from '../devices/units.js';
 
 const USAGE =
-  'usage: npx tsx scripts/mosquitto-config.ts --out DIR [--credentials FILE] [--port 1883] [--host ADDR] [--user NAME]';
+  'usage: npm run mosquitto:config -- --out DIR [--credentials FILE] [--port 1883] [--host ADDR] [--user NAME]';
 
 function main(): void {
   const { values } = parseArgs({

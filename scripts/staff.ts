@@ -10,13 +10,15 @@
  *   npm run staff -- tokens [--name NAME]
  *   npm run staff -- revoke-token --id t_…
  *
- * Connects with REDIS_URL and REDIS_PREFIX (as the gateway). The password is read from standard input: typed at
+ * Connects with REDIS_URL and REDIS_PREFIX (as the gateway; without REDIS_URL, to the redis-server the running gateway
+ * started in REDIS_DATA_DIR). The password is read from standard input: typed at
  * the prompt, or piped (`printf '%s\n' "$PW" | npm run staff -- add …`); only its first line counts.
  */
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { ConfigSchema } from '../src/config/config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/runtime/logger.js';
+import { runningOwnRedisUrl } from '../src/runtime/redis-server.js';
 import { runStaffCommand } from '../src/staff/cli.js';
 import { StaffService } from '../src/staff/service.js';
 import { StaffStore } from '../src/store/staff.js';
@@ -37,18 +39,24 @@ async function readPassword(prompt: string): Promise<string> {
 
 async function main(): Promise<number> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = ConfigSchema.pick({ REDIS_URL: true, REDIS_PREFIX: true, LOCKOUT_ATTEMPTS: true, LOCKOUT_WINDOW_MS: true, LOCKOUT_MS: true, STAFF_SESSION_HOURS: true }).safeParse(env);
+  const parsed = ConfigSchema.pick({ REDIS_URL: true, REDIS_DATA_DIR: true, REDIS_PREFIX: true, LOCKOUT_ATTEMPTS: true, LOCKOUT_WINDOW_MS: true, LOCKOUT_MS: true, STAFF_SESSION_HOURS: true }).safeParse(env);
   if (!parsed.success) {
     console.error(`staff: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return 2;
   }
   const cfg = parsed.data;
-  const redis = new Redis(cfg.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  // Without REDIS_URL, the redis-server a running gateway started for itself (npm start without REDIS_URL).
+  const url = cfg.REDIS_URL ?? runningOwnRedisUrl(cfg.REDIS_DATA_DIR);
+  if (!url) {
+    console.error(`staff: REDIS_URL: not set, and no gateway runs a redis-server of its own in ${cfg.REDIS_DATA_DIR}: start the gateway or set REDIS_URL`);
+    return 2;
+  }
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => {});
   try {
     await redis.connect();
   } catch (err) {
-    console.error(`staff: REDIS_URL: cannot reach Redis at ${cfg.REDIS_URL} (${(err as Error).message})`);
+    console.error(`staff: REDIS_URL: cannot reach Redis at ${url} (${(err as Error).message})`);
     return 2;
   }
   const staff = new StaffService({

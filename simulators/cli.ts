@@ -3,7 +3,10 @@
  *
  *   npx tsx simulators/cli.ts [--units all|LSN-0001,a4c138f0e2d1,...] [--broker mqtt://127.0.0.1:1883]
  *        [--credentials config/credentials.dev.json] [--autopilot] [--drop 0.1] [--duplicate 0.1] [--noisy]
- *        [--log-level debug|info|warn|error]
+ *        [--log-level debug|info|warn|error] [--state DIR]
+ *
+ * Each unit keeps what its real counterpart keeps across power cycles (json-v1: seq, unsent events, remembered
+ * command ids) in DIR/{unit}.json (default .sim-state/), so a restart neither reuses event ids nor forgets commands.
  *
  * Without a terminal (stdin closed or not a TTY) it just runs until SIGINT / SIGTERM.
  */
@@ -12,11 +15,13 @@ import { parseArgs } from 'node:util';
 import { UNITS } from '../devices/units.js';
 import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
 import type { UnitProfile } from '../src/domain/model.js';
-import { createLogger, type Level } from '../src/log.js';
-import { startSimulators, type CommandInfo, type Faults, type SimulatedUnit } from './index.js';
+import type { Level } from '../src/log.js';
+import { createLogger } from '../src/runtime/logger.js';
+import { fileUnitMemory, startSimulators, type CommandInfo, type Faults, type SimulatedUnit } from './index.js';
 
 const USAGE = `usage: npx tsx simulators/cli.ts [--units all|ID,ID...] [--broker URL] [--credentials FILE]
-                                  [--autopilot] [--drop P] [--duplicate P] [--noisy] [--log-level LEVEL]`;
+                                  [--autopilot] [--drop P] [--duplicate P] [--noisy] [--log-level LEVEL]
+                                  [--state DIR]`;
 
 const HELP = `commands (<unit> = unit id, dialect name or a unique prefix of the id):
   close <unit> <no> [occupied|empty]   a person closes an open door
@@ -39,6 +44,7 @@ interface CliOptions {
   autopilot: boolean;
   faults: Partial<Faults>;
   logLevel: Level;
+  state: string;
 }
 
 class UsageError extends Error {}
@@ -62,6 +68,7 @@ function parseCli(argv: string[]): CliOptions {
       duplicate: { type: 'string' },
       noisy: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
+      state: { type: 'string', default: '.sim-state' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -94,6 +101,7 @@ function parseCli(argv: string[]): CliOptions {
     autopilot: values.autopilot,
     faults,
     logLevel: level as Level,
+    state: values.state,
   };
 }
 
@@ -224,9 +232,9 @@ async function main(): Promise<void> {
     faults: opts.faults,
     autopilot: { enabled: opts.autopilot },
     logger,
-    // json-v1 seq survives a real unit's restarts; this process keeps no state, so start from the clock (seconds)
-    // to stay above any seq an earlier run reached (unless it raised more than one event per second on average).
-    extra: { initialSeq: Math.floor(Date.now() / 1000) },
+    // json-v1 seq survives a real unit's restarts: kept in --state. A unit without a file yet starts from the clock
+    // (seconds), above any seq an earlier run without memory reached (unless it raised more than one a second).
+    memory: fileUnitMemory(opts.state, { seedSeq: () => Math.floor(Date.now() / 1000) }),
   });
 
   let stopping = false;

@@ -100,6 +100,10 @@ export class RecentMap<K, V> {
   clear(): void {
     this.map.clear();
   }
+  /** Oldest first. */
+  entries(): [K, V][] {
+    return [...this.map.entries()];
+  }
   get size(): number {
     return this.map.size;
   }

@@ -9,6 +9,7 @@ import type { Logger } from '../src/log.js';
 import { CompactV2Unit } from './compact-v2.js';
 import { Frame485Unit } from './frame-485.js';
 import { JsonV1Unit } from './json-v1.js';
+import type { UnitMemory } from './memory.js';
 import type { Faults, SimOptions } from './types.js';
 import { SimulatedUnit } from './unit.js';
 
@@ -17,6 +18,7 @@ export { JsonV1Unit } from './json-v1.js';
 export { CompactV2Unit } from './compact-v2.js';
 export { Frame485Unit } from './frame-485.js';
 export { NO_FAULTS } from './types.js';
+export { fileUnitMemory, redisUnitMemory, type UnitMemory, type UnitMemoryState } from './memory.js';
 export type { CommandInfo, Faults, SimOptions, SimSnapshot } from './types.js';
 
 /** The simulator class for the unit's dialect. */
@@ -39,6 +41,8 @@ export interface StartSimulatorsOptions {
   faults?: Partial<Faults>;
   autopilot?: SimOptions['autopilot'];
   logger?: Logger;
+  /** Each unit's non-volatile memory, kept across restarts of this process (see memory.ts). */
+  memory?: (unitId: string) => UnitMemory;
   /** Extra options for every unit (heartbeatMs, seed, ...). */
   extra?: Partial<Omit<SimOptions, 'unit' | 'brokerUrl' | 'password' | 'key'>>;
 }
@@ -57,6 +61,7 @@ export async function startSimulators(opts: StartSimulatorsOptions): Promise<Sim
       ...(opts.faults ? { faults: opts.faults } : {}),
       ...(opts.autopilot ? { autopilot: opts.autopilot } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.memory ? { memory: opts.memory(unit.id) } : {}),
     });
   });
   const results = await Promise.allSettled(sims.map((s) => s.start()));

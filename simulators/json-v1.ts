@@ -47,6 +47,8 @@ export class JsonV1Unit extends SimulatedUnit {
   private eventsFlowing = false;
   private readonly replies = new RecentMap<string, string>(CID_MEMORY);
   private clockOffset = 0;
+  /** the last seq write to the non-volatile memory */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(opts: SimOptions) {
     super(opts);
@@ -71,6 +73,21 @@ export class JsonV1Unit extends SimulatedUnit {
   /** Events waiting for the broker's acknowledgement (raised offline, or in flight). */
   get buffered(): number {
     return this.buffer.length;
+  }
+
+  protected override restoreMemory(): Promise<void> | null {
+    const memory = this.opts.memory;
+    if (!memory) return null;
+    return memory.load().then((kept) => {
+      if (kept.seq !== undefined && kept.seq > this.seq) this.seq = kept.seq;
+      if (kept.buffer) this.buffer = kept.buffer.filter((e) => e.seq <= this.seq).slice(-BUFFER_MAX);
+      for (const [cid, reply] of kept.replies ?? []) this.replies.set(cid, reply);
+    });
+  }
+
+  protected override async persistMemory(): Promise<void> {
+    await this.saving;
+    await this.opts.memory?.save({ seq: this.seq, buffer: this.buffer, replies: this.replies.entries() });
   }
 
   private clock(): number {
@@ -116,6 +133,11 @@ export class JsonV1Unit extends SimulatedUnit {
 
   private raise(type: string, fields: Record<string, unknown>, changesCompartment: boolean): void {
     this.seq++;
+    const memory = this.opts.memory;
+    if (memory) {
+      const seq = this.seq;
+      this.saving = this.saving.then(() => memory.save({ seq })).catch((err: unknown) => this.log.error('seq not saved', { err }));
+    }
     const ev = { id: `${this.unit.id}-${this.seq}`, seq: this.seq, ts: rfc3339(this.clock()), type, ...fields };
     this.buffer.push({ seq: this.seq, payload: JSON.stringify(ev) });
     if (this.buffer.length > BUFFER_MAX) {

@@ -1,5 +1,6 @@
 import type { CommandResult, UnitProfile } from '../src/domain/model.js';
 import type { Logger } from '../src/log.js';
+import type { UnitMemory } from './memory.js';
 
 /** Faults that can be switched on per simulated unit, at start or at run time (`setFaults`). */
 export interface Faults {
@@ -60,6 +61,11 @@ export interface SimOptions {
   doorLeftOpenMs?: number;
   /** json-v1: seq of the last event the unit raised before this run (seq survives reboots). Default 0. */
   initialSeq?: number;
+  /**
+   * Non-volatile memory kept across restarts of the simulating process (json-v1: seq, unsent events, remembered
+   * command ids). Loaded at start() (a kept seq above `initialSeq` wins); seq saved with every event, the rest at stop().
+   */
+  memory?: UnitMemory;
   /**
    * frame-485 DTU: probability that a frame reaches the broker split across 2–3 messages (default 0.25), and that the
    * board's next frame follows closely enough (< 20 ms) to be merged with it into one message (default 0.3).

@@ -89,15 +89,30 @@ export abstract class SimulatedUnit extends EventEmitter {
     return this.up;
   }
 
-  /** Power on: the firmware boots, then the unit connects. A second call returns the first call's promise. */
+  /**
+   * Power on: the unit's non-volatile memory is read (if it has one, `opts.memory`), the firmware boots, then the
+   * unit connects. A second call returns the first call's promise.
+   */
   start(): Promise<void> {
     if (!this.starting) {
-      this.firmwareStart('power_on');
-      this.starting = this.connectNow('boot');
+      const boot = () => {
+        this.firmwareStart('power_on');
+        return this.connectNow('boot');
+      };
+      const restoring = this.restoreMemory();
+      this.starting = restoring ? restoring.then(boot) : boot();
       this.starting.catch(() => (this.starting = null));
     }
     return this.starting;
   }
+
+  /** Read the non-volatile memory before booting; null when the unit keeps nothing (then it boots at once). */
+  protected restoreMemory(): Promise<void> | null {
+    return null;
+  }
+
+  /** Write what the non-volatile memory keeps, at a clean stop. */
+  protected async persistMemory(): Promise<void> {}
 
   async stop(): Promise<void> {
     this.wanted = false;
@@ -107,14 +122,14 @@ export abstract class SimulatedUnit extends EventEmitter {
     for (const t of this.leftOpenTimers.values()) clearTimeout(t);
     this.leftOpenTimers.clear();
     const link = this.link;
-    if (!link) return;
-    if (this.up) {
+    if (link && this.up) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_PUBLISH_TIMEOUT_MS)));
       await Promise.race([this.beforeStop(), timeout]);
       clearTimeout(timer);
     }
-    await link.close();
+    await link?.close();
+    await this.persistMemory().catch((err: unknown) => this.log.error('memory not saved', { err }));
   }
 
   async crash(): Promise<void> {

@@ -1,27 +1,122 @@
-/** In-process counters (malformed payloads, duplicates, command results...). Exposed at GET /metrics. */
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/**
+ * The gateway's metrics: prom-client counters and gauges in a registry of their own (one per gateway, so tests can
+ * run several in one process), exposed at GET /metrics in the Prometheus text format with `# HELP` and `# TYPE`.
+ *
+ * Code counts things with `inc(name, labels, by)` and reads a value back with `get(name, labels)`. Each known
+ * counter is declared once, with its help text and label names, in KNOWN_COUNTERS below; a name not in the table
+ * still works (declared on first use with the labels of that call, help "(undocumented)"), so add it to the table.
+ */
+export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> = {
+  lg_malformed_total: { help: 'MQTT payloads that could not be decoded (logged, counted, dropped)', labels: ['unit', 'dialect'] },
+  lg_duplicates_total: { help: 'unit messages dropped as repeats (seq, message id or state already applied)', labels: ['unit'] },
+  lg_handler_errors_total: { help: 'unit messages that failed to be stored (e.g. Redis down) and were left for redelivery', labels: ['unit'] },
+  lg_reconciled_events_total: { help: 'events inferred from a snapshot, status or poll (reconciliation)', labels: ['unit'] },
+  lg_commands_total: { help: 'commands sent to units, by result', labels: ['unit', 'op', 'result'] },
+  lg_command_repeats_total: { help: 'commands asked again with an id already sent (answered from the first)', labels: ['unit'] },
+  lg_line_noise_bytes_total: { help: 'frame-485: bytes of line noise skipped between frames', labels: ['unit'] },
+  lg_keypad_ignored_total: { help: 'frame-485: keypad codes ignored while the keypad is off', labels: ['unit'] },
+  lg_late_answers_total: { help: 'frame-485: board answers that came after the bus timeout', labels: ['unit'] },
+  lg_bus_timeouts_total: { help: 'frame-485: board requests not answered within BUS_TIMEOUT_MS', labels: ['unit', 'board'] },
+  lg_parcel_transitions_total: { help: 'parcel state changes, by the state entered', labels: ['to'] },
+  lg_parcel_step_retries_total: { help: 'parcel steps planned again after a concurrent change', labels: [] },
+  lg_allocation_races_total: { help: 'compartment reservations lost to a concurrent deposit and retried', labels: ['unit'] },
+  lg_stale_codes_total: { help: 'keypad codes older than CODE_MAX_AGE_MS (replayed after a reconnect), opened nothing', labels: ['unit'] },
+  lg_wrong_codes_total: { help: 'wrong pickup codes, at the keypad or through the API', labels: ['unit', 'via'] },
+  lg_keypad_locks_total: { help: 'keypads locked after repeated wrong codes', labels: ['unit'] },
+  lg_deposits_refused_total: { help: 'deposits refused before a compartment was reserved, by reason', labels: ['reason'] },
+  lg_sweep_errors_total: { help: 'sweep steps (deposit windows, deadlines, keypad locks) that failed and will run again', labels: ['what'] },
+  lg_engine_refused_total: { help: 'unit events the parcel service refused (a rule, not a failure), by kind and code', labels: ['kind', 'code'] },
+  lg_engine_retries_total: { help: 'unit events the parcel engine tried again after an unexpected failure', labels: ['kind'] },
+  lg_engine_dead_letters_total: { help: 'unit events set aside in the dead-letter stream after repeated failures', labels: ['unit'] },
+  notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
+  notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
+  notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },
+  lg_metric_label_mismatch_total: { help: 'inc() calls with labels their metric was not declared with (extra labels dropped)', labels: ['metric'] },
+};
+
+type Labels = Record<string, string>;
+
 export class Counters {
+  readonly registry = new Registry();
+  private readonly counters = new Map<string, { counter: Counter<string>; labels: ReadonlySet<string> }>();
+  /** the same values, readable synchronously (prom-client's own reads are async) */
   private readonly values = new Map<string, number>();
 
-  inc(name: string, labels: Record<string, string> = {}, by = 1): void {
-    const key = Counters.key(name, labels);
+  constructor() {
+    for (const name of Object.keys(KNOWN_COUNTERS)) this.declare(name);
+  }
+
+  inc(name: string, labels: Labels = {}, by = 1): void {
+    const c = this.counters.get(name) ?? this.declare(name, Object.keys(labels));
+    let clean = labels;
+    const extra = Object.keys(labels).filter((k) => !c.labels.has(k));
+    if (extra.length) {
+      clean = Object.fromEntries(Object.entries(labels).filter(([k]) => c.labels.has(k)));
+      if (name !== 'lg_metric_label_mismatch_total') this.inc('lg_metric_label_mismatch_total', { metric: name });
+    }
+    c.counter.inc(Counters.promLabels(clean), by);
+    const key = Counters.key(name, clean);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
 
-  get(name: string, labels: Record<string, string> = {}): number {
+  get(name: string, labels: Labels = {}): number {
     return this.values.get(Counters.key(name, labels)) ?? 0;
   }
 
-  /** Prometheus text exposition. */
-  render(): string {
-    const lines: string[] = [];
-    for (const [k, v] of [...this.values.entries()].sort()) lines.push(`${k} ${v}`);
-    return lines.join('\n') + '\n';
+  /** The sum over every label set of a counter. */
+  total(name: string): number {
+    let sum = 0;
+    for (const [k, v] of this.values) if (k.startsWith(`${name}{`)) sum += v;
+    return sum;
   }
 
-  private static key(name: string, labels: Record<string, string>): string {
+  /**
+   * A gauge read when /metrics is scraped: `collect` returns the current values (one per label set). A failing
+   * collect (Redis down) leaves the gauge empty for that scrape instead of failing the whole page.
+   */
+  gauge(name: string, help: string, labelNames: string[], collect: () => Promise<{ labels?: Labels; value: number }[]>): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const rows = await collect().catch(() => []);
+        for (const r of rows) this.set(Counters.promLabels(r.labels ?? {}), r.value);
+      },
+    });
+  }
+
+  /** Prometheus text exposition (collects the gauges). */
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private declare(name: string, labelsOfFirstUse: string[] = []) {
+    const known = KNOWN_COUNTERS[name];
+    const labelNames = known?.labels ?? labelsOfFirstUse;
+    const counter = new Counter({ name, help: known?.help ?? '(undocumented: add it to KNOWN_COUNTERS in src/metrics.ts)', labelNames, registers: [this.registry] });
+    const entry = { counter, labels: new Set(labelNames) };
+    this.counters.set(name, entry);
+    return entry;
+  }
+
+  /** Label values as Prometheus takes them: strings, no undefined. */
+  private static promLabels(labels: Labels): Labels {
+    return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)]));
+  }
+
+  private static key(name: string, labels: Labels): string {
     const parts = Object.keys(labels)
       .sort()
-      .map((k) => `${k}="${String(labels[k]).replace(/["\\\n]/g, '_')}"`);
-    return parts.length ? `${name}{${parts.join(',')}}` : name;
+      .map((k) => `${k}=${JSON.stringify(String(labels[k]))}`);
+    return `${name}{${parts.join(',')}}`;
   }
 }

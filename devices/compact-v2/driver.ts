@@ -11,6 +11,9 @@ import {
 type EventMessage = Extract<CompactV2Message, { kind: 'event' }>;
 type StateMessage = Extract<CompactV2Message, { kind: 'state' }>;
 
+/** The unit answers a repeated m within its last 64 again instead of carrying it out (shared/protocol/compact-v2.md). */
+const M_MEMORY = 64;
+
 /**
  * compact-v2 (a4c138f0e2d1): everything on one up topic; heartbeats every 30 s and offline after 90 s of silence
  * or on the last will; the last 64 message ids dropped as repeats (a status with m = 1 after a reboot starts a new
@@ -135,10 +138,12 @@ export class CompactV2Driver extends BaseDriver {
   async execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult> {
     const down = toWire(cmd);
     if (!down) return 'unsupported';
+    const deadline = this.ctx.now() + timeoutMs;
+    if (!(await this.commandSlot(cmd, M_MEMORY, deadline))) return 'busy';
     const m = await this.ctx.nextDownMsgId();
     await this.ctx.rememberDownMsg(m, cmd.id);
     const { topic, payload } = encodeCompactV2Down(this.unit.id, this.ctx.key!, { ...down, m, e: this.expiry() });
-    const result = this.waitFor(`m:${m}`, timeoutMs);
+    const result = this.waitFor(`m:${m}`, Math.max(1, deadline - this.ctx.now()));
     await this.ctx.publish(topic, payload, 1);
     return result;
   }

@@ -3,6 +3,26 @@ import type { CommandResult, Snapshot } from '../../src/domain/model.js';
 import { decodeJsonV1, encodeJsonV1Command, jsonV1Topics, type JsonV1Command, type JsonV1Message } from './codec.js';
 
 type EventMessage = Extract<JsonV1Message, { kind: 'event' }>;
+
+/** The unit remembers its last 256 command ids (shared/protocol/json-v1.md). */
+const CID_MEMORY = 256;
+
+/**
+ * A seq impossibly far ahead of the watermark: more than `max` ahead, plus `perSecond` for every second since the
+ * watermark last moved. A real unit replaying its backlog after a long disconnect stays within it (it raised those
+ * events in the time it was away); a corrupted counter (9007199254740991) does not. Mirrors the check the store
+ * makes atomically for events (src/store/lua.ts, DEDUPE); this one is for snapshots. No watermark yet: no baseline.
+ */
+export function seqJumpSuspect(
+  seq: number,
+  watermark: { seq: number; movedAt: number | null },
+  now: number,
+  limit: { max: number; perSecond: number },
+): boolean {
+  if (watermark.seq < 0) return false;
+  const elapsedS = Math.max(0, now - (watermark.movedAt ?? now)) / 1000;
+  return seq - watermark.seq > limit.max + elapsedS * limit.perSecond;
+}
 type StateMessage = Extract<JsonV1Message, { kind: 'state' }>;
 
 /**
@@ -52,7 +72,7 @@ export class JsonV1Driver extends BaseDriver {
   private async event(msg: EventMessage, topic: string, payload: Buffer): Promise<void> {
     const event = this.toUnitEvent(msg, Date.parse(msg.at), { seq: msg.seq, id: msg.id }, topic, payload);
     if (!event) return;
-    await this.emit(event, { mode: 'seq', seq: msg.seq });
+    await this.emit(event, { mode: 'seq', seq: msg.seq, jump: this.jumpLimit() });
     if (this.pendingSnapshot && msg.seq >= this.pendingSnapshot.seq) await this.flushSnapshot();
   }
 
@@ -60,9 +80,13 @@ export class JsonV1Driver extends BaseDriver {
     if (msg.compartments.some((c) => !this.knownCompartment(c.compartment))) {
       return this.malformed(topic, 'snapshot names a compartment the unit does not have', payload);
     }
-    const lastSeq = await this.ctx.store.lastSeq(this.unit.id);
+    const watermark = await this.ctx.store.seqWatermark(this.unit.id);
+    if (seqJumpSuspect(msg.seq, watermark, this.ctx.now(), this.jumpLimit())) {
+      // A snapshot claiming to include events that cannot exist is not a reading to trust either.
+      return this.suspectSeq(msg.seq, watermark.seq, 'snapshot');
+    }
     await this.ctx.store.touch(this.unit.id, this.ctx.now(), { firmware: msg.firmware });
-    if (msg.seq > lastSeq) {
+    if (msg.seq > watermark.seq) {
       // Events up to msg.seq are still on their way (replay after reconnect): reconciling now would log as
       // "inferred" what the real events will report with their own times and ids.
       this.pendingSnapshot = msg;
@@ -74,6 +98,10 @@ export class JsonV1Driver extends BaseDriver {
     }
     this.pendingSnapshot = msg;
     await this.flushSnapshot();
+  }
+
+  private jumpLimit(): { max: number; perSecond: number } {
+    return { max: this.ctx.timings.JSON_V1_SEQ_JUMP_MAX, perSecond: this.ctx.timings.JSON_V1_SEQ_JUMP_PER_S };
   }
 
   private async flushSnapshot(): Promise<void> {
@@ -104,8 +132,10 @@ export class JsonV1Driver extends BaseDriver {
   async execute(cmd: OutgoingCommand, timeoutMs: number): Promise<CommandResult> {
     const wire = toWire(cmd);
     if (!wire) return 'unsupported';
+    const deadline = this.ctx.now() + timeoutMs;
+    if (!(await this.commandSlot(cmd, CID_MEMORY, deadline))) return 'busy';
     const { topic, payload } = encodeJsonV1Command(this.unit.id, this.ctx.key!, { cid: cmd.id, ...wire, exp: this.expiry() });
-    const result = this.waitFor(cmd.id, timeoutMs);
+    const result = this.waitFor(cmd.id, Math.max(1, deadline - this.ctx.now()));
     await this.ctx.publish(topic, payload, 1);
     return result;
   }

@@ -84,10 +84,11 @@ export function authenticateDetailed(
 ): AuthResult {
   if (!username) return { ok: false, reason: 'no-username' };
   if (username === creds.gateway.username) {
-    // Any client id: the gateway may run several instances (locker-gateway-<random>).
-    return passwordMatches(creds.gateway.password, password)
-      ? { ok: true, principal: { kind: 'gateway' } }
-      : { ok: false, reason: 'bad-password' };
+    // Any client id (the gateway may run several instances, locker-gateway-<random>), except a unit's: connecting
+    // under it would take the unit's session over and cut the unit off.
+    if (!passwordMatches(creds.gateway.password, password)) return { ok: false, reason: 'bad-password' };
+    if (units.some((u) => unitClientId(u) === clientId)) return { ok: false, reason: 'wrong-client-id' };
+    return { ok: true, principal: { kind: 'gateway' } };
   }
   const unit = units.find((u) => u.id === username);
   const entry = unit ? creds.units[unit.id] : undefined;

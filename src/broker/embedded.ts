@@ -13,6 +13,8 @@
  * - aedes 1.2 has no shared subscriptions: it would take `$share/{group}/…` as a literal filter that matches
  *   nothing. acl.ts allows $share for the gateway, but this broker refuses it (SUBACK 0x80, logged) so the failure
  *   is loud. Scale-out over $share needs Mosquitto (or another broker with shared subscriptions).
+ * - aedes has no packet size limit: every socket goes through guard.ts first (packet sizes, login timeout, packets
+ *   handed over at once). TCP_NODELAY is on: MQTT's small request/answer packets must not wait ~40 ms for Nagle.
  */
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -20,6 +22,8 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Credentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
+import { GuardedConnection, type GuardLimits } from './guard.js';
 import { authenticateDetailed, canPublish, canSubscribe, parseShared, unitClientId, type Principal } from './acl.js';
 
 export interface EmbeddedBroker {
@@ -38,7 +42,19 @@ export interface EmbeddedBrokerOptions {
   credentials: Credentials;
   units: readonly UnitProfile[];
   logger: Logger;
+  /** limits against hostile clients (guard.ts); defaults: DEFAULT_BROKER_LIMITS */
+  limits?: Partial<GuardLimits>;
+  /** counts connections the guard closed (lg_mqtt_refused_total{reason}) */
+  counters?: Counters;
 }
+
+/** The defaults of MQTT_MAX_PACKET_BYTES, MQTT_GATEWAY_MAX_PACKET_BYTES, MQTT_CONNECT_TIMEOUT_MS, MQTT_MAX_INFLIGHT. */
+export const DEFAULT_BROKER_LIMITS: GuardLimits = {
+  maxPacketBytes: 16_384,
+  gatewayMaxPacketBytes: 262_144,
+  connectTimeoutMs: 5_000,
+  maxInflight: 16,
+};
 
 /** AuthErrorCode.BAD_USERNAME_OR_PASSWORD (a const enum in aedes' types, unusable under isolatedModules). */
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -53,6 +69,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const host = opts.host ?? '127.0.0.1';
   const log = opts.logger.child({ component: 'mqtt-broker' });
   const { credentials, units } = opts;
+  const limits: GuardLimits = { ...DEFAULT_BROKER_LIMITS, ...opts.limits };
 
   /** The principal each connected client authenticated as. */
   const principals = new WeakMap<Client, Principal>();
@@ -68,10 +85,14 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const aedes = await Aedes.createBroker({
     // The gateway's instances use ids like locker-gateway-<random>, longer than MQTT 3.1's 23 characters.
     maxClientsIdLength: 128,
+    // The guard closes a connection that has not logged in by then too (this one only covers a missing CONNECT).
+    connectTimeout: limits.connectTimeoutMs,
     authenticate(client, username, password, done) {
       const r = authenticateDetailed(credentials, units, client.id, username, password);
       if (r.ok) {
         principals.set(client, r.principal);
+        const conn: unknown = client.conn;
+        if (conn instanceof GuardedConnection) conn.loggedIn(r.principal.kind);
         log.debug('mqtt client authenticated', { clientId: client.id, username, kind: r.principal.kind });
         done(null, true);
         return;
@@ -120,7 +141,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    aedes.handle(socket);
+    socket.setNoDelay(true);
+    const conn = new GuardedConnection(socket, limits, (reason, detail) => {
+      opts.counters?.inc('lg_mqtt_refused_total', { reason });
+      log.warn('mqtt connection closed by the guard', { reason, remote: socket.remoteAddress, ...detail });
+    });
+    conn.on('error', () => undefined); // aedes adds its own listener; a reset before that must not throw
+    aedes.handle(conn);
   });
 
   try {

@@ -7,8 +7,23 @@ import type { Dedupe, LoggedEvent, UnitStore } from '../store/units.js';
 
 export type DriverTimings = Pick<
   Config,
-  'COMMAND_TTL_S' | 'HEARTBEAT_TIMEOUT_MS' | 'POLL_INTERVAL_MS' | 'BUS_TIMEOUT_MS' | 'SNAPSHOT_SETTLE_MS'
+  | 'COMMAND_TTL_S'
+  | 'HEARTBEAT_TIMEOUT_MS'
+  | 'POLL_INTERVAL_MS'
+  | 'BUS_TIMEOUT_MS'
+  | 'SNAPSHOT_SETTLE_MS'
+  | 'JSON_V1_SEQ_JUMP_MAX'
+  | 'JSON_V1_SEQ_JUMP_PER_S'
+  | 'COMMAND_CLOCK_SKEW_S'
 >;
+
+/** A notice to staff (the property's webhook) about a unit, sent at most once per id. */
+export interface StaffAlert {
+  /** deterministic: the same alert raised again is not sent again */
+  id: string;
+  kind: 'seq-suspect';
+  params: Record<string, string | number>;
+}
 
 /** What a driver needs from the gateway. Built once per unit by the bus. */
 export interface DriverContext {
@@ -27,6 +42,13 @@ export interface DriverContext {
   nextDownMsgId(): Promise<number>;
   rememberDownMsg(m: number, commandId: string): Promise<void>;
   lookupDownMsg(m: number): Promise<string | null>;
+  /**
+   * Reserve a place for a signed command in the unit's replay window (see BaseDriver.commandSlot). Returns 0 when
+   * reserved, else how many ms to wait before a place can free up.
+   */
+  reserveCommandSlot(slot: { commandId: string; sensitive: boolean; limit: number; windowMs: number }): Promise<number>;
+  /** tell staff (outbox notice to the property's webhook), once per alert id */
+  alertStaff(alert: StaffAlert): Promise<void>;
   counters: Counters;
   logger: Logger;
   now(): number;
@@ -181,6 +203,10 @@ export abstract class BaseDriver implements Driver {
 
   protected async emit(event: UnitEvent, dedupe?: Dedupe): Promise<boolean> {
     const res = await this.ctx.store.apply(event, dedupe, this.ctx.now());
+    if (res.status === 'suspect') {
+      await this.suspectSeq(event.source.seq ?? NaN, res.lastSeq, event.kind);
+      return false;
+    }
     if (res.status === 'dup') {
       this.ctx.counters.inc('lg_duplicates_total', { unit: this.unit.id });
       this.log.debug('duplicate dropped', { kind: event.kind, source: event.source });
@@ -202,6 +228,22 @@ export abstract class BaseDriver implements Driver {
     }
     for (const e of inferred) this.ctx.onEvent(e);
     return true;
+  }
+
+  /**
+   * A seq impossibly far ahead of the watermark (a corrupted counter would otherwise become the watermark and every
+   * real event after it would be dropped as a repeat): not applied; logged, counted, and staff are told once per
+   * watermark. If the unit's counter really jumped (a replaced controller), staff reset the watermark.
+   */
+  protected async suspectSeq(seq: number, lastSeq: number, what: string): Promise<void> {
+    this.ctx.counters.inc('lg_seq_suspect_total', { unit: this.unit.id });
+    this.log.warn('impossible seq jump: message ignored, watermark kept', { seq, lastSeq, what });
+    const { zh, en } = this.unit.siteName;
+    await this.ctx.alertStaff({
+      id: `${this.unit.id}.seq-suspect.${lastSeq}`,
+      kind: 'seq-suspect',
+      params: { unit: this.unit.id, siteZh: zh, siteEn: en, seq: String(seq), lastSeq: String(lastSeq) },
+    });
   }
 
   protected async presence(online: boolean, reason: string): Promise<void> {
@@ -227,6 +269,37 @@ export abstract class BaseDriver implements Driver {
     this.waiters.delete(key);
     w.resolve(result);
     return true;
+  }
+
+  /**
+   * A signed command must never outlive the unit's memory of it. The unit remembers its last `memory` command ids
+   * (json-v1 256, compact-v2 64) and refuses a remembered one; a command is valid until its expiry, COMMAND_TTL_S
+   * after sending by our clock, and up to COMMAND_CLOCK_SKEW_S longer by a unit whose clock lags. If `memory` more
+   * commands reached the unit within that time, a captured command would be forgotten while still valid and could
+   * be replayed. So while a door or keypad command is still valid, fewer than `memory` commands (less a margin for
+   * sends racing each other) may follow it; a further command waits until that one has expired, or gives up with
+   * `busy` when that is later than its timeout. Screen texts and status requests are harmless to replay, but they
+   * use up the unit's memory all the same, so they count. The window lives in Redis: restarts and several gateway
+   * instances share it.
+   */
+  protected async commandSlot(cmd: OutgoingCommand, memory: number, deadline: number): Promise<boolean> {
+    const windowMs = (this.ctx.timings.COMMAND_TTL_S + this.ctx.timings.COMMAND_CLOCK_SKEW_S) * 1000;
+    const sensitive = cmd.op.op === 'open' || cmd.op.op === 'keypad';
+    const limit = memory - Math.max(2, Math.floor(memory / 32));
+    for (;;) {
+      const waitMs = await this.ctx.reserveCommandSlot({ commandId: cmd.id, sensitive, limit, windowMs });
+      if (waitMs <= 0) return true;
+      if (this.ctx.now() + waitMs > deadline) {
+        this.ctx.counters.inc('lg_command_throttled_total', { unit: this.unit.id });
+        this.log.warn('signed command not sent: the unit could forget a still valid command (replay guard)', {
+          id: cmd.id,
+          op: cmd.op.op,
+          waitMs,
+        });
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
   }
 
   protected expiry(): number {

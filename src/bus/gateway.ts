@@ -10,7 +10,35 @@ import { keys } from '../store/keys.js';
 import type { LoggedEvent, UnitStore } from '../store/units.js';
 import { CommandBus } from './commands.js';
 import type { Driver, DriverContext, DriverTimings } from './driver.js';
+import { UnitIntake, type IncomingMessage } from './intake.js';
 import { createDriver } from '../../devices/registry.js';
+
+/**
+ * Replay window of one unit (BaseDriver.commandSlot). KEYS 1: list of `ms|s|id` (s: door/keypad) or `ms|o|id`,
+ * oldest first. ARGV: now, window ms, limit, s|o, command id. Returns 0 (reserved) or ms to wait.
+ */
+const COMMAND_SLOT = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+while true do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  if tonumber(string.match(head, '^(%d+)|')) > now - window then break end
+  redis.call('LPOP', KEYS[1])
+end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, item in ipairs(items) do
+  local t, kind = string.match(item, '^(%d+)|(%a)|')
+  if kind == 's' then
+    -- the oldest still valid door/keypad command, and every command after it
+    if #items - i + 1 >= limit then return math.max(1, tonumber(t) + window - now + 1) end
+    break
+  end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0`;
 
 const NEXT_MSG_ID = `
 local v = redis.call('INCR', KEYS[1])
@@ -29,7 +57,7 @@ export interface GatewayBusOptions {
   store: UnitStore;
   logger: Logger;
   counters: Counters;
-  timings: DriverTimings & Pick<Config, 'COMMAND_TIMEOUT_MS'>;
+  timings: DriverTimings & Pick<Config, 'COMMAND_TIMEOUT_MS' | 'UNIT_QUEUE_MAX_BYTES'>;
   now?: () => number;
 }
 
@@ -44,12 +72,26 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
   private client: MqttClient | null = null;
   /** messages that could not be stored, by content: how often they failed */
   private readonly failures = new Map<string, number>();
+  /** one queue per unit (intake.ts) */
+  private readonly intake: UnitIntake;
+  /** counts broker connections: an acknowledgement is only sent on the connection its message came on */
+  private generation = 0;
 
   constructor(private readonly o: GatewayBusOptions) {
     super();
     const now = o.now ?? Date.now;
     const k = keys(o.prefix);
+    this.intake = new UnitIntake({
+      logger: o.logger.child({ component: 'mqtt' }),
+      counters: o.counters,
+      maxBytes: o.timings.UNIT_QUEUE_MAX_BYTES,
+      failed: (msg, err) => this.notStored(msg, err),
+      handled: (msg) => {
+        if (this.failures.size) this.failures.delete(failureKey(msg));
+      },
+    });
     o.redis.defineCommand('lgNextMsgId', { numberOfKeys: 1, lua: NEXT_MSG_ID });
+    o.redis.defineCommand('lgCommandSlot', { numberOfKeys: 1, lua: COMMAND_SLOT });
     this.commands = new CommandBus({
       redis: o.redis,
       prefix: o.prefix,
@@ -76,6 +118,23 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
           await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
         },
         lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
+        reserveCommandSlot: async ({ commandId, sensitive, limit, windowMs }) =>
+          Number(
+            await (o.redis as Redis & { lgCommandSlot(k: string, ...a: (string | number)[]): Promise<number> }).lgCommandSlot(
+              k.commandWindow(unit.id),
+              now(),
+              windowMs,
+              limit,
+              sensitive ? 's' : 'o',
+              commandId,
+            ),
+          ),
+        alertStaff: async (alert) => {
+          if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
+          // The same outbox the parcel steps write: the relay hands it to the property's webhook.
+          const notice = { id: alert.id, kind: alert.kind, to: { lang: 'zh', webhook: 'property' }, params: alert.params };
+          await o.redis.xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice));
+        },
         counters: o.counters,
         logger: o.logger,
         now,
@@ -109,44 +168,38 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     // Routed from handleMessage, not the 'message' event: mqtt.js sends a QoS 1 message's PUBACK when
     // handleMessage calls back, and by default that is at once, before the driver has written the event to Redis.
     // A crash in between lost events the broker had already given up (the unit's buffer had let them go too).
-    // Calling back after route() means the broker keeps the message in the persistent session until the event
-    // is logged; a crash replays it and the dialect's dedupe drops what was logged. Messages are handled one at
-    // a time (mqtt.js reads the next packet after the callback), in order, as the PUBACK order requires.
-    const keyOf = (packet: { topic: string; payload: Buffer | string }) =>
-      `${packet.topic}\u0000${Buffer.from(packet.payload).toString('base64')}`;
+    // Here handleMessage only queues the message for its unit (intake.ts) and calls back with an error, which makes
+    // mqtt.js go on to the next packet without a PUBACK; the PUBACK is written once the unit's driver has stored
+    // the message. Until then the broker keeps it in the persistent session: a crash replays it and the dialect's
+    // dedupe drops what was logged. Units take turns; each unit's messages are handled one at a time, in order.
     client.handleMessage = (packet, done) => {
-      this.route(packet.topic, packet.payload as Buffer).then(
-        () => {
-          if (this.failures.size) this.failures.delete(keyOf(packet));
-          done();
+      const driver = this.byTopicPrefix.get(topicPrefix(packet.topic));
+      if (!driver) {
+        this.o.counters.inc('lg_malformed_total', { unit: 'unknown', dialect: 'unknown' });
+        log.warn('message on an unknown topic dropped', { topic: packet.topic });
+        done();
+        return;
+      }
+      const stream = client.stream;
+      const generation = this.generation;
+      const id = packet.messageId;
+      const msg: IncomingMessage = {
+        topic: packet.topic,
+        payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+        qos: packet.qos,
+        generation,
+        ack: () => {
+          if (packet.qos !== 1 || id === undefined || this.generation !== generation || stream.destroyed) return;
+          stream.write(Buffer.from([0x40, 0x02, id >> 8, id & 0xff])); // PUBACK (MQTT 3.1.1)
         },
-        (err: unknown) => {
-          if (packet.qos === 0) {
-            // QoS 0 is never delivered again (frame-485 bytes): the polls will recover what it said.
-            log.warn('QoS 0 message not stored', { topic: packet.topic, err });
-            done();
-            return;
-          }
-          // Not stored (Redis down?): do not acknowledge. Dropping the connection makes the broker deliver it
-          // again from the persistent session. A message that fails again and again is a poison message: after
-          // a few tries it is acknowledged and dropped, so one bad message cannot stall every unit behind it.
-          const key = keyOf(packet);
-          // While Redis is unreachable nothing can be stored: that is an outage, not a poison message.
-          const redisUp = this.o.redis.status === 'ready';
-          const tries = (this.failures.get(key) ?? 0) + (redisUp ? 1 : 0);
-          this.failures.set(key, tries);
-          if (tries >= 3 || this.failures.size > 1000) {
-            this.failures.delete(key);
-            log.error('message dropped after repeated failures', { topic: packet.topic, tries, err });
-            done();
-            return;
-          }
-          log.warn('message not stored; reconnecting so the broker delivers it again', { topic: packet.topic, tries, err });
-          client.stream.destroy();
-        },
-      );
+      };
+      this.intake.push(driver, msg, () => done(packet.qos === 0 ? undefined : ACK_LATER));
     };
+    client.on('close', () => this.intake.connectionLost(this.generation++));
     client.on('connect', (ack) => {
+      // No Nagle: a command or an acknowledgement is one small packet that must leave now, not ~40 ms later.
+      const stream = client.stream as { setNoDelay?: (on: boolean) => unknown };
+      if (typeof stream.setNoDelay === 'function') stream.setNoDelay(true);
       log.info('connected to broker', { url: redact(this.o.mqttUrl), sessionPresent: ack.sessionPresent });
       void this.subscribeAll()
         .then(() => Promise.all([...this.drivers.values()].map((d) => d.brokerConnected())))
@@ -179,14 +232,27 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     if (refused.length) this.o.logger.error('broker refused subscriptions (check its ACL)', { refused });
   }
 
-  private async route(topic: string, payload: Buffer): Promise<void> {
-    const driver = this.byTopicPrefix.get(topicPrefix(topic));
-    if (!driver) {
-      this.o.counters.inc('lg_malformed_total', { unit: 'unknown', dialect: 'unknown' });
-      this.o.logger.warn('message on an unknown topic dropped', { topic });
-      return;
+  /**
+   * A QoS 1 message its driver could not store. While Redis is unreachable nothing can be stored: that is an outage,
+   * and the message is delivered again after a reconnect. A message that fails again and again while Redis is up is
+   * a poison message: after three tries it is acknowledged and dropped, so one bad message cannot stall its unit.
+   */
+  private notStored(msg: IncomingMessage, err: unknown): boolean {
+    const log = this.o.logger.child({ component: 'mqtt' });
+    const key = failureKey(msg);
+    const redisUp = this.o.redis.status === 'ready';
+    const tries = (this.failures.get(key) ?? 0) + (redisUp ? 1 : 0);
+    this.failures.set(key, tries);
+    if (tries >= 3 || this.failures.size > 1000) {
+      this.failures.delete(key);
+      log.error('message dropped after repeated failures', { topic: msg.topic, tries, err });
+      return true;
     }
-    await driver.handle(topic, payload);
+    if (msg.generation === this.generation) {
+      log.warn('message not stored; reconnecting so the broker delivers it again', { topic: msg.topic, tries, err });
+      this.client?.stream.destroy();
+    }
+    return false;
   }
 
   async publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain = false): Promise<void> {
@@ -195,12 +261,20 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
   }
 
   async stop(): Promise<void> {
+    await this.intake.stop();
     await Promise.all([...this.drivers.values()].map((d) => d.stop()));
     const c = this.client;
     this.client = null;
     if (c) await c.endAsync();
   }
 }
+
+function failureKey(msg: IncomingMessage): string {
+  return `${msg.topic}\u0000${msg.payload.toString('base64')}`;
+}
+
+/** handleMessage's answer for a QoS 1 message that is acknowledged later, once stored (see start()). */
+const ACK_LATER = new Error('acknowledged once stored');
 
 /** `lockers/LSN-0001/events` -> `lockers/LSN-0001`: every dialect puts the unit id second. */
 function topicPrefix(topic: string): string {

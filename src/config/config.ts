@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { DEV_CREDENTIALS_FILE } from './credentials.js';
-import { DEV_STAFF_TOKEN, productionProblems } from './production.js';
+import { DEV_METRICS_TOKEN, DEV_STAFF_TOKEN, productionProblems } from './production.js';
 
-export { DEV_STAFF_TOKEN };
+export { DEV_METRICS_TOKEN, DEV_STAFF_TOKEN };
 
 /**
  * Every setting the gateway reads, parsed once at start-up. A bad value refuses to start and names the key.
@@ -25,7 +25,8 @@ export const ConfigSchema = z.object({
   PORT: port.default(3000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** unset = `npm start` runs a redis-server of its own (see REDIS_DATA_DIR) */
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,32}$/, 'letters, digits and _ . : - only, at most 32')
@@ -102,6 +103,24 @@ export const ConfigSchema = z.object({
   NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
 
+  // ---- units and the broker: limits against faulty and hostile clients (docs/security.md, "Units and the broker") ----
+  /** json-v1: a seq more than this ahead of the watermark is suspect: ignored, counted, staff alerted */
+  JSON_V1_SEQ_JUMP_MAX: z.coerce.number().int().min(1).default(10_000),
+  /** ...plus this many for every second since the watermark last moved (a unit replaying a long backlog) */
+  JSON_V1_SEQ_JUMP_PER_S: z.coerce.number().min(0).max(1000).default(1),
+  /** signed commands: how far a unit's clock may lag behind ours (see COMMAND_TTL_S and docs/security.md) */
+  COMMAND_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(3600).default(30),
+  /** a unit's messages held by the gateway, waiting for their turn, before it stops reading from the broker */
+  UNIT_QUEUE_MAX_BYTES: z.coerce.number().int().min(65_536).default(16 * 1024 * 1024),
+  /** embedded broker: largest MQTT packet from a unit, and of every CONNECT (before the client is known) */
+  MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).max(268_435_455).default(16_384),
+  /** embedded broker: largest MQTT packet from a client logged in as the gateway */
+  MQTT_GATEWAY_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).max(268_435_455).default(262_144),
+  /** embedded broker: a connection that has not logged in by then is closed */
+  MQTT_CONNECT_TIMEOUT_MS: ms.default(5_000),
+  /** embedded broker: packets of one client handed to the broker at once (the next ones wait until it is done) */
+  MQTT_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1000).default(16),
+
   // ---- staff and resident sign-in ----
   /** how long a staff login session lasts (absolute, from the login) */
   STAFF_SESSION_HOURS: z.coerce.number().positive().max(24 * 7).default(12),
@@ -109,6 +128,17 @@ export const ConfigSchema = z.object({
   RESIDENT_SESSION_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   /** one-time codes a client address may ask for per 15 minutes (a phone: 3) */
   OTP_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
+
+  // ---- running it: own redis-server, metrics, API times (issue 8) ----
+  /** where the redis-server started when REDIS_URL is unset keeps its data (AOF); relative to the working directory */
+  REDIS_DATA_DIR: z.string().min(1).default('data/redis'),
+  /** the redis-server binary started when REDIS_URL is unset (looked up on the PATH) */
+  REDIS_SERVER: z.string().min(1).default('redis-server'),
+  /** bearer token GET /metrics asks for; development has a documented default, production none (refused) */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** serve /metrics on a listener of its own (then not on PORT); the token still applies when set */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 
   // ---- staff console and alerts (src/http/console/, src/alerts/) ----
   /** a unit offline for longer than this raises a staff alert */
@@ -159,6 +189,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration: TIME_ZONE: unknown time zone (got ${JSON.stringify(cfg.TIME_ZONE)})`);
   }
   if (!cfg.STAFF_TOKEN) cfg.STAFF_TOKEN = DEV_STAFF_TOKEN;
+  if (!cfg.METRICS_TOKEN && cfg.NODE_ENV !== 'production') cfg.METRICS_TOKEN = DEV_METRICS_TOKEN;
   if (cfg.MQTT_SHARE_GROUP && !cfg.MQTT_URL) {
     throw new ConfigError(
       'invalid configuration: MQTT_SHARE_GROUP: shared subscriptions need an external broker (set MQTT_URL, e.g. Mosquitto); the embedded broker has none',

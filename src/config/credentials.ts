@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -79,7 +80,14 @@ export function unitKey(creds: Credentials, unitId: string): Buffer | null {
   return hex ? Buffer.from(hex, 'hex') : null;
 }
 
-export const DEV_CREDENTIALS_FILE = new URL('../../config/credentials.dev.json', import.meta.url).pathname;
+/** The project's root: the nearest folder above this module with a package.json (the same from src/ and dist/src/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const DEV_CREDENTIALS_FILE = join(projectRoot(), 'config', 'credentials.dev.json');
 
 // ---- production: the development credentials are published, never let them drive real units ----
 

@@ -9,6 +9,9 @@ import { devFileRefusal, isDevCredentialsFile } from './credentials.js';
 /** The staff token the README documents for development (anyone who read the README knows it). */
 export const DEV_STAFF_TOKEN = 'dev-staff-token-not-for-production';
 
+/** The metrics token the README documents for development. */
+export const DEV_METRICS_TOKEN = 'dev-metrics-token-not-for-production';
+
 export const STAFF_TOKEN_RULES = { minLength: 32, minDistinct: 10, minBits: 96 } as const;
 
 /**
@@ -45,6 +48,7 @@ export interface ProductionView {
   STAFF_TOKEN?: string | undefined;
   SIMULATORS: boolean;
   SMS_URL?: string | undefined;
+  METRICS_TOKEN?: string | undefined;
 }
 
 /** Every reason this production configuration must not start, each beginning with its setting's name. */
@@ -60,6 +64,7 @@ export function productionProblems(cfg: ProductionView, simulatorsAskedFor: bool
   if (cfg.SIMULATORS && simulatorsAskedFor) {
     problems.push('SIMULATORS: must be off in production (simulated units and /dev/sims never run next to real units)');
   }
+  if (cfg.METRICS_TOKEN === DEV_METRICS_TOKEN) problems.push('METRICS_TOKEN: is the development token documented in the README');
   if (!cfg.SMS_URL) {
     problems.push(
       'SMS_URL: required in production; without it texts go to the console log, and with them the residents’ pickup codes',

@@ -86,9 +86,23 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  // One access line per request, with its request id (health checks and scrapes only at debug).
+  const access = deps.logger.child({ component: 'http' });
   app.use(async (c, next) => {
+    const t0 = performance.now();
     await next();
     c.header('X-Request-Id', c.get('requestId'));
+    const status = c.res.status;
+    const line = {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path.replace(/1[3-9]\d{9}/g, (p) => `${p.slice(0, 3)}****${p.slice(-4)}`), // a phone in the path
+      status,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+    };
+    if (/^\/(healthz|readyz|metrics)$/.test(c.req.path)) access.debug('request', line);
+    else if (status >= 500) access.warn('request', line);
+    else access.info('request', line);
   });
   app.use(secureHeaders());
   app.use(bodyLimit({ maxSize: 64 * 1024 }));

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { COMMAND_RESULTS, SIZES } from '../domain/model.js';
+import { COMMAND_RESULTS, SIZES, type UnitState } from '../domain/model.js';
+import { Time, withIsoTimes } from './time.js';
 
 export const ErrorSchema = z
   .object({
@@ -20,7 +21,7 @@ export const CompartmentSchema = z
     occupied: z.boolean(),
     fault: z.enum(['jammed', 'sensor']).nullable(),
     outOfService: z.boolean(),
-    updatedAt: z.number().int().nullable().openapi({ description: 'epoch ms of the last change' }),
+    updatedAt: Time.nullable().openapi({ description: 'when it last changed' }),
   })
   .openapi('Compartment');
 
@@ -31,8 +32,8 @@ export const UnitSchema = z
     siteName: z.object({ zh: z.string(), en: z.string() }),
     dialect: z.enum(['json-v1', 'compact-v2', 'frame-485']),
     online: z.boolean(),
-    since: z.number().int().nullable().openapi({ description: 'epoch ms when online/offline last changed' }),
-    lastSeen: z.number().int().nullable(),
+    since: Time.nullable().openapi({ description: 'when online/offline last changed' }),
+    lastSeen: Time.nullable(),
     firmware: z.string().nullable(),
     keypad: z.enum(['enabled', 'disabled', 'locked']),
     outOfService: z.boolean().openapi({ description: 'closed down by staff: takes no new parcels' }),
@@ -57,6 +58,11 @@ export const EventSchema = z
   .openapi('UnitEvent');
 
 export const CommandResultSchema = z.enum(COMMAND_RESULTS);
+
+/** A unit as the API shows it (times as ISO 8601 with the offset). */
+export function unitView(u: UnitState): z.infer<typeof UnitSchema> {
+  return { ...withIsoTimes(u), compartments: u.compartments.map((c) => withIsoTimes(c)) } as unknown as z.infer<typeof UnitSchema>;
+}
 
 /** An OpenAPI response (or body) of JSON described by `schema`. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });

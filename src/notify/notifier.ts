@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import type { Channel } from './channels/channel.js';
-import { ConsoleChannel } from './channels/console.js';
+import { ConsoleChannel, type ConsoleText } from './channels/console.js';
 import { SmsChannel } from './channels/sms.js';
 import { WebhookChannel } from './channels/webhook.js';
 import { InvalidNoticeError, PermanentError } from './errors.js';
@@ -56,6 +56,8 @@ export interface NotifierDeps {
   logger: Logger;
   now?: () => number;
   counters?: Counters;
+  /** development: every text the console channel "sends" (the simulated residents' phones) */
+  consoleInbox?: (t: ConsoleText) => void;
   /** told of every delivery's outcome (sent, or failed for good): the evidence log keeps it */
   deliveries?: DeliveryRecorder;
 }
@@ -122,9 +124,9 @@ export class Notifier {
 
     const tz = this.config.timeZone;
     this.channels = {
-      sms: this.config.sms ? new SmsChannel(this.config.sms, tz) : new ConsoleChannel(this.logger, tz, this.now),
+      sms: this.config.sms ? new SmsChannel(this.config.sms, tz) : new ConsoleChannel(this.logger, tz, this.now, deps.consoleInbox),
       webhook: new WebhookChannel(this.config.propertyWebhook, this.now),
-      console: new ConsoleChannel(this.logger, tz, this.now),
+      console: new ConsoleChannel(this.logger, tz, this.now, deps.consoleInbox),
     };
     const defaultJobOptions = {
       attempts: this.config.attempts,

@@ -120,6 +120,12 @@ const ZH: Record<NoticeKind, Render> = {
     `警报：${place(k, p, 'zh')}的包裹${parcelRef(p, 'zh')}未经取件就不见了` +
     (str(p, 'phoneTail') ? `(收件人尾号${str(p, 'phoneTail')})` : '') +
     `，请查看监控并联系收件人。`,
+  'seq-suspect': (k, p) =>
+    `警报：${site(k, p, 'zh')}快递柜` +
+    (str(p, 'unit') ? `(${str(p, 'unit')})` : '') +
+    `上报的事件序号异常跳变` +
+    (str(p, 'seq') && str(p, 'lastSeq') ? `(${str(p, 'lastSeq')}→${str(p, 'seq')})` : '') +
+    `，已忽略。如控制器已更换，请维护人员重置序号。`,
   'dead-letter': (k, p) =>
     `警报：网关多次处理失败，已将${site(k, p, 'zh')}快递柜` +
     (str(p, 'unit') ? `(${str(p, 'unit')})` : '') +
@@ -165,6 +171,12 @@ const EN: Record<NoticeKind, Render> = {
     `Alert: the parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} is gone without a pickup` +
     (str(p, 'phoneTail') ? ` (recipient phone ending ${str(p, 'phoneTail')})` : '') +
     `. Please check the camera and call the recipient.`,
+  'seq-suspect': (k, p) =>
+    `Alert: the ${site(k, p, 'en')} locker` +
+    (str(p, 'unit') ? ` (${str(p, 'unit')})` : '') +
+    ` reported an impossible event number` +
+    (str(p, 'seq') && str(p, 'lastSeq') ? ` (${str(p, 'seq')} after ${str(p, 'lastSeq')})` : '') +
+    `; it was ignored. If its controller was replaced, have maintenance reset the sequence.`,
   'dead-letter': (k, p) =>
     `Alert: the gateway failed repeatedly on one ${str(p, 'what') ?? 'record'} from the ${site(k, p, 'en')} locker` +
     (str(p, 'unit') ? ` (${str(p, 'unit')})` : '') +

@@ -20,6 +20,8 @@ export const NOTICE_KINDS = [
   'deadline-extended',
   /** staff alert: sensors say a stored parcel is gone without a pickup */
   'missing',
+  /** staff alert: a json-v1 unit reported an impossible event number (seq); ignored, the unit may need a reset */
+  'seq-suspect',
   /** staff alert: the parcel engine set an event aside after repeated failures (dead-letter stream) */
   'dead-letter',
   /** staff alert raised by the alert engine (src/alerts/): params summaryZh, summaryEn, alertKind, alert */

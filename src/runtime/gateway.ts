@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { UNITS } from '../../devices/units.js';
-import { startSimulators, type SimulatedUnit } from '../../simulators/index.js';
+import { redisUnitMemory, startSimulators, type SimulatedUnit } from '../../simulators/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
 import { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
@@ -11,7 +11,8 @@ import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { createApp, staffAuthDeps, type StaffDeps } from '../http/app.js';
-import { createLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { createLogger } from './logger.js';
 import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
 import { ParcelStore } from '../store/parcels.js';
@@ -24,7 +25,10 @@ import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
 import { StaffService } from '../staff/service.js';
 import type { ScryptParams } from '../staff/types.js';
 import { StaffStore } from '../store/staff.js';
-import { devRoutes } from '../http/routes/dev.js';
+import { DevPhones, devRoutes } from '../http/routes/dev.js';
+import type { ConsoleText } from '../notify/channels/console.js';
+import { serveMetrics } from './metrics-server.js';
+import { setApiTimeZone } from '../http/time.js';
 import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
@@ -37,6 +41,8 @@ import { ParcelSearch } from '../store/search.js';
 
 export interface RunningGateway {
   url: string;
+  /** GET here for Prometheus metrics (METRICS_TOKEN as bearer token when set) */
+  metricsUrl: string;
   mqttUrl: string;
   redis: Redis;
   bus: GatewayBus;
@@ -97,6 +103,8 @@ export async function startGateway(
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
   const units = opts.units ?? UNITS;
+  const redisUrl = config.REDIS_URL;
+  if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
@@ -113,13 +121,26 @@ export async function startGateway(
   };
 
   try {
-    const redis = await connectRedis(config.REDIS_URL, logger);
+    const redis = await connectRedis(redisUrl, logger);
     cleanups.push(async () => redis.quit());
 
     let broker: EmbeddedBroker | null = null;
     let mqttUrl = config.MQTT_URL;
     if (!mqttUrl) {
-      broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, credentials, units, logger });
+      broker = await startEmbeddedBroker({
+        host: config.MQTT_HOST,
+        port: config.MQTT_PORT,
+        credentials,
+        units,
+        logger,
+        counters,
+        limits: {
+          maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+          gatewayMaxPacketBytes: config.MQTT_GATEWAY_MAX_PACKET_BYTES,
+          connectTimeoutMs: config.MQTT_CONNECT_TIMEOUT_MS,
+          maxInflight: config.MQTT_MAX_INFLIGHT,
+        },
+      });
       cleanups.push(() => broker!.close());
       mqttUrl = broker.url;
       logger.info('embedded MQTT broker listening', { url: mqttUrl });
@@ -147,6 +168,7 @@ export async function startGateway(
 
     // ---- parcels and notifications ----
     const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
+    const phones = new DevPhones(); // with simulators: the residents' phones (GET /dev/phones/{phone}/sms)
     const parcelStore = new ParcelStore(redis, config.REDIS_PREFIX, evidenceLog);
     const evidence = new Evidence(evidenceLog, {
       redis,
@@ -174,11 +196,12 @@ export async function startGateway(
       clock,
     });
     const notifier = new Notifier({
-      connection: () => quiet(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), logger),
+      connection: () => quiet(new Redis(redisUrl, { maxRetriesPerRequest: null }), logger),
       config: notifyConfig(config),
       logger,
       counters,
       deliveries: deliveryRecorder(evidenceLog, clock),
+      ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
     });
     notifier.startWorkers();
     cleanups.push(() => notifier.close());
@@ -211,6 +234,7 @@ export async function startGateway(
       engineRedis.disconnect();
     });
 
+    setApiTimeZone(config.TIME_ZONE); // API times are ISO 8601 with this zone's offset
     // ---- staff and resident sign-in ----
     const lockout = { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS };
     const now = { now: () => clock.now() };
@@ -304,9 +328,11 @@ export async function startGateway(
       },
     });
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
+    const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues() });
+    cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
-    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }));
+    if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }, phones));
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.PORT, config.HOST);
     cleanups.push(
@@ -327,11 +353,14 @@ export async function startGateway(
         units,
         autopilot: { enabled: config.SIM_AUTOPILOT },
         logger: logger.child({ component: 'simulator' }),
+        // Like real units, they keep their seq (and unsent events, remembered commands) across restarts.
+        memory: redisUnitMemory(redis, config.REDIS_PREFIX),
       });
       cleanups.push(() => Promise.all(simulators.map((s) => s.stop())));
       simulated.push(...simulators);
     }
-    return { url, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, alerts, alertStore, feed, close };
+    const metricsUrl = metrics.url ?? `${url}/metrics`;
+    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, alerts, alertStore, feed, close };
   } catch (err) {
     await close();
     throw err;
@@ -363,9 +392,27 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
     const why = (lastError ?? (err as Error)).message;
     throw new ConfigError(`REDIS_URL: cannot reach Redis at ${url} (${why}). Start redis-server or set REDIS_URL.`);
   }
+  const policy = await evictionPolicy(redis).catch(() => null);
+  if (policy !== 'noeviction') {
+    redis.disconnect();
+    throw new ConfigError(
+      `REDIS_URL: Redis at ${url} has maxmemory-policy ${policy ?? '(unreadable)'}; the gateway keeps parcels, codes and ` +
+        'the event log there and eviction would delete them silently. Set maxmemory-policy noeviction ' +
+        '(redis.conf, or CONFIG SET maxmemory-policy noeviction) and persist with appendonly yes (README, "Redis").',
+    );
+  }
+  if ((await redis.info('persistence').catch(() => '')).includes('aof_enabled:0')) {
+    logger.warn('Redis has no append-only file (appendonly no): a Redis restart loses every write since its last snapshot', { url });
+  }
   redis.removeAllListeners('error');
   redis.on('error', (err: Error) => logger.error('redis error', { err }));
   return redis;
+}
+
+/** maxmemory-policy from INFO (CONFIG is often disabled on managed Redis; INFO is not). */
+async function evictionPolicy(redis: Redis): Promise<string | null> {
+  const info = await redis.info('memory');
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

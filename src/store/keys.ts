@@ -11,6 +11,12 @@ export function keys(p: string) {
     downMsgId: (id: string) => `${p}downm:${id}`,
     /** compact-v2: down m -> command id, so an ack that arrives after a restart still settles its command */
     downMsgMap: (id: string, m: number) => `${p}downmap:${id}:${m}`,
+    /** signed commands sent to a unit within their validity (list `ms|s or o|id`, oldest first): replay guard */
+    commandWindow: (id: string) => `${p}cmdwin:${id}`,
+    /** a staff alert about a unit that was sent (by alert id): the same cause does not alert again within a day */
+    staffAlert: (id: string) => `${p}alerted:${id}`,
+    /** the non-volatile memory of a simulated unit run in-process (simulators/memory.ts): not gateway state */
+    simUnit: (id: string) => `${p}sim:${id}`,
 
     // ---- parcels ----
     parcel: (id: string) => `${p}parcel:${id}`,

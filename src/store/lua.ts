@@ -6,15 +6,32 @@ import { EVIDENCE_LUA } from '../evidence/lua.js';
  *
  * KEYS: 1 unit hash, 2 compartment hash, 3 engine input stream, 4 dedupe list
  * ARGV: 1 dedupe mode (none | seq | window | window-reset), 2 dedupe value, 3 payload JSON, 4 now (ms),
- *       5 evidence append spec (see evidence/lua.ts), 6 '1' to put the event on the engine's input
+ *       5 evidence append spec (see evidence/lua.ts), 6 '1' to put the event on the engine's input,
+ *       7 and 8 (seq mode, optional): the largest jump ahead of the watermark, and how much more per second since
+ *       the watermark last moved (a unit replaying a long backlog), beyond which a seq is suspect
  */
 const DEDUPE = `
 local mode = ARGV[1]
 if mode == 'seq' then
-  local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq') or '-1')
+  local lastRaw = redis.call('HGET', KEYS[1], 'lastSeq')
+  local last = tonumber(lastRaw or '-1')
   local seq = tonumber(ARGV[2])
   if seq <= last then return {'dup'} end
-  redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
+  -- An impossible jump ahead of the watermark (ARGV 7: allowed jump, ARGV 8: plus this many per second since the
+  -- watermark last moved) is suspect: not applied, and the watermark stays where it is.
+  local jump = tonumber(ARGV[7] or '')
+  if jump and lastRaw then
+    local now = tonumber(ARGV[4])
+    local movedAt = tonumber(redis.call('HGET', KEYS[1], 'lastSeqAt') or ARGV[4])
+    local allowed = jump + math.max(0, now - movedAt) / 1000 * tonumber(ARGV[8] or '0')
+    if seq - last > allowed then return {'suspect', lastRaw} end
+  end
+  redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'lastSeqAt', ARGV[4])
+  -- The seq of the last event applied to each compartment: a reading older than that never undoes it (RECONCILE).
+  local e = cjson.decode(ARGV[3])
+  if (e.kind == 'door-opened' or e.kind == 'door-closed' or e.kind == 'fault') and type(e.compartment) == 'number' then
+    redis.call('HSET', KEYS[2], tostring(e.compartment) .. ':seq', ARGV[2])
+  end
 elseif mode == 'window' or mode == 'window-reset' then
   if mode == 'window-reset' then
     redis.call('DEL', KEYS[4])
@@ -29,7 +46,7 @@ redis.call('HSET', KEYS[1], 'lastSeen', ARGV[4])
 
 /**
  * Apply one normalised event (UnitEvent JSON). Returns {'head', n, h} (the evidence head moved: nothing written) |
- * {'dup'} | {'same'} | {'ok', input stream id or ''}.
+ * {'dup'} | {'suspect', lastSeq} | {'same'} | {'ok', input stream id or ''}.
  */
 export const APPLY_EVENT = `${EVIDENCE_LUA}
 local evspec = cjson.decode(ARGV[5])
@@ -76,7 +93,11 @@ return {'ok', id}
  * Differences become events marked reconciled, appended to the log, so lost change reports are recovered and
  * the evidence says they were inferred. A compartment never seen before is initialised silently.
  * Inferred events go to the engine's input and to the evidence log (hashed here, in Lua: they are known only here).
- * ARGV 3: {"unit","at","firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
+ * A reading never undoes newer state: a compartment whose last applied event is newer than the reading is left as it
+ * is. Newer means a higher seq where both have one (json-v1: the snapshot's seq is that of the last event it
+ * includes), else a later time (compact-v2 and frame-485 stamp on receipt, so it only guards against a reading that
+ * was taken before an event that is already applied).
+ * ARGV 3: {"unit","at","seq"?,"firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
  * ARGV 5: {"s": evidence stream, "hk": its head, "cx": compartment index key prefix}
  * Returns {'dup'} | {'ok', n, id1, json1, id2, json2, ...}.
  */
@@ -85,6 +106,8 @@ local evs = cjson.decode(ARGV[5])
 local snap = cjson.decode(ARGV[3])
 local unit = snap.unit
 local at = tostring(snap.at)
+local snapSeq = nil
+if type(snap.seq) == 'number' then snapSeq = snap.seq end
 if snap.firmware and snap.firmware ~= cjson.null then redis.call('HSET', KEYS[1], 'firmware', snap.firmware) end
 local out = {'ok', 0}
 local function emit(json, c)
@@ -99,30 +122,38 @@ local function ev(kind, c, extra)
   return '{"unit":' .. cjson.encode(unit) .. ',"at":' .. at .. ',"source":{"reconciled":true},"kind":"' .. kind ..
     '","compartment":' .. c .. extra .. '}'
 end
+local function newerThanReading(cseq, cat)
+  if snapSeq and cseq then return tonumber(cseq) > snapSeq end
+  if cat then return tonumber(cat) > snap.at end
+  return false
+end
 for _, r in ipairs(snap.compartments) do
   local c = tostring(r.compartment)
   local door = r.doorOpen and '1' or '0'
   local occ = r.occupied and '1' or '0'
-  local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault')
-  if cur[1] then
-    if cur[1] ~= door then
-      if door == '1' then emit(ev('door-opened', c, ''), c)
-      else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')), c) end
-    elseif door == '0' and cur[2] ~= occ then
-      -- closed before and after, but occupancy changed: the door opened and closed while we were not told.
-      emit(ev('door-opened', c, ''), c)
-      emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')), c)
+  local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault', c .. ':seq', c .. ':at')
+  if not newerThanReading(cur[4], cur[5]) then
+    if cur[1] then
+      if cur[1] ~= door then
+        if door == '1' then emit(ev('door-opened', c, ''), c)
+        else emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')), c) end
+      elseif door == '0' and cur[2] ~= occ then
+        -- closed before and after, but occupancy changed: the door opened and closed while we were not told.
+        emit(ev('door-opened', c, ''), c)
+        emit(ev('door-closed', c, ',"occupied":' .. (r.occupied and 'true' or 'false')), c)
+      end
+      if r.fault ~= nil and r.fault ~= cjson.null and r.fault ~= (cur[3] or '') then
+        emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)), c)
+      end
     end
-    if r.fault ~= nil and r.fault ~= cjson.null and r.fault ~= (cur[3] or '') then
-      emit(ev('fault', c, ',"fault":' .. cjson.encode(r.fault)), c)
+    if cur[1] ~= door or cur[2] ~= occ then
+      redis.call('HSET', KEYS[2], c .. ':door', door, c .. ':occ', occ, c .. ':at', at)
+      if snapSeq then redis.call('HSET', KEYS[2], c .. ':seq', string.format('%.0f', snapSeq)) end
     end
-  end
-  if cur[1] ~= door or cur[2] ~= occ then
-    redis.call('HSET', KEYS[2], c .. ':door', door, c .. ':occ', occ, c .. ':at', at)
-  end
-  if r.fault ~= nil then
-    if r.fault == cjson.null then redis.call('HDEL', KEYS[2], c .. ':fault')
-    else redis.call('HSET', KEYS[2], c .. ':fault', r.fault) end
+    if r.fault ~= nil then
+      if r.fault == cjson.null then redis.call('HDEL', KEYS[2], c .. ':fault')
+      else redis.call('HSET', KEYS[2], c .. ':fault', r.fault) end
+    end
   end
 end
 return out

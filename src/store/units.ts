@@ -16,12 +16,21 @@ import { APPLY_EVENT, RECONCILE } from './lua.js';
 /** How an incoming message is checked for duplicates, per dialect (see the vendor documents). */
 export type Dedupe =
   | { mode: 'none' }
-  /** json-v1: per-unit seq grows by one and survives reboots: anything at or below the highest seen is a repeat */
-  | { mode: 'seq'; seq: number }
+  /**
+   * json-v1: per-unit seq grows by one and survives reboots: anything at or below the highest seen is a repeat.
+   * With `jump`, a seq further ahead of the watermark than `jump.max` plus `jump.perSecond` for every second since
+   * the watermark last moved is suspect: not applied, the watermark stays.
+   */
+  | { mode: 'seq'; seq: number; jump?: { max: number; perSecond: number } }
   /** compact-v2: the last 64 message ids; a status with m = 1 after a reboot starts a new window */
   | { mode: 'window'; msgId: number; reset?: boolean };
 
-export type ApplyOutcome = { status: 'ok'; streamId: string } | { status: 'dup' } | { status: 'same' };
+export type ApplyOutcome =
+  | { status: 'ok'; streamId: string }
+  | { status: 'dup' }
+  | { status: 'same' }
+  /** json-v1: an impossible jump of seq; `lastSeq` is the watermark that stayed */
+  | { status: 'suspect'; lastSeq: number };
 
 /** An event on the parcel engine's input stream. */
 export interface LoggedEvent {
@@ -56,8 +65,8 @@ type RedisWithScripts = Redis & {
   lgReconcile(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<(string | number)[]>;
 };
 
-function dedupeArgs(d: Dedupe): [string, string] {
-  if (d.mode === 'seq') return ['seq', String(d.seq)];
+function dedupeArgs(d: Dedupe): string[] {
+  if (d.mode === 'seq') return d.jump ? ['seq', String(d.seq), String(d.jump.max), String(d.jump.perSecond)] : ['seq', String(d.seq)];
   if (d.mode === 'window') return [d.reset ? 'window-reset' : 'window', String(d.msgId)];
   return ['none', ''];
 }
@@ -98,11 +107,13 @@ export class UnitStore {
   async apply(event: UnitEvent, dedupe: Dedupe = { mode: 'none' }, now = Date.now(), actor: Actor = unitActor(event.unit)): Promise<ApplyOutcome> {
     const payload = JSON.stringify(event);
     const input = ENGINE_INPUT.has(event.kind) ? '1' : '0';
+    const [mode, value, ...jump] = dedupeArgs(dedupe);
     return this.evidence.within(unitChain(event.unit), [unitEvidence(event, actor)], async (spec) => {
-      const res = await this.redis.lgApplyEvent(...this.unitKeys(event.unit), ...dedupeArgs(dedupe), payload, String(now), JSON.stringify(spec ?? {}), input);
+      const res = await this.redis.lgApplyEvent(...this.unitKeys(event.unit), mode!, value!, payload, String(now), JSON.stringify(spec ?? {}), input, ...jump);
       const moved = HeadMoved.from(res);
       if (moved) return moved;
       if (res[0] === 'ok') return { result: { status: 'ok', streamId: String(res[1]) } as ApplyOutcome, appended: true };
+      if (res[0] === 'suspect') return { result: { status: 'suspect', lastSeq: Number(res[1]) } as ApplyOutcome, appended: false };
       return { result: { status: res[0] === 'dup' ? 'dup' : 'same' } as ApplyOutcome, appended: false };
     });
   }
@@ -111,11 +122,13 @@ export class UnitStore {
   async reconcile(snap: Snapshot, dedupe: Dedupe = { mode: 'none' }, now = Date.now()): Promise<LoggedEvent[] | null> {
     const chain = unitChain(snap.unit);
     const ev = JSON.stringify({ s: this.k.evidence(chain), hk: this.k.evidenceHead(chain), cx: this.k.evCompartment(snap.unit, 0).slice(0, -1) });
+    const [mode, value] = dedupeArgs(dedupe);
     const res = await this.evidence.hashedInLua(chain, () =>
       this.redis.lgReconcile(
         ...this.unitKeys(snap.unit),
-        ...dedupeArgs(dedupe),
-        JSON.stringify({ unit: snap.unit, at: snap.at, firmware: snap.firmware ?? null, compartments: snap.compartments }),
+        mode!,
+        value!,
+        JSON.stringify({ unit: snap.unit, at: snap.at, seq: snap.source.seq ?? null, firmware: snap.firmware ?? null, compartments: snap.compartments }),
         String(now),
         ev,
       ),
@@ -136,6 +149,12 @@ export class UnitStore {
   async lastSeen(unit: string): Promise<number | null> {
     const v = await this.redis.hget(this.k.unit(unit), 'lastSeen');
     return v ? Number(v) : null;
+  }
+
+  /** json-v1: the watermark and when it last moved (gateway clock, ms; null before the first, or in older data) */
+  async seqWatermark(unit: string): Promise<{ seq: number; movedAt: number | null }> {
+    const [seq, at] = await this.redis.hmget(this.k.unit(unit), 'lastSeq', 'lastSeqAt');
+    return { seq: seq === null ? -1 : Number(seq), movedAt: at === null ? null : Number(at) };
   }
 
   /** json-v1: highest event seq applied (the dedupe watermark), -1 before the first */

@@ -15,7 +15,7 @@ import { credentials, eventually, logger } from '../support/stack.js';
 
 /**
  * "A crash between state change and notification loses nothing and sends nothing twice", with a real crash: the
- * gateway runs as a child process (`node --import tsx src/runtime/node.ts`, as `npm start` runs it) and is
+ * gateway runs as a child process (`node dist/src/runtime/node.js`, as `npm start` runs it) and is
  * SIGKILLed at chosen moments of parcel lifecycles, then started again with the same settings (same MQTT client id,
  * so it resumes its persistent session, and the same consumer names, so the event and outbox consumer groups
  * replay what the dead process had read but not finished). Mosquitto and the simulated units live in the test
@@ -81,7 +81,7 @@ class GatewayProcess {
 
   async start(): Promise<void> {
     this.starts++;
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+    const proc = spawn(process.execPath, ['dist/src/runtime/node.js'], {
       cwd: ROOT,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -158,7 +158,7 @@ describe('npm run verify', () => {
     await signed.checkpoints.take(CHAIN);
     const run = () =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/verify.ts'], {
+        const p = spawn(process.execPath, ['dist/scripts/verify.js'], {
           cwd: ROOT,
           env: { ...process.env, REDIS_URL: server.url, REDIS_PREFIX: w.prefix, NODE_ENV: 'test' },
           stdio: ['ignore', 'pipe', 'pipe'],

@@ -43,8 +43,8 @@ describe('the evidence log and the parcel engine, end to end', () => {
     // acknowledged, not retried for ever; told once
     await eventually(async () => Number((await redis.xpending(k.events(JSON_V1), 'parcels'))[0]) === 0, 5000, 'nothing pending');
     expect(world.hooksOf('/hook', 'dead-letter')).toHaveLength(1);
-    const text = await world.stack.get('/metrics');
-    expect(String(text.body)).toMatch(/lg_engine_dead_letters_total\{unit="LSN-0001"\} 1/);
+    const text = await world.stack.metrics();
+    expect(text).toMatch(/lg_engine_dead_letters_total\{unit="LSN-0001"\} 1/);
     // and the evidence log says so, in a chain that still verifies
     const verify = await world.request('GET', '/v1/admin/evidence/verify', undefined, STAFF);
     expect(verify.body.ok).toBe(true);
@@ -64,14 +64,14 @@ describe('the evidence log and the parcel engine, end to end', () => {
     const writer = async () => {
       for (let i = 0; i < 150; i++) await redis.eval(bump, 1, slotKey);
     };
-    const retriesBefore = Number(/lg_parcel_step_retries_total (\d+)/.exec(String((await world.stack.get('/metrics')).body))?.[1] ?? 0);
+    const retriesBefore = Number(/lg_parcel_step_retries_total (\d+)/.exec(await world.stack.metrics())?.[1] ?? 0);
     await world.doorOpen(COMPACT_V2, no);
     const burst = Promise.all([writer(), writer(), writer(), writer()]);
     world.sim(COMPACT_V2).putParcel(no);
     world.sim(COMPACT_V2).closeDoor(no);
     await burst;
     await world.waitState(courier, dep.body.id, 'stored', 15_000);
-    const retries = Number(/lg_parcel_step_retries_total (\d+)/.exec(String((await world.stack.get('/metrics')).body))?.[1] ?? 0);
+    const retries = Number(/lg_parcel_step_retries_total (\d+)/.exec(await world.stack.metrics())?.[1] ?? 0);
     expect(retries - retriesBefore).toBeGreaterThan(0);
     expect(await world.transitions(COMPACT_V2, dep.body.id)).toEqual(['new>reserved', 'reserved>depositing', 'depositing>stored']);
   });

@@ -47,7 +47,7 @@ describe('keypad limits only count wrong codes (issue 7, defect 6)', () => {
     await eventually(async () => (await world.unitState(COMPACT_V2)).keypad === 'locked', 8000, 'locked');
     await eventually(() => sim.snapshot().keypadEnabled === false || undefined, 8000, 'the unit told');
     await world.hook('/hook', 'keypad-locked');
-    expect(String((await world.stack.get('/metrics')).body)).toMatch(/lg_keypad_locks_total\{unit="a4c138f0e2d1"\} 1/);
+    expect(await world.stack.metrics()).toMatch(/lg_keypad_locks_total\{unit="a4c138f0e2d1"\} 1/);
   });
 });
 

@@ -198,12 +198,13 @@ describe('notifier: SMS delivery', () => {
     const n = notifier();
     n.startWorkers();
     const q = queue(n, 'sms');
-    await n.enqueue(reminder('P6', { sendAt: Date.now() + 800 }));
+    // far enough ahead that a loaded machine still finds it delayed when it looks
+    await n.enqueue(reminder('P6', { sendAt: Date.now() + 3000 }));
     expect(await q.getJobState('P6.reminder-24h.sms')).toBe('delayed');
     await n.cancel(['P6.reminder-24h', 'P6.overdue']);
     expect(await q.getJobState('P6.reminder-24h.sms')).toBe('unknown');
     // Due after the cancelled one would have been: once it arrives, the cancelled one would have too.
-    await n.enqueue(stored('P6-marker', { sendAt: Date.now() + 1000 }));
+    await n.enqueue(stored('P6-marker', { sendAt: Date.now() + 3200 }));
     await receiver.waitFor(1);
     expect(receiver.requests.map((r) => (r.body as { id: string }).id)).toEqual(['P6-marker.stored.sms']);
   });

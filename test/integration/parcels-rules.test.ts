@@ -39,7 +39,7 @@ describe('parcels: rules, limits and faults through the HTTP API', () => {
   }
 
   async function duplicatesDropped(unit: string): Promise<number> {
-    const text = (await world.request('GET', '/metrics')).body as string;
+    const text = await world.stack.metrics();
     const line = text.split('\n').find((l) => l.startsWith(`lg_duplicates_total{unit="${unit}"}`));
     return line ? Number(line.split(' ')[1]) : 0;
   }

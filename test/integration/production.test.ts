@@ -72,8 +72,8 @@ describe('production refuses development secrets and unsafe settings (real proce
   it('starts with credentials, a token and an SMS provider of its own: no simulators, no /dev/sims', async () => {
     const run = startEntry(good);
     try {
-      await run.waitFor('locker-gateway is running.');
-      expect(run.stderr()).not.toMatch(/simulated units/);
+      await run.waitFor('locker-gateway is running');
+      expect(run.stderr()).toContain('"simulatedUnits":0');
       const base = `http://127.0.0.1:${good.PORT}`;
       expect((await fetch(`${base}/dev/sims/LSN-0001`)).status).toBe(404);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);

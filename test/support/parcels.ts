@@ -5,7 +5,9 @@ import type { Size } from '../../src/domain/model.js';
 import { presenceCode } from '../../src/domain/presence.js';
 import { verifySignature } from '../../src/notify/signature.js';
 import { TestReceiver, type ReceivedRequest } from './receiver.js';
+import { parseApiJson } from './api-time.js';
 import { Stack, credentials, eventually } from './stack.js';
+
 
 /**
  * Parcel end-to-end tests: the real gateway (Stack) with a TestReceiver as SMS provider and one as the property's
@@ -160,7 +162,7 @@ export class ParcelWorld {
     const text = await res.text();
     let parsed: unknown = text;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseApiJson(text); // times back to epoch ms
     } catch {
       /* not JSON */
     }

@@ -3,6 +3,7 @@ import type { Logger } from '../../src/log.js';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.js';
 import { TestReceiver, type ReceivedRequest } from './receiver.js';
 import { TestRedis } from './redis.js';
+import { parseApiJson } from './api-time.js';
 import { eventually } from './stack.js';
 
 /**
@@ -95,7 +96,7 @@ export class SignInWorld {
     const text = await res.text();
     let parsed: unknown = text;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseApiJson(text); // times back to epoch ms
     } catch {
       /* not JSON */
     }

@@ -2,7 +2,7 @@ import { parseConfig, type Config } from '../../src/config/config.js';
 import { loadCredentials, type Credentials } from '../../src/config/credentials.js';
 import { UNITS } from '../../devices/units.js';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
 import { createSimulator, type SimulatedUnit, type Faults, type SimOptions } from '../../simulators/index.js';
 import type { UnitProfile } from '../../src/domain/model.js';
@@ -115,6 +115,12 @@ export class Stack {
       /* not JSON */
     }
     return { status: res.status, body };
+  }
+
+  /** GET /metrics with the gateway's METRICS_TOKEN (Prometheus text). */
+  async metrics(): Promise<string> {
+    const token = this.config.METRICS_TOKEN;
+    return (await fetch(this.gw!.metricsUrl, token ? { headers: { authorization: `Bearer ${token}` } } : {})).text();
   }
 
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {

@@ -45,6 +45,8 @@ describe('authenticate', () => {
     { name: 'gateway, wrong password', clientId: 'locker-gateway-1', user: 'locker-gateway', pw: 'gateway-secret-2', want: null },
     { name: 'gateway, no password', clientId: 'locker-gateway-1', user: 'locker-gateway', pw: undefined, want: null },
     { name: 'gateway, empty password', clientId: 'locker-gateway-1', user: 'locker-gateway', pw: '', want: null },
+    { name: 'gateway under a unit\'s client id (would cut the unit off)', clientId: 'LSN-0001', user: 'locker-gateway', pw: 'gateway-secret-1', want: null },
+    { name: 'gateway under a DTU\'s client id', clientId: 'dtu-861234567890123', user: 'locker-gateway', pw: 'gateway-secret-1', want: null },
     { name: 'json-v1: client id = sn', clientId: 'LSN-0001', user: 'LSN-0001', pw: 'json-secret-01', want: 'LSN-0001' },
     { name: 'json-v1: password as Buffer', clientId: 'LSN-0001', user: 'LSN-0001', pw: Buffer.from('json-secret-01'), want: 'LSN-0001' },
     { name: 'json-v1: wrong client id', clientId: 'LSN-0001-x', user: 'LSN-0001', pw: 'json-secret-01', want: null },

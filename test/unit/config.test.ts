@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ConfigError, DEV_STAFF_TOKEN, parseConfig } from '../../src/config/config.js';
+import { ConfigError, DEV_METRICS_TOKEN, DEV_STAFF_TOKEN, parseConfig } from '../../src/config/config.js';
 import {
   CredentialsError,
   DEV_CREDENTIALS_FILE,
@@ -159,5 +159,26 @@ describe('credentials', () => {
       units: { X: { password: 'long enough', keyHex: 'zz' } },
     });
     expect(() => parseCredentials(badKey, 'f')).toThrow(/credentials\.units\.X\.keyHex/);
+  });
+});
+
+describe('config: running it (own redis-server, metrics)', () => {
+  it('without REDIS_URL the gateway runs a redis-server of its own in data/redis; metrics have a development token only', () => {
+    const c = parseConfig({});
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.REDIS_DATA_DIR).toBe('data/redis');
+    expect(c.REDIS_SERVER).toBe('redis-server');
+    expect(c.METRICS_TOKEN).toBe(DEV_METRICS_TOKEN);
+    expect(c.METRICS_PORT).toBeUndefined();
+    expect(parseConfig(PROD).METRICS_TOKEN).toBeUndefined();
+    expect(() => parseConfig({ ...PROD, METRICS_TOKEN: DEV_METRICS_TOKEN })).toThrow(/METRICS_TOKEN: is the development token documented in the README/);
+  });
+
+  it.each([
+    [{ METRICS_PORT: 'nine' }, 'METRICS_PORT'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+  ])('refuses %j and names %s', (env, key) => {
+    expect(() => parseConfig(env)).toThrow(new RegExp(`^invalid configuration: ${key}`));
   });
 });

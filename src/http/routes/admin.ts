@@ -1,13 +1,14 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { CommandBus } from '../../bus/commands.js';
-import type { Couriers, Residents } from '../../parcels/accounts.js';
+import type { Courier, Couriers, Residents } from '../../parcels/accounts.js';
 import type { ParcelService } from '../../parcels/service.js';
 import type { UnitStore } from '../../store/units.js';
 import type { Actor } from '../../evidence/entry.js';
 import { staffActor, type StaffIdentity } from '../../staff/types.js';
 import { requireRole, staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
+import { CommandResultSchema, ErrorSchema, UnitIdParam, UnitSchema, json, unitView } from '../schemas.js';
+import { Time, isoTime, withIsoTimes } from '../time.js';
 import { recordStaffAction } from '../staff-actions.js';
 import { staffSecurity } from './staff-schemas.js';
 import { maskPhone } from '../../notify/phone.js';
@@ -27,9 +28,11 @@ const CourierView = z
     carrier: z.string(),
     webhookUrl: z.string().nullable(),
     active: z.boolean(),
-    createdAt: z.number().int(),
+    createdAt: Time,
   })
   .openapi('Courier');
+
+const courierView = ({ webhookSecret: _s, ...v }: Courier): z.infer<typeof CourierView> => ({ ...v, createdAt: isoTime(v.createdAt) });
 
 const UnitCommand = z
   .discriminatedUnion('op', [
@@ -89,9 +92,8 @@ export function adminRoutes(deps: {
     }),
     async (c) => {
       const { courier, token } = await deps.couriers.issue(c.req.valid('json'));
-      const { webhookSecret: _s, ...view } = courier;
       await recordStaffAction(c, 'courier.issue', { courierId: courier.id, name: courier.name, carrier: courier.carrier });
-      return c.json({ courier: view, token }, 201);
+      return c.json({ courier: courierView(courier), token }, 201);
     },
   );
 
@@ -104,7 +106,7 @@ export function adminRoutes(deps: {
       summary: 'Courier accounts',
       responses: { 200: json(z.object({ couriers: z.array(CourierView) }), 'all'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
-    async (c) => c.json({ couriers: (await deps.couriers.list()).map(({ webhookSecret: _s, ...v }) => v) }, 200),
+    async (c) => c.json({ couriers: (await deps.couriers.list()).map(courierView) }, 200),
   );
 
   app.openapi(
@@ -149,7 +151,7 @@ export function adminRoutes(deps: {
       const { phone } = c.req.valid('param');
       const prefs = await deps.residents.setPrefs(phone, c.req.valid('json'));
       await recordStaffAction(c, 'resident.preferences', { phone: maskPhone(phone), change: c.req.valid('json') });
-      return c.json(prefs, 200);
+      return c.json(withIsoTimes(prefs), 200);
     },
   );
 
@@ -248,7 +250,7 @@ export function adminRoutes(deps: {
       now,
       actor,
     );
-    return (await deps.store.unit(unit))!;
+    return unitView((await deps.store.unit(unit))!);
   };
 
   app.openapi(
@@ -319,7 +321,7 @@ export function adminRoutes(deps: {
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
       responses: { 200: json(z.object({ failures: z.array(z.record(z.string(), z.unknown())) }), 'failures'), 401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site') },
     }),
-    async (c) => c.json({ failures: (await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[] }, 200),
+    async (c) => c.json({ failures: ((await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[]).map(withIsoTimes) }, 200),
   );
   return app;
 }

@@ -6,6 +6,7 @@ import type { UnitStore } from '../../store/units.js';
 import type { AppEnv } from '../app.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, EventSchema, UnitIdParam, json } from '../schemas.js';
+import { Time, isoTime } from '../time.js';
 
 const staffSecurity = [{ staffToken: [] }];
 
@@ -26,7 +27,7 @@ const ChainReport = z
     checked: z.number().int(),
     from: z.number().int(),
     to: z.number().int(),
-    checkpoint: z.object({ n: z.number().int(), at: z.number().int() }).nullable(),
+    checkpoint: z.object({ n: z.number().int(), at: Time }).nullable(),
     broken: BrokenLink.nullable(),
   })
   .openapi('ChainReport');
@@ -36,7 +37,7 @@ const TimelineItem = z
     streamId: z.string(),
     n: z.number().int().openapi({ description: "position in the unit's chain" }),
     hash: z.string(),
-    at: z.number().int(),
+    at: Time,
     kind: z.string(),
     origin: z.enum(['unit', 'reconciled', 'gateway']),
     entry: z.record(z.string(), z.unknown()),
@@ -90,7 +91,8 @@ export function evidenceRoutes(deps: { store: UnitStore; evidence: Evidence; par
     }),
     async (c) => {
       const chains = await deps.evidence.verifier.verifyAll();
-      return c.json({ ok: chains.every((r) => r.ok), chains }, 200);
+      const view = chains.map((r) => ({ ...r, checkpoint: r.checkpoint ? { ...r.checkpoint, at: isoTime(r.checkpoint.at) } : null }));
+      return c.json({ ok: chains.every((r) => r.ok), chains: view }, 200);
     },
   );
 
@@ -113,7 +115,7 @@ export function evidenceRoutes(deps: { store: UnitStore; evidence: Evidence; par
       const p = await deps.parcels.get(id);
       if (!p) throw new ApiError(404, 'not_found', 'no such parcel (or past the evidence retention period)');
       const items = await deps.evidence.timelines.of(p);
-      return c.json({ parcel: p.id, unit: p.unit, compartment: p.compartment, items: items as unknown as { streamId: string; n: number; hash: string; at: number; kind: string; origin: "unit" | "reconciled" | "gateway"; entry: Record<string, never> }[] }, 200);
+      return c.json({ parcel: p.id, unit: p.unit, compartment: p.compartment, items: (items as unknown as { streamId: string; n: number; hash: string; at: number; kind: string; origin: "unit" | "reconciled" | "gateway"; entry: Record<string, never> }[]).map((i) => ({ ...i, at: isoTime(i.at) })) }, 200);
     },
   );
 

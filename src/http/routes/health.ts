@@ -1,5 +1,4 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Counters } from '../../metrics.js';
 import type { AppEnv } from '../app.js';
 
 export interface Health {
@@ -9,7 +8,8 @@ export interface Health {
 
 const Ready = z.object({ ready: z.boolean(), redis: z.boolean(), mqtt: z.boolean() }).openapi('Readiness');
 
-export function healthRoutes(deps: { health: Health; counters: Counters }) {
+/** Health checks. GET /metrics is in metrics.ts, mounted by the runtime (token or a listener of its own). */
+export function healthRoutes(deps: { health: Health }) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
@@ -39,6 +39,5 @@ export function healthRoutes(deps: { health: Health; counters: Counters }) {
       return body.ready ? c.json(body, 200) : c.json(body, 503);
     },
   );
-  app.get('/metrics', (c) => c.text(deps.counters.render()));
   return app;
 }

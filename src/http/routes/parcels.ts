@@ -10,6 +10,7 @@ import { clientAddress, courierAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { IdempotencyKeys } from '../idempotency.js';
 import { ErrorSchema, json } from '../schemas.js';
+import { Time, isoTime } from '../time.js';
 
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, json(ErrorSchema, ERR_TEXT[c] ?? 'error')])) as Record<number, ReturnType<typeof json>>;
@@ -72,10 +73,10 @@ export const ParcelView = z
     trackingNumber: z.string(),
     carrier: z.string(),
     phoneTail: z.string(),
-    createdAt: z.number().int(),
-    storedAt: z.number().int().nullable(),
-    deadline: z.number().int().nullable(),
-    endedAt: z.number().int().nullable(),
+    createdAt: Time,
+    storedAt: Time.nullable(),
+    deadline: Time.nullable(),
+    endedAt: Time.nullable(),
     extended: z.boolean(),
     reason: z.string().nullable(),
   })
@@ -92,10 +93,10 @@ export function parcelView(service: ParcelService, p: Parcel): z.infer<typeof Pa
     trackingNumber: p.trackingNumber,
     carrier: p.carrier,
     phoneTail: p.phone.slice(-4),
-    createdAt: p.createdAt,
-    storedAt: p.storedAt,
-    deadline: p.deadline,
-    endedAt: p.endedAt,
+    createdAt: isoTime(p.createdAt),
+    storedAt: isoTime(p.storedAt),
+    deadline: isoTime(p.deadline),
+    endedAt: isoTime(p.endedAt),
     extended: p.extended,
     reason: p.reason,
   };

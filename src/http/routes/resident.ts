@@ -6,11 +6,12 @@ import type { ResidentSignIn } from '../../residents/signin.js';
 import { clientAddress, residentAuth, residentToken, type ResidentEnv } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
+import { Time, isoTime, withIsoTimes } from '../time.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
 
 const Code = z.string().regex(/^\d{6}$/, 'must be 6 digits').openapi({ example: '482913' });
 const Prefs = z
-  .object({ lowCompartment: z.boolean(), lang: z.enum(['zh', 'en']), consent: z.enum(['allowed', 'refused']), updatedAt: z.number().int().nullable() })
+  .object({ lowCompartment: z.boolean(), lang: z.enum(['zh', 'en']), consent: z.enum(['allowed', 'refused']), updatedAt: Time.nullable() })
   .openapi('ResidentPreferences');
 const PrefsChange = z.object({ lowCompartment: z.boolean().optional(), lang: z.enum(['zh', 'en']).optional(), consent: z.enum(['allowed', 'refused']).optional() });
 /** Without a resident token, phone + one of my pickup codes prove who I am (as before sign-in by SMS existed). */
@@ -67,7 +68,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
       summary: 'Text me a 6-digit sign-in code (valid 5 minutes, 5 tries)',
       description: 'At most 3 codes per phone per 15 minutes, and OTP_PER_ADDRESS per client address. A new code replaces the previous one.',
       request: { body: { content: { 'application/json': { schema: z.object({ phone: Phone }).openapi('OtpRequest') } }, required: true } },
-      responses: { 202: json(z.object({ expiresAt: z.number().int() }), 'the text is on its way'), ...errors(400, 429) },
+      responses: { 202: json(z.object({ expiresAt: Time }), 'the text is on its way'), ...errors(400, 429) },
     }),
     async (c) => {
       const r = await deps.signIn.requestCode(c.req.valid('json').phone, clientAddress(c, deps.trustProxy));
@@ -76,7 +77,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
         c.header('Retry-After', String(retryAfterS));
         throw new ApiError(429, 'rate_limited', `too many codes asked for from this ${r.scope}; try again later`, { scope: r.scope, retryAfterS });
       }
-      return c.json({ expiresAt: r.expiresAt }, 202);
+      return c.json({ expiresAt: isoTime(r.expiresAt) }, 202);
     },
   );
 
@@ -87,12 +88,12 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
       tags: ['residents'],
       summary: 'Sign in with the texted code: returns a short-lived resident token (lgr_…, RESIDENT_SESSION_MINUTES)',
       request: { body: { content: { 'application/json': { schema: z.object({ phone: Phone, code: Code }).openapi('ResidentSignIn') } }, required: true } },
-      responses: { 201: json(z.object({ token: z.string(), expiresAt: z.number().int() }).openapi('ResidentSession'), 'signed in'), ...errors(400, 403, 429) },
+      responses: { 201: json(z.object({ token: z.string(), expiresAt: Time }).openapi('ResidentSession'), 'signed in'), ...errors(400, 403, 429) },
     }),
     async (c) => {
       const { phone, code } = c.req.valid('json');
       const r = await deps.signIn.verify(phone, code);
-      if (r.ok) return c.json({ token: r.token, expiresAt: r.expiresAt }, 201);
+      if (r.ok) return c.json({ token: r.token, expiresAt: isoTime(r.expiresAt) }, 201);
       if (r.reason === 'wrong') throw new ApiError(403, 'wrong_code', 'wrong code', { triesLeft: r.triesLeft });
       if (r.reason === 'used_up') throw new ApiError(429, 'locked_out', 'too many wrong tries: this code no longer works; ask for a new one', { reason: r.reason });
       throw new ApiError(403, 'wrong_code', 'no valid code for this phone (expired or never sent); ask for a new one', { reason: r.reason });
@@ -172,7 +173,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
       summary: 'My preferences: low compartment, language, consent to locker delivery',
       responses: { 200: json(Prefs, 'mine'), ...errors(401) },
     }),
-    async (c) => c.json(await deps.residents.prefs(c.var.resident.phone), 200),
+    async (c) => c.json(withIsoTimes(await deps.residents.prefs(c.var.resident.phone)), 200),
   );
 
   app.openapi(
@@ -190,7 +191,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
       const { phone: _p, code: _c, ...change } = c.req.valid('json');
       const { phone, code } = await prove(c, c.req.valid('json'));
       if (code) await svc.residentParcels(phone, code, clientAddress(c, deps.trustProxy));
-      return c.json(await deps.residents.setPrefs(phone, change, now()), 200);
+      return c.json(withIsoTimes(await deps.residents.setPrefs(phone, change, now())), 200);
     },
   );
   return app;

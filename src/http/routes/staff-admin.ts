@@ -4,6 +4,7 @@ import { requireRole, staffAuth, type StaffAuthDeps, type StaffEnv } from '../au
 import { ApiError } from '../errors.js';
 import { json } from '../schemas.js';
 import { recordStaffAction } from '../staff-actions.js';
+import { withIsoTimes } from '../time.js';
 import { IdParam, IssuedToken, MemberView, Password, TokenRequest, TokenView, mapStaffError, staffErrors, staffSecurity } from './staff-schemas.js';
 
 /** Admins manage staff: members, roles, passwords, API tokens (the same as `npm run staff`). */
@@ -22,7 +23,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
 
   app.openapi(
     route({ method: 'get', path: '/v1/admin/staff', summary: 'Staff members', responses: { 200: json(z.object({ members: z.array(MemberView) }), 'all'), ...staffErrors(401, 403) } }),
-    async (c) => c.json({ members: await svc.list() }, 200),
+    async (c) => c.json({ members: (await svc.list()).map(withIsoTimes) }, 200),
   );
 
   app.openapi(
@@ -45,13 +46,13 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const m = await svc.add(c.req.valid('json')).catch(mapStaffError);
       await recordStaffAction(c, 'staff.add', { memberId: m.id, name: m.name, role: m.role });
-      return c.json(m, 201);
+      return c.json(withIsoTimes(m), 201);
     },
   );
 
   app.openapi(
     route({ method: 'get', path: '/v1/admin/staff/{id}', summary: 'A member', request: { params: IdParam }, responses: { 200: json(MemberView, 'the member'), ...staffErrors(401, 403, 404) } }),
-    async (c) => c.json(await member(c.req.valid('param').id), 200),
+    async (c) => c.json(withIsoTimes(await member(c.req.valid('param').id)), 200),
   );
 
   for (const [verb, active] of [['disable', false], ['enable', true]] as const) {
@@ -66,7 +67,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
       async (c) => {
         const m = await svc.setActive(c.req.valid('param').id, active).catch(mapStaffError);
         await recordStaffAction(c, `staff.${verb}`, { memberId: m.id, name: m.name });
-        return c.json(m, 200);
+        return c.json(withIsoTimes(m), 200);
       },
     );
   }
@@ -82,7 +83,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const m = await svc.setRole(c.req.valid('param').id, c.req.valid('json').role).catch(mapStaffError);
       await recordStaffAction(c, 'staff.role', { memberId: m.id, name: m.name, role: m.role });
-      return c.json(m, 200);
+      return c.json(withIsoTimes(m), 200);
     },
   );
 
@@ -97,7 +98,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const m = await svc.resetPassword(c.req.valid('param').id, c.req.valid('json').password).catch(mapStaffError);
       await recordStaffAction(c, 'staff.password.reset', { memberId: m.id, name: m.name });
-      return c.json(m, 200);
+      return c.json(withIsoTimes(m), 200);
     },
   );
 
@@ -112,7 +113,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const { token, record } = await svc.issueToken(c.req.valid('param').id, c.req.valid('json').label).catch(mapStaffError);
       await recordStaffAction(c, 'staff.token.issue', { memberId: record.memberId, tokenId: record.id, label: record.label });
-      return c.json({ token, record }, 201);
+      return c.json({ token, record: withIsoTimes(record) }, 201);
     },
   );
 
@@ -124,7 +125,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
       request: { query: z.object({ member: z.string().min(1).max(64).optional() }) },
       responses: { 200: json(z.object({ tokens: z.array(TokenView) }), 'tokens'), ...staffErrors(401, 403) },
     }),
-    async (c) => c.json({ tokens: await svc.tokens(c.req.valid('query').member) }, 200),
+    async (c) => c.json({ tokens: (await svc.tokens(c.req.valid('query').member)).map(withIsoTimes) }, 200),
   );
 
   app.openapi(
@@ -138,7 +139,7 @@ export function staffAdminRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const t = await svc.revokeToken(c.req.valid('param').id).catch(mapStaffError);
       await recordStaffAction(c, 'staff.token.revoke', { memberId: t.memberId, tokenId: t.id });
-      return c.json(t, 200);
+      return c.json(withIsoTimes(t), 200);
     },
   );
   return app;

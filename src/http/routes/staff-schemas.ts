@@ -3,12 +3,13 @@ import { StaffError } from '../../staff/errors.js';
 import { STAFF_ROLES } from '../../staff/types.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
+import { Time } from '../time.js';
 
 /** Schemas and error mapping shared by the staff sign-in and staff management routes. */
 export const staffSecurity: Record<string, string[]>[] = [{ staffSession: [] }, { staffToken: [] }];
 
 export const MemberView = z
-  .object({ id: z.string(), name: z.string(), role: z.enum(STAFF_ROLES), active: z.boolean(), createdAt: z.number().int(), updatedAt: z.number().int() })
+  .object({ id: z.string(), name: z.string(), role: z.enum(STAFF_ROLES), active: z.boolean(), createdAt: Time, updatedAt: Time })
   .openapi('StaffMember');
 export const Identity = z.object({ id: z.string(), name: z.string(), role: z.enum(STAFF_ROLES) }).openapi('StaffIdentity');
 export const TokenView = z
@@ -16,9 +17,9 @@ export const TokenView = z
     id: z.string(),
     memberId: z.string(),
     label: z.string(),
-    createdAt: z.number().int(),
-    lastUsedAt: z.number().int().nullable(),
-    revokedAt: z.number().int().nullable(),
+    createdAt: Time,
+    lastUsedAt: Time.nullable(),
+    revokedAt: Time.nullable(),
   })
   .openapi('StaffToken');
 export const TokenRequest = z.object({ label: z.string().trim().max(60).default('script') }).openapi('StaffTokenRequest');

@@ -7,6 +7,7 @@ import { clearSessionCookie, readSessionCookie, sameOriginForms, setSessionCooki
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
 import { recordStaffAction } from '../staff-actions.js';
+import { Time, isoTime, withIsoTimes } from '../time.js';
 import { IdParam, Identity, IssuedToken, Password, TokenRequest, TokenView, mapStaffError, staffErrors, staffSecurity } from './staff-schemas.js';
 
 const LoginBody = z.object({ name: z.string().trim().min(1).max(40), password: z.string().min(1).max(200) });
@@ -47,7 +48,7 @@ export function staffRoutes(deps: StaffAuthDeps) {
         'that changes made with the cookie must send (X-CSRF-Token header or _csrf form field).',
       request: { body: { content: { 'application/json': { schema: LoginBody.openapi('StaffLogin') } }, required: true } },
       responses: {
-        200: json(z.object({ member: Identity, expiresAt: z.number().int(), csrfToken: z.string() }), 'signed in; Set-Cookie: lg_staff=…'),
+        200: json(z.object({ member: Identity, expiresAt: Time, csrfToken: z.string() }), 'signed in; Set-Cookie: lg_staff=…'),
         400: json(ErrorSchema, 'bad field'),
         401: json(ErrorSchema, 'wrong name or password, or the member is disabled'),
         429: json(ErrorSchema, 'locked after too many wrong logins (Retry-After)'),
@@ -56,7 +57,7 @@ export function staffRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const { name, password } = c.req.valid('json');
       const r = await login(c, name, password);
-      if (r.ok) return c.json({ member: r.member, expiresAt: r.session.expiresAt, csrfToken: r.session.csrf }, 200);
+      if (r.ok) return c.json({ member: r.member, expiresAt: isoTime(r.session.expiresAt), csrfToken: r.session.csrf }, 200);
       if (r.reason === 'locked') {
         c.header('Retry-After', String(Math.ceil(r.retryAfterMs / 1000)));
         throw new ApiError(429, 'locked_out', 'too many wrong logins; try again later', { retryAfterS: Math.ceil(r.retryAfterMs / 1000) });
@@ -166,13 +167,13 @@ export function staffRoutes(deps: StaffAuthDeps) {
       summary: 'Who is signed in, how, and (with a session) until when and its CSRF token',
       responses: {
         200: json(
-          z.object({ member: Identity, via: z.enum(['session', 'token', 'bootstrap']), expiresAt: z.number().int().nullable(), csrfToken: z.string().nullable() }),
+          z.object({ member: Identity, via: z.enum(['session', 'token', 'bootstrap']), expiresAt: Time.nullable(), csrfToken: z.string().nullable() }),
           'the member',
         ),
         ...staffErrors(401),
       },
     }),
-    (c) => c.json({ member: c.var.staff, via: c.var.staffVia, expiresAt: c.var.staffSession?.expiresAt ?? null, csrfToken: c.var.staffSession?.csrf ?? null }, 200),
+    (c) => c.json({ member: c.var.staff, via: c.var.staffVia, expiresAt: isoTime(c.var.staffSession?.expiresAt), csrfToken: c.var.staffSession?.csrf ?? null }, 200),
   );
 
   const member = (c: Context<StaffEnv>) => {
@@ -208,7 +209,7 @@ export function staffRoutes(deps: StaffAuthDeps) {
       summary: 'My API tokens (never the tokens themselves)',
       responses: { 200: json(z.object({ tokens: z.array(TokenView) }), 'mine'), ...staffErrors(401, 409) },
     }),
-    async (c) => c.json({ tokens: await svc.tokens(member(c)) }, 200),
+    async (c) => c.json({ tokens: (await svc.tokens(member(c))).map(withIsoTimes) }, 200),
   );
 
   app.openapi(
@@ -224,7 +225,7 @@ export function staffRoutes(deps: StaffAuthDeps) {
     async (c) => {
       const { token, record } = await svc.issueToken(member(c), c.req.valid('json').label).catch(mapStaffError);
       await recordStaffAction(c, 'staff.token.issue', { memberId: record.memberId, tokenId: record.id, label: record.label });
-      return c.json({ token, record }, 201);
+      return c.json({ token, record: withIsoTimes(record) }, 201);
     },
   );
 
@@ -244,7 +245,7 @@ export function staffRoutes(deps: StaffAuthDeps) {
       if (!t || t.memberId !== member(c)) throw new ApiError(404, 'not_found', 'no such token of yours');
       const revoked = await svc.revokeToken(id).catch(mapStaffError);
       await recordStaffAction(c, 'staff.token.revoke', { memberId: t.memberId, tokenId: id });
-      return c.json(revoked, 200);
+      return c.json(withIsoTimes(revoked), 200);
     },
   );
   return app;

@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { UnitStore } from '../../store/units.js';
 import type { AppEnv } from '../app.js';
 import { ApiError } from '../errors.js';
-import { ErrorSchema, UnitIdParam, UnitSchema, json } from '../schemas.js';
+import { ErrorSchema, UnitIdParam, UnitSchema, json, unitView } from '../schemas.js';
 
 
 export function unitRoutes(deps: { store: UnitStore }) {
@@ -16,7 +16,7 @@ export function unitRoutes(deps: { store: UnitStore }) {
       summary: 'Every unit with the live state of each compartment',
       responses: { 200: json(z.object({ units: z.array(UnitSchema) }), 'all units') },
     }),
-    async (c) => c.json({ units: await deps.store.units() }, 200),
+    async (c) => c.json({ units: (await deps.store.units()).map(unitView) }, 200),
   );
 
   app.openapi(
@@ -32,7 +32,7 @@ export function unitRoutes(deps: { store: UnitStore }) {
       const { id } = c.req.valid('param');
       const unit = await deps.store.unit(id);
       if (!unit) throw new ApiError(404, 'not_found', `no unit ${id}`);
-      return c.json(unit, 200);
+      return c.json(unitView(unit), 200);
     },
   );
 

@@ -10,6 +10,15 @@ import { webhookBody } from './webhook.js';
  * masked; the text is logged in full (it is what a developer needs to check), so do not point production
  * traffic here.
  */
+/** A text the console "sent", for the development stand-in of residents' phones (GET /dev/phones/{phone}/sms). */
+export interface ConsoleText {
+  to: string;
+  text: string;
+  kind: string;
+  parcelId: string | null;
+  at: number;
+}
+
 export class ConsoleChannel implements Channel {
   readonly name = 'console' as const;
 
@@ -17,6 +26,7 @@ export class ConsoleChannel implements Channel {
     private readonly logger: Logger,
     private readonly timeZone: string,
     private readonly now: () => number = Date.now,
+    private readonly inbox?: (t: ConsoleText) => void,
   ) {}
 
   async send(job: NoticeJob): Promise<void> {
@@ -24,6 +34,7 @@ export class ConsoleChannel implements Channel {
     if (job.route === 'sms' && notice.to.sms) {
       const text = renderText({ kind: notice.kind, lang: notice.to.lang, params: notice.params }, this.timeZone);
       this.logger.info('notice (console sms)', { jobId: job.jobId, to: maskPhone(notice.to.sms), text });
+      this.inbox?.({ to: notice.to.sms, text, kind: notice.kind, parcelId: notice.parcelId ?? null, at: this.now() });
     } else {
       this.logger.info('notice (console webhook)', { jobId: job.jobId, body: webhookBody(job, this.now()) });
     }
