@@ -33,11 +33,10 @@ import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
-import { AlertEngine } from '../alerts/engine.js';
-import { AlertStore } from '../alerts/store.js';
-import { ChangeFeed } from '../store/feed.js';
-import { InventoryReader } from '../store/inventory.js';
-import { ParcelSearch } from '../store/search.js';
+import type { AlertEngine } from '../alerts/engine.js';
+import type { AlertStore } from '../alerts/store.js';
+import type { ChangeFeed } from '../store/feed.js';
+import { startConsoleServices } from './console.js';
 
 export interface RunningGateway {
   url: string;
@@ -265,30 +264,21 @@ export async function startGateway(
     };
 
     // ---- staff console and alerts ----
-    const alertStore = new AlertStore(redis, config.REDIS_PREFIX, evidenceLog);
-    const alertsRedis = quiet(redis.duplicate(), logger);
-    const alerts = new AlertEngine({
-      blocking: alertsRedis,
+    const consoleServices = await startConsoleServices({
+      config,
       redis,
+      connection: () => quiet(redis.duplicate(), logger),
       log: evidenceLog,
-      units: store,
-      profiles: units,
-      alerts: alertStore,
+      store,
+      k: parcelStore.k,
+      units,
       clock,
       logger,
       counters,
-      policy: { offlineMs: config.ALERT_OFFLINE_MINUTES * 60_000, doorOpenMs: config.ALERT_DOOR_OPEN_MINUTES * 60_000 },
       dutyPhones: [],
-      consumer: config.MQTT_CLIENT_ID,
-      checkMs: config.ALERT_CHECK_MS,
+      cleanups,
     });
-    await alerts.start();
-    cleanups.push(() => alerts.stop());
-    const feed = new ChangeFeed({ blocking: quiet(redis.duplicate(), logger), log: evidenceLog, logger });
-    await feed.start();
-    cleanups.push(() => feed.stop());
-    const search = new ParcelSearch(redis, parcelStore.k);
-    void search.backfill().catch((err: unknown) => logger.warn('console: indexing older parcels for search failed', { err }));
+    const { alerts, alertStore, feed } = consoleServices;
 
     const app = createApp({
       staffActions: evidenceStaffActions(evidenceLog),
@@ -318,8 +308,8 @@ export async function startGateway(
         parcels,
         commands: bus.commands,
         evidence,
-        inventory: new InventoryReader(redis, parcelStore.k),
-        search,
+        inventory: consoleServices.inventory,
+        search: consoleServices.search,
         alerts: alertStore,
         notifications: notifier,
         feed,
