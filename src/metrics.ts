@@ -30,6 +30,7 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_engine_refused_total: { help: 'unit events the parcel service refused (a rule, not a failure), by kind and code', labels: ['kind', 'code'] },
   lg_engine_retries_total: { help: 'unit events the parcel engine tried again after an unexpected failure', labels: ['kind'] },
   lg_engine_dead_letters_total: { help: 'unit events set aside in the dead-letter stream after repeated failures', labels: ['unit'] },
+  lg_alerts_raised_total: { help: 'staff alerts raised (each occurrence once; repeats while one is open are not counted)', labels: ['kind'] },
   notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
   notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },
