@@ -65,6 +65,18 @@ export function alertFromEntry(e: EvidenceEntry, occurrence: string, ctx: { door
         detail: { what: String(e.what ?? ''), attempts: num(e.attempts) ?? 0 },
       };
     }
+    case 'lockdown': {
+      // the open guard (or the member who locked down) has told staff already: the console shows it
+      const scope = e.scope === 'fleet' ? 'fleet' : unit ?? 'fleet';
+      return {
+        ...base,
+        kind: 'lockdown',
+        key: `lockdown:${scope}:${at}`,
+        subject: `lockdown:${scope}`,
+        detail: { scope: String(e.scope ?? ''), cause: String(e.cause ?? ''), note: String(e.reason ?? '').slice(0, 80) },
+        notified: true,
+      };
+    }
     default:
       return claimClockAlert(e, base);
   }

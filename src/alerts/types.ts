@@ -10,6 +10,7 @@ export const ALERT_KINDS = [
   'parcel-missing',
   'dead-letter',
   'claim-clock',
+  'lockdown',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -57,6 +58,7 @@ export const ALERT_LABELS: Record<AlertKind, { zh: string; en: string }> = {
   'parcel-missing': { zh: '包裹不见了', en: 'Parcel gone missing' },
   'dead-letter': { zh: '事件处理失败', en: 'Event set aside (dead letter)' },
   'claim-clock': { zh: '理赔时限', en: 'Claim clock' },
+  lockdown: { zh: '紧急锁定', en: 'Lockdown' },
 };
 
 /** One line for a text message or a list: `快递柜离线 Unit offline · LSN-0001 · 7号 box 7`. */

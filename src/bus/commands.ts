@@ -8,6 +8,7 @@ import type { Counters } from '../metrics.js';
 import { keys, type Keys } from '../store/keys.js';
 import type { UnitStore } from '../store/units.js';
 import type { Driver } from './driver.js';
+import { LOCKDOWN_SCREEN, OpenRefused, type Lockdown, type OpenGuard, type OpenIntent } from './open-guard.js';
 
 export class CommandError extends Error {
   constructor(
@@ -30,6 +31,9 @@ const recordTtl = (op: CommandOp['op']) => (op === 'open' || op === 'keypad' ? 7
 export class CommandBus {
   private readonly k: Keys;
   private readonly inFlight = new Map<string, Promise<CommandRecord>>();
+  readonly opens: OpenGuard | null;
+  /** when each unit's screen last said it is locked down (a refused script must not flood the screen) */
+  private readonly lockdownShown = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -41,9 +45,12 @@ export class CommandBus {
       counters: Counters;
       timeoutMs: number;
       now?: () => number;
+      /** rate limits and lockdowns of door opens (open-guard.ts); every open passes it */
+      opens?: OpenGuard;
     },
   ) {
     this.k = keys(deps.prefix);
+    this.opens = deps.opens ?? null;
   }
 
   private now(): number {
@@ -53,11 +60,22 @@ export class CommandBus {
   /**
    * `actor`: who asked (kept with the command's evidence entries); `parcel`: the parcel it is for, if one;
    * `keypadState`: the state a keypad command leaves once done (default enabled/disabled; a lock says locked).
+   * An `open` passes the open guard first: `intent` is the parcel intent it is for (none: a raw open), `admin` that
+   * the actor is an admin (passes a lockdown). A refused open throws OpenRefused and is never sent.
    */
   async send(
     unit: string,
     op: CommandOp,
-    opts: { id?: string; reason?: string; timeoutMs?: number; actor?: Actor; parcel?: string; keypadState?: KeypadState } = {},
+    opts: {
+      id?: string;
+      reason?: string;
+      timeoutMs?: number;
+      actor?: Actor;
+      parcel?: string;
+      keypadState?: KeypadState;
+      intent?: OpenIntent;
+      admin?: boolean;
+    } = {},
   ): Promise<CommandRecord> {
     const driver = this.deps.drivers.get(unit);
     if (!driver) throw new CommandError('unknown_unit', `no unit ${unit}`);
@@ -71,12 +89,53 @@ export class CommandBus {
       const existing = await this.get(id);
       if (existing) return this.sameCommand(existing, unit, op);
     }
-    const run = this.run(driver, record, opts, opts.timeoutMs ?? this.deps.timeoutMs);
+    const guarded = op.op === 'open' && this.opens ? this.guardOpen(record, op.compartment, opts) : Promise.resolve();
+    const run = guarded.then(() => this.run(driver, record, opts, opts.timeoutMs ?? this.deps.timeoutMs));
     this.inFlight.set(id, run);
     try {
       return await run;
     } finally {
       this.inFlight.delete(id);
+    }
+  }
+
+  /** The open guard's word on a new open; a refused one is recorded (evidence), forgotten (its id) and thrown. */
+  private async guardOpen(record: CommandRecord, compartment: number, opts: { actor?: Actor; parcel?: string; intent?: OpenIntent; admin?: boolean }) {
+    const actor = opts.actor ?? systemActor('gateway');
+    const a = await this.opens!.admit({ unit: record.unit, compartment, commandId: record.id, actor, intent: opts.intent, admin: opts.admin });
+    if (a.tripped) this.showLockdown(a.tripped);
+    if (a.ok) return;
+    await this.deps.redis.del(this.k.command(record.id));
+    await this.deps.store.evidence.append(unitChain(record.unit), [
+      {
+        at: this.now(),
+        kind: 'open-refused',
+        actor,
+        unit: record.unit,
+        compartment,
+        commandId: record.id,
+        why: a.why,
+        scope: a.scope,
+        ...(opts.intent ? { intent: opts.intent } : {}),
+        ...(opts.parcel ? { parcel: opts.parcel } : {}),
+      },
+    ]);
+    if (a.why === 'locked_down' && !a.tripped) this.showLockdown({ unit: record.unit }, true);
+    throw new OpenRefused(a.why, a.scope, a.retryAfterMs);
+  }
+
+  /**
+   * The screens of the units a lockdown stops say so: at once for a new lockdown; for a refused open (`again`) only
+   * if the screen has not said so for a minute, so a refused script cannot flood the unit with screen texts.
+   */
+  showLockdown(l: Pick<Lockdown, 'unit'>, again = false): void {
+    const now = this.now();
+    for (const unit of l.unit ? [l.unit] : [...this.deps.drivers.keys()]) {
+      if (again && now - (this.lockdownShown.get(unit) ?? -Infinity) < 60_000) continue;
+      this.lockdownShown.set(unit, now);
+      void this.send(unit, { op: 'display', text: `${LOCKDOWN_SCREEN.zh} ${LOCKDOWN_SCREEN.en}`, ascii: LOCKDOWN_SCREEN.en, seconds: 255 }, { timeoutMs: 3_000 }).catch(
+        (err: unknown) => this.deps.logger.warn('lockdown screen text failed', { unit, err }),
+      );
     }
   }
 

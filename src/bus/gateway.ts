@@ -9,6 +9,7 @@ import type { Counters } from '../metrics.js';
 import { keys } from '../store/keys.js';
 import type { LoggedEvent, UnitStore } from '../store/units.js';
 import { CommandBus } from './commands.js';
+import type { OpenGuard } from './open-guard.js';
 import type { Driver, DriverContext, DriverTimings } from './driver.js';
 import { UnitIntake, type IncomingMessage } from './intake.js';
 import { createDriver } from '../../devices/registry.js';
@@ -59,6 +60,8 @@ export interface GatewayBusOptions {
   counters: Counters;
   timings: DriverTimings & Pick<Config, 'COMMAND_TIMEOUT_MS' | 'UNIT_QUEUE_MAX_BYTES'>;
   now?: () => number;
+  /** rate limits and lockdowns of door opens, passed to the command bus */
+  opens?: OpenGuard;
 }
 
 /**
@@ -101,6 +104,7 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       counters: o.counters,
       timeoutMs: o.timings.COMMAND_TIMEOUT_MS,
       now,
+      ...(o.opens ? { opens: o.opens } : {}),
     });
     for (const unit of o.units) {
       const ctx: DriverContext = {

@@ -78,6 +78,16 @@ export const ConfigSchema = z.object({
   PRESENCE_CODES: bool.default(true),
   SWEEP_MS: ms.default(1_000),
 
+  // ---- opening doors: rate limits and lockdowns (src/bus/open-guard.ts) ----
+  /** door opens admitted per unit per minute (sliding window), of every kind, admins' too */
+  OPEN_RATE_PER_UNIT_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(30),
+  /** door opens admitted across the fleet per minute */
+  OPEN_RATE_FLEET_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(60),
+  /** more unexplained opens (no parcel intent of the parcel's own party: staff opens) within a minute lock a unit down */
+  LOCKDOWN_UNEXPLAINED_PER_UNIT_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(5),
+  /** … across the fleet, lock the whole fleet down */
+  LOCKDOWN_UNEXPLAINED_FLEET_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(10),
+
   // ---- evidence log ----
   /** ended parcels and their evidence are kept this long, then trimmed (after a checkpoint) */
   EVIDENCE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(180),

@@ -111,7 +111,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => c.json(errorBody(c, 'not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   app.route('/', healthRoutes(deps));
-  app.route('/', unitRoutes(deps));
+  app.route('/', unitRoutes({ store: deps.store, opens: deps.parcels?.commands.opens ?? null }));
   app.route('/', pageRoutes(deps));
   const auth = staffAuthDeps(deps.staff);
   app.route('/', staffRoutes(auth));

@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import type { Logger } from '../log.js';
 import { CommandError } from '../bus/commands.js';
+import { OpenRefused } from '../bus/open-guard.js';
 import { ParcelError, type ParcelErrorCode } from '../parcels/errors.js';
 
 /** Every error code the API answers with, in one enum. */
@@ -28,6 +29,7 @@ export const ERROR_CODES = [
   'already_extended',
   'not_waiting',
   'idempotency_key_reused',
+  'locked_down',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -73,14 +75,23 @@ const PARCEL_STATUS: Record<ParcelErrorCode, ContentfulStatusCode> = {
   already_extended: 409,
   not_waiting: 409,
   conflict: 409,
+  locked_down: 503,
+  rate_limited: 429,
 };
 
 export function onError(logger: Logger) {
   return (err: Error, c: Context) => {
     if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
     if (err instanceof ParcelError) {
-      if (err.code === 'locked_out' && typeof err.details?.retryAfterS === 'number') c.header('Retry-After', String(err.details.retryAfterS));
+      if ((err.code === 'locked_out' || err.code === 'rate_limited') && typeof err.details?.retryAfterS === 'number') c.header('Retry-After', String(err.details.retryAfterS));
       return c.json(errorBody(c, err.code, err.message, err.details), PARCEL_STATUS[err.code]);
+    }
+    if (err instanceof OpenRefused) {
+      // a raw open (staff command) the open guard refused: never sent to the unit
+      if (err.why === 'locked_down') return c.json(errorBody(c, 'locked_down', err.message, { scope: err.scope }), 503);
+      const retryAfterS = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+      c.header('Retry-After', String(retryAfterS));
+      return c.json(errorBody(c, 'rate_limited', err.message, { scope: err.scope, retryAfterS }), 429);
     }
     if (err instanceof CommandError) {
       return c.json(errorBody(c, err.code === 'unknown_unit' ? 'not_found' : 'conflict', err.message), err.code === 'unknown_unit' ? 404 : 409);

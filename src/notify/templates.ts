@@ -135,6 +135,13 @@ const ZH: Record<NoticeKind, Render> = {
     `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
     `仍在${place(k, p, 'zh')}。`,
   otp: (k, p) => `您的登录验证码 ${need(k, p, 'code')}，${need(k, p, 'minutes')}分钟内有效。请勿告诉他人，物业不会向您索要验证码。`,
+  lockdown: (k, p, tz) => {
+    const where = str(p, 'scope') === 'fleet' ? '全部快递柜' : `${site(k, p, 'zh')}快递柜` + (str(p, 'unit') ? `(${str(p, 'unit')})` : '');
+    const since = str(p, 'since') ? `${formatDateTime(needTime(k, p, 'since'), 'zh', tz)}起` : '';
+    return str(p, 'cause') === 'manual'
+      ? `通知：${where}${since}已由${str(p, 'by') ?? '工作人员'}紧急锁定(${str(p, 'reason') ?? '未写原因'})，只有管理员能开门，投件取件暂停。请核查后由管理员解除。`
+      : `警报：${where}1分钟内被远程打开${str(p, 'count') ?? '多'}个无包裹记录的格口，${since}已自动锁定，只有管理员能开门，投件取件暂停。请立即核查，由管理员解除。`;
+  },
 };
 
 const EN: Record<NoticeKind, Render> = {
@@ -188,6 +195,15 @@ const EN: Record<NoticeKind, Render> = {
   otp: (k, p) =>
     `Your sign-in code is ${need(k, p, 'code')}. It expires in ${need(k, p, 'minutes')} minutes. ` +
     `Never share it: the property office will never ask you for it.`,
+  lockdown: (k, p, tz) => {
+    const where = str(p, 'scope') === 'fleet' ? 'every locker' : `the ${site(k, p, 'en')} locker` + (str(p, 'unit') ? ` (${str(p, 'unit')})` : '');
+    const since = str(p, 'since') ? ` since ${formatDateTime(needTime(k, p, 'since'), 'en', tz)}` : '';
+    return str(p, 'cause') === 'manual'
+      ? `Notice: ${where} is locked down${since} by ${str(p, 'by') ?? 'staff'} (${str(p, 'reason') ?? 'no reason given'}). ` +
+          `Only admins can open; deposits and pickups wait till an admin lifts it.`
+      : `Alert: ${str(p, 'count') ?? 'many'} doors opened remotely in one minute at ${where}, none for a parcel: locked down${since}. ` +
+          `Only admins can open; deposits and pickups wait till an admin lifts it.`;
+  },
 };
 
 /** The full text of a notice, brand prefix included. Throws TemplateError on missing parameters. */

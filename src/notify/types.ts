@@ -28,6 +28,12 @@ export const NOTICE_KINDS = [
   'staff-alert',
   /** a resident's one-time sign-in code (params: code, minutes) */
   'otp',
+  /**
+   * staff alert: a unit or the whole fleet is locked down, doors open for admins only (src/bus/open-guard.ts).
+   * params: scope (unit | fleet), cause (burst | manual), reason, since; unit, siteZh, siteEn (a unit); count (a
+   * burst: unexplained opens within the minute); by (a member who locked it down by hand)
+   */
+  'lockdown',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 

@@ -1,4 +1,5 @@
 import { LOW_COMPARTMENTS } from '../../devices/units.js';
+import { OpenRefused } from '../bus/open-guard.js';
 import { candidates, nearestUnits, sizeRank } from '../domain/allocation.js';
 import { ulid } from '../domain/ids.js';
 import type { Size, UnitProfile } from '../domain/model.js';
@@ -10,6 +11,7 @@ import type { Courier } from './accounts.js';
 import { transitionEntry, type Committer } from './commit.js';
 import { unitProfile, type ParcelDeps } from './context.js';
 import { ParcelError } from './errors.js';
+import { openRefusal } from './doors.js';
 import type { Screen } from './screen.js';
 
 export interface DepositInput {
@@ -63,7 +65,15 @@ export class Deposits {
       throw new ParcelError('consent_refused', 'the recipient has not agreed to locker delivery; deliver in person or by another agreed way');
     }
     const units = input.unit ? [unitProfile(this.d.units, input.unit)] : this.d.units;
+    let lockedDown = 0;
     for (const unit of units) {
+      // A locked-down unit opens for admins only (open-guard.ts): no compartment is reserved there.
+      const lockdown = await this.d.commands.opens?.lockdownOf(unit.id);
+      if (lockdown) {
+        if (input.unit) throw new ParcelError('locked_down', `unit ${unit.id} is locked down: deposits are paused until an admin lifts it; please call the property office`, { scope: lockdown.scope });
+        lockedDown++;
+        continue;
+      }
       const state = await this.d.unitStore.unit(unit.id);
       if (!state?.online || state.outOfService) {
         const why = state?.outOfService ? 'closed down by staff' : 'offline';
@@ -76,6 +86,7 @@ export class Deposits {
       if (parcel) return this.openForDeposit(parcel, courier);
     }
     const from = units[0]!;
+    if (lockedDown === units.length) throw new ParcelError('locked_down', 'every unit is locked down: deposits are paused until an admin lifts it; please call the property office');
     throw new ParcelError(
       'no_compartment',
       input.unit ? `no free ${input.size} compartment at ${from.id}` : `no free ${input.size} compartment at any unit`,
@@ -181,17 +192,27 @@ export class Deposits {
   }
 
   private async openForDeposit(parcel: Parcel, courier: Courier): Promise<Parcel> {
-    const cmd = await this.d.commands.send(
-      parcel.unit,
-      { op: 'open', compartment: parcel.compartment },
-      { id: `deposit-${parcel.id}`, reason: `parcel ${parcel.id}: deposit`, actor: courierActor(courier), parcel: parcel.id },
-    );
+    const abandon = (why: string) =>
+      this.commit.step(parcel.unit, parcel.compartment, (cur) => onDepositAbandoned(cur.slot, cur.parcels, parcel.id, this.d.clock.now(), why), courierActor(courier));
+    let cmd;
+    try {
+      cmd = await this.d.commands.send(
+        parcel.unit,
+        { op: 'open', compartment: parcel.compartment },
+        { id: `deposit-${parcel.id}`, reason: `parcel ${parcel.id}: deposit`, actor: courierActor(courier), parcel: parcel.id, intent: 'deposit' },
+      );
+    } catch (err) {
+      if (!(err instanceof OpenRefused)) throw err;
+      // locked down or over the rate limit since the check above: never sent, the reservation is let go
+      await abandon(`open-${err.why}`);
+      throw openRefusal(err);
+    }
     if (cmd.result === 'done' || cmd.result === 'timed_out' || cmd.state === 'sent') {
       // timed out: the door may still open; if it does not within the deposit window, the sweep cancels.
       void this.screen.show(parcel.unit, `请放入 ${parcel.compartment}号`, `Box ${parcel.compartment}: put the parcel in`, 20);
       return (await this.d.parcels.parcel(parcel.id)) ?? parcel;
     }
-    await this.commit.step(parcel.unit, parcel.compartment, (cur) => onDepositAbandoned(cur.slot, cur.parcels, parcel.id, this.d.clock.now(), `open-${cmd.result}`), courierActor(courier));
+    await abandon(`open-${cmd.result}`);
     throw new ParcelError('open_failed', `compartment ${parcel.compartment} did not open (${cmd.result}); ask again for another one`, { result: cmd.result });
   }
 }

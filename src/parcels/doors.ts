@@ -1,4 +1,5 @@
-import type { CommandResult } from '../domain/model.js';
+import { OpenRefused } from '../bus/open-guard.js';
+import type { CommandRecord, CommandResult } from '../domain/model.js';
 import { canStart, onDoor, type Intent, type Parcel, type Slot } from '../domain/parcel.js';
 import { systemActor, unitActor, type Actor } from '../evidence/entry.js';
 import type { UnitEvent } from '../domain/model.js';
@@ -45,7 +46,8 @@ export class Doors {
     unit: string,
     compartment: number,
     intent: Intent,
-    opts: { ref: string; actor: Actor; phone?: string; courierId?: string; parcelId?: string; reason?: string },
+    /** `admin`: an admin asked (passes a lockdown) */
+    opts: { ref: string; actor: Actor; phone?: string; courierId?: string; parcelId?: string; reason?: string; admin?: boolean },
   ): Promise<{ result: CommandResult; parcels: Parcel[] }> {
     let parcels: Parcel[] = [];
     for (let i = 0; ; i++) {
@@ -63,11 +65,28 @@ export class Doors {
       if (ok) break;
       if (i >= MAX_RETRIES) throw new ParcelError('conflict', 'try again');
     }
-    const cmd = await this.d.commands.send(
-      unit,
-      { op: 'open', compartment },
-      { id: opts.ref, reason: opts.reason ?? `${intent} ${compartment}`, actor: opts.actor, ...(parcels.length === 1 ? { parcel: parcels[0]!.id } : {}) },
-    );
+    let cmd: CommandRecord;
+    try {
+      cmd = await this.d.commands.send(
+        unit,
+        { op: 'open', compartment },
+        {
+          id: opts.ref,
+          reason: opts.reason ?? `${intent} ${compartment}`,
+          actor: opts.actor,
+          intent,
+          ...(opts.admin ? { admin: true } : {}),
+          ...(parcels.length === 1 ? { parcel: parcels[0]!.id } : {}),
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof OpenRefused)) throw err;
+      // Never sent: the compartment is free for the next open once the lockdown or the rate limit allows it.
+      await this.clearIntent(unit, compartment, opts.ref);
+      // (a lockdown's own text is shown by the command bus)
+      if (err.why === 'rate_limited') void this.screen.show(unit, '请稍候再试', 'Busy: try again shortly', 10);
+      throw openRefusal(err);
+    }
     const result = cmd.result ?? 'timed_out';
     if (result === 'done') {
       void this.screen.show(
@@ -99,4 +118,13 @@ export class Doors {
       if (await this.d.parcels.commit(unitChain(unit), [], checks, this.d.parcels.putSlot(slot))) return;
     }
   }
+}
+
+/** An open the guard refused, for the parcel flows: 503 locked_down (call the office) or 429 rate_limited. */
+export function openRefusal(err: OpenRefused): ParcelError {
+  if (err.why === 'locked_down') {
+    return new ParcelError('locked_down', `${err.message} (快递柜已暂停使用，请联系物业)`, { scope: err.scope });
+  }
+  const retryAfterS = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+  return new ParcelError('rate_limited', err.message, { scope: err.scope, retryAfterS });
 }

@@ -12,7 +12,11 @@ export type ParcelErrorCode =
   | 'locked_out'
   | 'already_extended'
   | 'not_waiting'
-  | 'conflict';
+  | 'conflict'
+  /** doors stopped by a lockdown (open-guard.ts): only an admin may open, the resident calls the office */
+  | 'locked_down'
+  /** too many opens in the last minute (open-guard.ts) */
+  | 'rate_limited';
 
 export class ParcelError extends Error {
   constructor(

@@ -1,3 +1,4 @@
+import { LOCKDOWN_SCREEN } from '../bus/open-guard.js';
 import { presenceCode } from '../domain/presence.js';
 import type { ParcelDeps } from './context.js';
 
@@ -16,8 +17,9 @@ export class Screen {
     }
   }
 
-  /** The presence code a remote pickup must quote; it changes on the minute. */
+  /** The presence code a remote pickup must quote; it changes on the minute. A locked-down unit says so instead. */
   async presence(unit: string): Promise<void> {
+    if (await this.d.commands.opens?.lockdownOf(unit).catch(() => null)) return this.show(unit, LOCKDOWN_SCREEN.zh, LOCKDOWN_SCREEN.en, 65);
     if (!this.d.policy.presenceCodes) return;
     const code = presenceCode(this.d.codeKey, unit, this.d.clock.now());
     await this.show(unit, `现场码 ${code}`, `Presence code ${code}`, 65);

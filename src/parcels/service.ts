@@ -124,15 +124,17 @@ export class ParcelService {
   /**
    * Staff open a parcel's compartment for a reason (a resident at the office without a phone, a check): through the
    * parcel's pickup intent, so the door events that follow are read as a collection, never as a parcel gone missing.
+   * It still counts as an unexplained open for the open guard (a staff member asked, not the parcel's resident);
+   * `admin`: an admin asked (passes a lockdown).
    */
-  async staffOpen(parcelId: string, actor: Actor, reason: string, ref: string): Promise<{ parcel: Parcel; result: CommandResult }> {
+  async staffOpen(parcelId: string, actor: Actor, reason: string, ref: string, opts: { admin?: boolean } = {}): Promise<{ parcel: Parcel; result: CommandResult }> {
     const parcel = await this.d.parcels.parcel(parcelId);
     if (!parcel) throw new ParcelError('not_found', `no parcel ${parcelId}`);
     if (!COLLECTABLE.has(parcel.state)) throw new ParcelError('not_waiting', `the parcel is ${parcel.state}, not waiting in the locker`);
     await this.d.parcels.evidence.append(unitChain(parcel.unit), [
       { at: this.clock.now(), kind: 'staff-open', actor, unit: parcel.unit, compartment: parcel.compartment, parcel: parcel.id, reason },
     ]);
-    const { result } = await this.doors.startOpen(parcel.unit, parcel.compartment, 'pickup', { ref, actor, reason: `staff open: ${reason}` });
+    const { result } = await this.doors.startOpen(parcel.unit, parcel.compartment, 'pickup', { ref, actor, reason: `staff open: ${reason}`, ...(opts.admin ? { admin: true } : {}) });
     return { parcel: (await this.d.parcels.parcel(parcelId)) ?? parcel, result };
   }
 

@@ -6,6 +6,7 @@ import { UNITS } from '../../devices/units.js';
 import { redisUnitMemory, startSimulators, type SimulatedUnit } from '../../simulators/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
 import { GatewayBus } from '../bus/gateway.js';
+import { OpenGuard, openLimits } from '../bus/open-guard.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
@@ -148,7 +149,10 @@ export async function startGateway(
     // One evidence log per process: UnitStore and ParcelStore append through it (one cached head per chain).
     const evidenceLog = new EvidenceLog(redis, config.REDIS_PREFIX);
     const store = new UnitStore(redis, config.REDIS_PREFIX, units, evidenceLog);
+    // Every door open passes the open guard (rate limits, lockdowns), through the command bus.
+    const opens = new OpenGuard({ redis, prefix: config.REDIS_PREFIX, evidence: evidenceLog, units, limits: openLimits(config), counters, logger, now: () => clock.now() });
     const bus = new GatewayBus({
+      opens,
       mqttUrl,
       clientId: config.MQTT_CLIENT_ID,
       shareGroup: config.MQTT_SHARE_GROUP,

@@ -25,10 +25,12 @@ export function topicsOf(chain: string, e: EvidenceEntry): string[] {
   if (e.kind.startsWith('claim')) t.add('claims');
   if (e.kind === 'alert' || e.kind === 'alert-ack' || e.kind === 'dead-letter') t.add('alerts');
   if (e.kind === 'notice' || e.kind === 'notice-retry') t.add('notices');
+  if (e.kind.startsWith('lockdown')) t.add('lockdown').add('alerts');
   if (e.kind === 'staff') {
     const action = typeof e.action === 'string' ? e.action : '';
     if (action.startsWith('staff.')) t.add('staff');
     if (action.startsWith('claim')) t.add('claims');
+    if (action.startsWith('notice')) t.add('notices');
   }
   return [...t];
 }

@@ -92,6 +92,17 @@ export function keys(p: string) {
     /** SHA-256 of a resident token -> {phone, expiresAt} */
     residentSession: (hash: string) => `${p}resident-session:${hash}`,
 
+    // ---- opening doors: rate limits and lockdowns (src/bus/open-guard.ts) ----
+    /**
+     * door opens admitted in the last minute (zset command id -> time), per unit and for the fleet, by kind; `burst`
+     * holds the unexplained ones since the unit's (the fleet's) lockdown was last lifted
+     */
+    opensUnit: (unit: string, kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:unit:${unit}`,
+    opensFleet: (kind: 'explained' | 'unexplained' | 'burst') => `${p}opens:${kind}:fleet`,
+    /** a lockdown in force (JSON): of one unit, or of the whole fleet */
+    lockdownUnit: (unit: string) => `${p}lockdown:unit:${unit}`,
+    lockdownFleet: `${p}lockdown:fleet`,
+
     // ---- staff console and alerts (src/http/console/, src/alerts/, store/search.ts) ----
     /** parcel search: ids by the last 4 digits of the phone, and by tracking number (upper case); zsets id -> createdAt */
     searchPhoneTail: (last4: string) => `${p}srch:tail:${last4}`,

@@ -100,6 +100,7 @@ describe('staff console in a browser', { timeout: 60_000 }, () => {
     ['09-alerts', '/console/alerts'],
     ['10-notices', '/console/notices'],
     ['11-audit', '/console/audit'],
+    ['11b-lockdown', '/console/lockdown'],
     ['12-staff', '/console/staff'],
     ['13-search', '/console/parcels?q=:tail'],
     ['14-parcel', '/console/parcels/:parcel'],

@@ -85,7 +85,7 @@ describe('the real process under hostile MQTT clients', () => {
     await redis.start();
     const port = await freePort();
     mqttPort = await freePort();
-    proc = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+    proc = spawn(process.execPath, ['dist/src/runtime/node.js'], { // what npm start runs (built by the global setup)
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',

@@ -195,4 +195,27 @@ describe('staff console', () => {
     expect(page.text).toContain(`/console/parcels/${parcel.id}`);
     expect(page.text).toContain('超期 over by 1 小时 h');
   });
+
+  it('locks a unit down from the console: staff cannot open or lift, an admin can do both', async () => {
+    const { parcel } = await w.stored(courier, JSON_V1);
+    expect((await w.form(staff, '/console/lockdown', { unit: JSON_V1, reason: '' })).status).toBe(400);
+    const locked = await w.form(staff, '/console/lockdown', { unit: JSON_V1, reason: '连续异常开门 strange opens' });
+    expect(locked.location).toBe('/console/lockdown?done=locked');
+    expect((await w.page(staff, '/console')).text).toContain('紧急锁定中 Locked down');
+    const refused = await w.form(staff, `/console/parcels/${parcel.id}/open`, { reason: 'resident at the desk', nonce: 'ld1' });
+    expect(refused.status).toBe(503);
+    expect(refused.text).toContain('only an admin may open');
+    expect(w.sim(JSON_V1).snapshot().doors[parcel.compartment]!.open).toBe(false);
+    expect((await w.form(staff, '/console/lockdown/lift', { unit: JSON_V1 })).status).toBe(403);
+    // the lockdown is on the alerts page too (the guard has told the staff on duty already)
+    await eventually(async () => (await w.stack.gw!.alertStore.open()).find((a) => a.kind === 'lockdown' && a.unit === JSON_V1), 8000, 'lockdown alert');
+    // an admin's open passes the lockdown
+    const opened = await w.form(admin, `/console/parcels/${parcel.id}/open`, { reason: 'admin checks the parcel', nonce: 'ld2' });
+    expect(opened.location).toBe(`/console/parcels/${parcel.id}?done=opened`);
+    await w.doorOpen(JSON_V1, parcel.compartment);
+    w.sim(JSON_V1).closeDoor(parcel.compartment);
+    expect((await w.form(admin, '/console/lockdown/lift', { unit: JSON_V1 })).location).toBe('/console/lockdown?done=lifted');
+    expect((await w.page(staff, '/console')).text).not.toContain('紧急锁定中 Locked down');
+    expect((await w.form(admin, '/console/lockdown/lift', { unit: JSON_V1 })).status).toBe(404);
+  });
 });

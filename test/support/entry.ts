@@ -13,11 +13,11 @@ export interface EntryProcess {
 }
 
 /**
- * The real entry point, src/runtime/node.ts, in a process of its own: started directly with node + tsx (not through
- * npm), so signals reach the gateway itself. Only PATH and HOME are inherited; everything else comes from `env`.
+ * The real entry point, compiled (dist/src/runtime/node.js, what `npm start` execs; vitest's global setup builds it),
+ * in a process of its own started directly with node, so signals reach the gateway itself. Only PATH and HOME are inherited; everything else comes from `env`.
  */
 export function startEntry(env: Record<string, string>): EntryProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+  const proc = spawn(process.execPath, ['dist/src/runtime/node.js'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -58,6 +58,12 @@ export class Stack {
       COMMAND_TIMEOUT_MS: '3000',
       // screens show the minute's presence code by default; tests that read screens turn it on themselves
       PRESENCE_CODES: 'off',
+      // Tests compress days into seconds and open doors in bulk as the gateway itself: the open guard's limits would
+      // cut them off. Its own tests (opens-*.test.ts) set the limits they prove.
+      OPEN_RATE_PER_UNIT_PER_MIN: '100000',
+      OPEN_RATE_FLEET_PER_MIN: '100000',
+      LOCKDOWN_UNEXPLAINED_PER_UNIT_PER_MIN: '100000',
+      LOCKDOWN_UNEXPLAINED_FLEET_PER_MIN: '100000',
       ...(this.mosquitto ? { MQTT_URL: this.mosquitto.url, MQTT_CLIENT_ID: `gw-test-${++this.n}` } : {}),
       ...this.env,
       ...extra,

@@ -65,7 +65,11 @@ describe('alert rules (pure)', () => {
     });
     expect(alertFromEntry(e({ kind: 'parcel', parcel: 'p_9', from: 'stored', to: 'collected' }), 'c/8')).toBeNull();
     expect(alertFromEntry(e({ kind: 'dead-letter', entry: '5-0', what: 'door-closed', attempts: 5 }), 'c/9')).toMatchObject({ kind: 'dead-letter', key: 'dead-letter:LSN-0001:5-0' });
-    for (const kind of ['door-opened', 'notice', 'staff', 'alert', 'alert-ack', 'code-checked']) expect(alertFromEntry(e({ kind }), 'c/x')).toBeNull();
+    expect(alertFromEntry(e({ kind: 'lockdown', scope: 'unit', cause: 'burst', reason: 'burst of opens' }), 'c/10')).toMatchObject({
+      kind: 'lockdown', key: `lockdown:LSN-0001:${NOW}`, subject: 'lockdown:LSN-0001', notified: true,
+    });
+    expect(alertFromEntry(e({ kind: 'lockdown', unit: undefined, scope: 'fleet', cause: 'manual' }), 'c/11')).toMatchObject({ subject: 'lockdown:fleet' });
+    for (const kind of ['door-opened', 'notice', 'staff', 'alert', 'alert-ack', 'code-checked', 'lockdown-lifted']) expect(alertFromEntry(e({ kind }), 'c/x')).toBeNull();
   });
 
   it("names a unit's 'left open' alarm and the gateway's own timer as the same occurrence", () => {
@@ -149,6 +153,7 @@ describe('the console plumbing (pure)', () => {
     expect(topicsOf('unit:LSN-0001', { at: 1, kind: 'door-opened', actor: unitActor, unit: 'LSN-0001', compartment: 3 })).toEqual(['unit:LSN-0001', 'units']);
     expect(topicsOf('unit:LSN-0001', { at: 1, kind: 'parcel', actor: unitActor, parcel: 'p_1' }).sort()).toEqual(['parcel:p_1', 'parcels', 'unit:LSN-0001', 'units']);
     expect(topicsOf('office', { at: 1, kind: 'alert', actor: unitActor })).toEqual(['alerts']);
+    expect(topicsOf('office', { at: 1, kind: 'lockdown', actor: unitActor })).toEqual(['lockdown', 'alerts']);
     expect(topicsOf('office', { at: 1, kind: 'staff', actor: unitActor, action: 'staff.add' })).toEqual(['staff']);
     expect(topicsOf('office', { at: 1, kind: 'claim', actor: unitActor, claim: 'c_1' }).sort()).toEqual(['claim:c_1', 'claims']);
   });

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
 import { CommandError } from '../../bus/commands.js';
+import { OpenRefused } from '../../bus/open-guard.js';
 import type { Logger } from '../../log.js';
 import { ParcelError, type ParcelErrorCode } from '../../parcels/errors.js';
 import { StaffError } from '../../staff/errors.js';
@@ -24,6 +25,8 @@ const PARCEL_STATUS: Record<ParcelErrorCode, number> = {
   already_extended: 409,
   not_waiting: 409,
   conflict: 409,
+  locked_down: 503,
+  rate_limited: 429,
 };
 
 const PARCEL_TEXT: Partial<Record<ParcelErrorCode, string>> = {
@@ -33,6 +36,8 @@ const PARCEL_TEXT: Partial<Record<ParcelErrorCode, string>> = {
   unit_offline: '快递柜离线，无法开门。The unit is offline.',
   open_failed: '开门失败。The door did not open.',
   conflict: '情况刚刚变了，请重试。Something changed meanwhile: try again.',
+  locked_down: '快递柜已紧急锁定，只有管理员可以开门。The locker is locked down: only an admin may open.',
+  rate_limited: '一分钟内开门太多，请稍后再试。Too many doors opened in the last minute: try again shortly.',
 };
 
 /** A refusal as a status and words for a console error page (domain errors carry no HTTP: mapped here). */
@@ -43,6 +48,7 @@ export function describeError(err: unknown): { status: number; text: string } | 
     const status = err.code === 'not_found' ? 404 : err.code === 'invalid' ? 400 : err.code === 'wrong_password' ? 403 : 409;
     return { status, text: err.message };
   }
+  if (err instanceof OpenRefused) return { status: err.why === 'locked_down' ? 503 : 429, text: PARCEL_TEXT[err.why]! };
   if (err instanceof CommandError) return { status: err.code === 'unknown_unit' ? 404 : 409, text: err.message };
   if (err instanceof HTTPException) return { status: err.status, text: err.message || 'request refused' };
   if (err instanceof ZodError) return { status: 400, text: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };

@@ -8,6 +8,7 @@ import { consoleAuth } from './auth.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleOnError } from './forms.js';
 import { liveEvents } from './live.js';
+import { liftLockdown, lockDown, lockdownPage } from './lockdown.js';
 import { noticesPage, retryNotice } from './notices.js';
 import { overviewPage } from './overview.js';
 import { overduePage, parcelPage, searchPage, staffOpenAction } from './parcels.js';
@@ -39,6 +40,9 @@ export const CONSOLE_ROUTES: { method: 'GET' | 'POST'; path: string; admin?: boo
   { method: 'GET', path: '/console/notices' },
   { method: 'POST', path: '/console/notices/retry' },
   { method: 'GET', path: '/console/audit' },
+  { method: 'GET', path: '/console/lockdown' },
+  { method: 'POST', path: '/console/lockdown' },
+  { method: 'POST', path: '/console/lockdown/lift', admin: true },
   { method: 'GET', path: '/console/staff', admin: true },
   { method: 'POST', path: '/console/staff', admin: true },
   { method: 'POST', path: '/console/staff/:id/:what', admin: true },
@@ -55,6 +59,7 @@ export function consoleRoutes(d: ConsoleDeps, logger: Logger) {
   app.use('/console/*', consoleAuth(d.auth));
   app.use('/console/staff', requireRole('admin'));
   app.use('/console/staff/*', requireRole('admin'));
+  app.use('/console/lockdown/lift', requireRole('admin'));
 
   app.get('/console/static/console.css', asset(CONSOLE_CSS, 'text/css; charset=utf-8'));
   app.get('/console/static/live.js', asset(LIVE_JS, 'text/javascript; charset=utf-8'));
@@ -75,6 +80,9 @@ export function consoleRoutes(d: ConsoleDeps, logger: Logger) {
   app.get('/console/notices', (c) => noticesPage(c, d));
   app.post('/console/notices/retry', (c) => retryNotice(c, d));
   app.get('/console/audit', (c) => auditPage(c, d));
+  app.get('/console/lockdown', (c) => lockdownPage(c, d));
+  app.post('/console/lockdown', (c) => lockDown(c, d));
+  app.post('/console/lockdown/lift', (c) => liftLockdown(c, d));
   app.get('/console/staff', (c) => staffPage(c, d));
   app.post('/console/staff', (c) => addMember(c, d));
   app.post('/console/staff/:id/:what', (c) => changeMember(c, d));

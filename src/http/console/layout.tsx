@@ -4,7 +4,7 @@ import type { StaffEnv } from '../auth.js';
 import { csrfField } from '../csrf.js';
 import type { ConsoleDeps } from './deps.js';
 
-export type NavKey = 'overview' | 'parcels' | 'overdue' | 'alerts' | 'notices' | 'audit' | 'claims' | 'report' | 'staff';
+export type NavKey = 'overview' | 'parcels' | 'overdue' | 'alerts' | 'notices' | 'audit' | 'lockdown' | 'claims' | 'report' | 'staff';
 
 const NAV: { key: NavKey; href: string; label: string; admin?: boolean }[] = [
   { key: 'overview', href: '/console', label: '总览 Overview' },
@@ -13,6 +13,7 @@ const NAV: { key: NavKey; href: string; label: string; admin?: boolean }[] = [
   { key: 'alerts', href: '/console/alerts', label: '警报 Alerts' },
   { key: 'notices', href: '/console/notices', label: '通知失败 Failed notices' },
   { key: 'audit', href: '/console/audit', label: '盘点 Audit' },
+  { key: 'lockdown', href: '/console/lockdown', label: '紧急锁定 Lockdown' },
   { key: 'staff', href: '/console/staff', label: '员工 Staff', admin: true },
 ];
 
@@ -34,6 +35,8 @@ export const DONE: Record<string, string> = {
   retried: '已重新发送。Sent again.',
   'member-added': '已添加员工。Member added.',
   'member-changed': '已保存。Saved.',
+  locked: '已锁定，只有管理员可以开门。Locked down: only an admin may open.',
+  lifted: '已解除锁定。Lockdown lifted.',
 };
 
 interface LayoutProps {

@@ -6,6 +6,7 @@ import type { StaffEnv } from '../auth.js';
 import type { ConsoleDeps } from './deps.js';
 import { ago, formatInZone, SIZE_LABELS } from './format.js';
 import { page } from './layout.js';
+import { LockdownBanner } from './lockdown.js';
 
 export const CELL_LABELS: Record<CellState, string> = {
   free: '空闲 free',
@@ -80,13 +81,13 @@ export function UnitCard({ u, slots, tz, now }: { u: UnitState; slots: ReadonlyM
   );
 }
 
-export function AlertsBanner({ alerts }: { alerts: Alert[] }) {
+export function AlertsBanner({ alerts, count }: { alerts: Alert[]; count: number }) {
   return (
     <div id="alerts-banner" data-live="alerts">
       {alerts.length ? (
         <div class="alerts-banner" role="status">
           <p>
-            <b>{`${alerts.length} 条未确认警报 open alert(s)`}</b> · <a href="/console/alerts">查看 View</a>
+            <b>{`${count} 条未确认警报 open alert(s)`}</b> · <a href="/console/alerts">查看 View</a>
           </p>
           <ul>
             {alerts.slice(0, 3).map((a) => (
@@ -108,13 +109,14 @@ export function AlertsBanner({ alerts }: { alerts: Alert[] }) {
 export async function overviewPage(c: Context<StaffEnv>, d: ConsoleDeps): Promise<Response> {
   const now = d.clock.now();
   const units = await d.store.units();
-  const [slots, alerts] = await Promise.all([d.inventory.slots(units.map((u) => u.id)), d.alerts.open(3)]);
+  const [slots, alerts, count] = await Promise.all([d.inventory.slots(units.map((u) => u.id)), d.alerts.open(3), d.alerts.openCount()]);
   return page(
     c,
     d,
     { title: '总览 Overview', nav: 'overview' },
     <>
-      <AlertsBanner alerts={alerts} />
+      <LockdownBanner d={d} />
+      <AlertsBanner alerts={alerts} count={count} />
       <Legend />
       {units.map((u) => (
         <UnitCard u={u} slots={slots.get(u.id) ?? new Map()} tz={d.timeZone} now={now} />

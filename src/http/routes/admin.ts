@@ -13,6 +13,7 @@ import { recordStaffAction } from '../staff-actions.js';
 import { staffSecurity } from './staff-schemas.js';
 import { maskPhone } from '../../notify/phone.js';
 import { Phone, ParcelView, parcelView } from './parcels.js';
+import { lockdownRoutes } from './lockdown.js';
 
 /** Who did it, for the evidence log: the signed-in member. */
 const memberOf = (c: { get(key: 'staff'): StaffIdentity }): Actor => staffActor(c.get('staff'));
@@ -191,6 +192,8 @@ export function adminRoutes(deps: {
         400: json(ErrorSchema, 'bad field'),
         401: json(ErrorSchema, 'staff only'), 403: json(ErrorSchema, 'wrong role or cross-site'),
         404: json(ErrorSchema, 'no such unit'),
+        429: json(ErrorSchema, 'open: too many opens in the last minute (Retry-After)'),
+        503: json(ErrorSchema, 'open: locked down (only an admin may open)'),
       },
     }),
     async (c) => {
@@ -199,7 +202,9 @@ export function adminRoutes(deps: {
       const key = c.req.valid('header')['idempotency-key'];
       const command = c.req.valid('json');
       await recordStaffAction(c, 'unit.command', { unit: id, command, ...(key ? { idempotencyKey: key } : {}) });
-      const r = await deps.commands.send(id, command, { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff', actor: memberOf(c) });
+      // a raw open: no parcel intent explains it (the open guard counts it as unexplained); an admin's passes a lockdown
+      const admin = c.get('staff').role === 'admin';
+      const r = await deps.commands.send(id, command, { ...(key ? { id: `staff-${key}` } : {}), reason: 'staff', actor: memberOf(c), admin });
       return c.json({ id: r.id, state: r.state, ...(r.result ? { result: r.result } : {}) }, 200);
     },
   );
@@ -222,6 +227,8 @@ export function adminRoutes(deps: {
         401: json(ErrorSchema, 'staff only'),
         404: json(ErrorSchema, 'no such parcel'),
         409: json(ErrorSchema, 'not waiting in a compartment, or being opened already'),
+        429: json(ErrorSchema, 'too many opens in the last minute (Retry-After)'),
+        503: json(ErrorSchema, 'locked down (only an admin may open)'),
       },
     }),
     async (c) => {
@@ -229,7 +236,7 @@ export function adminRoutes(deps: {
       const key = c.req.valid('header')['idempotency-key'] ?? `${deps.parcels.clock.now()}`;
       const { reason } = c.req.valid('json');
       await recordStaffAction(c, 'parcel.open', { parcel: id, reason });
-      const r = await deps.parcels.staffOpen(id, memberOf(c), reason, `staff-open-${id}-${key}`);
+      const r = await deps.parcels.staffOpen(id, memberOf(c), reason, `staff-open-${id}-${key}`, { admin: c.get('staff').role === 'admin' });
       return c.json({ parcel: parcelView(deps.parcels, r.parcel), result: r.result }, 200);
     },
   );
@@ -323,5 +330,6 @@ export function adminRoutes(deps: {
     }),
     async (c) => c.json({ failures: ((await deps.notifications.failures(c.req.valid('query').limit)) as Record<string, unknown>[]).map(withIsoTimes) }, 200),
   );
+  if (deps.commands.opens) app.route('/', lockdownRoutes({ auth: deps.auth, opens: deps.commands.opens, commands: deps.commands, parcels: deps.parcels }));
   return app;
 }
