@@ -92,13 +92,15 @@ function claimClockAlert(e: EvidenceEntry, base: { at: number; unit?: string; co
   const stage = str(e.stage) ?? str(e.alert);
   if (!claim || !stage || !(e.kind === 'claim-alert' || str(e.alert))) return null;
   const clock = str(e.clock) ?? '';
+  // a reopened claim starts a new round of clocks: its alerts are new occurrences
+  const round = num(e.round) ?? 0;
   return {
     ...base,
     claim,
     kind: 'claim-clock',
-    key: `claim-clock:${claim}:${clock}:${stage}`,
-    subject: `claim-clock:${claim}:${clock}:${stage}`,
-    detail: { clock, stage },
+    key: `claim-clock:${claim}:${round}:${clock}:${stage}`,
+    subject: `claim-clock:${claim}:${round}:${clock}:${stage}`,
+    detail: { clock, stage, ...(typeof e.ref === 'string' ? { ref: e.ref } : {}) },
     notified: true,
   };
 }
