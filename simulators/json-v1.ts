@@ -80,7 +80,7 @@ export class JsonV1Unit extends SimulatedUnit {
     if (!memory) return null;
     return memory.load().then((kept) => {
       if (kept.seq !== undefined && kept.seq > this.seq) this.seq = kept.seq;
-      if (kept.buffer) this.buffer = kept.buffer.filter((e) => e.seq <= this.seq).slice(-BUFFER_MAX);
+      if (kept.buffer) this.buffer = kept.buffer.filter((e) => e.seq <= this.seq).slice(-(this.opts.bufferMax ?? BUFFER_MAX));
       for (const [cid, reply] of kept.replies ?? []) this.replies.set(cid, reply);
     });
   }
@@ -140,7 +140,7 @@ export class JsonV1Unit extends SimulatedUnit {
     }
     const ev = { id: `${this.unit.id}-${this.seq}`, seq: this.seq, ts: rfc3339(this.clock()), type, ...fields };
     this.buffer.push({ seq: this.seq, payload: JSON.stringify(ev) });
-    if (this.buffer.length > BUFFER_MAX) {
+    if (this.buffer.length > (this.opts.bufferMax ?? BUFFER_MAX)) {
       const lost = this.buffer.shift();
       this.log.warn('event buffer full, oldest event dropped', { seq: lost?.seq });
     }

@@ -61,6 +61,8 @@ export interface SimOptions {
   doorLeftOpenMs?: number;
   /** json-v1: seq of the last event the unit raised before this run (seq survives reboots). Default 0. */
   initialSeq?: number;
+  /** json-v1: events the unit keeps while it cannot send them, oldest dropped first. Default 1,000 (the document's). */
+  bufferMax?: number;
   /**
    * Non-volatile memory kept across restarts of the simulating process (json-v1: seq, unsent events, remembered
    * command ids). Loaded at start() (a kept seq above `initialSeq` wins); seq saved with every event, the rest at stop().

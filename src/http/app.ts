@@ -5,15 +5,13 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Hono } from 'hono';
 import type { CommandBus } from '../bus/commands.js';
 import type { Logger } from '../log.js';
-import type { Counters } from '../metrics.js';
 import type { Couriers, Residents } from '../parcels/accounts.js';
 import type { ParcelService } from '../parcels/service.js';
-import type { ResidentSignIn } from '../residents/signin.js';
 import type { StaffService } from '../staff/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
 import type { StaffAuthDeps } from './auth.js';
-import type { IdempotencyKeys } from './idempotency.js';
+import type { ApiDeps, ClientAddress, RuntimeDeps } from './deps.js';
 import { adminRoutes, type FailureLister } from './routes/admin.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import type { Evidence } from '../evidence/index.js';
@@ -29,18 +27,14 @@ import { logStaffActions, staffActions, type StaffActionRecorder } from './staff
 import { unitRoutes } from './routes/units.js';
 import { consoleRoutes, type ConsoleDeps } from './console/index.js';
 
-export interface ParcelDeps {
+/** The site gateway's own staff-side services (admin, evidence): never at the edge. */
+export interface SiteParcelDeps {
   service: ParcelService;
   couriers: Couriers;
   residents: Residents;
   commands: CommandBus;
   notifications: FailureLister;
   evidence: Evidence;
-  trustProxy: boolean;
-  /** residents' sign-in by SMS (one-time codes, resident tokens) */
-  residentSignIn: ResidentSignIn;
-  /** Idempotency-Key records, scoped to caller and request */
-  idempotency: IdempotencyKeys;
 }
 
 /** Named staff: members, sessions, API tokens; STAFF_TOKEN as the development bootstrap. */
@@ -50,26 +44,54 @@ export interface StaffDeps {
   bootstrapToken: string | null;
   production: boolean;
   trustProxy: boolean;
+  clientAddress: ClientAddress;
 }
 
-export interface AppDeps {
+/** What only the site gateway serves: units, staff, admin, evidence, pages, metrics. */
+export interface SiteDeps {
   store: UnitStore;
-  health: Health;
-  counters: Counters;
-  logger: Logger;
   staff: StaffDeps;
-  parcels?: ParcelDeps;
-  /** where staff actions go (default: a log line; the evidence log replaces it) */
-  staffActions?: StaffActionRecorder;
-  /** the clock of sign-in and sessions (tests inject one) */
-  now?: () => number;
+  parcels?: SiteParcelDeps;
   /** the staff console's services (the pages under /console); without them there is no console */
   console?: ConsoleDeps;
 }
 
+export interface AppDeps {
+  logger: Logger;
+  health: Health;
+  /** clock, ids and the client address of this runtime */
+  runtime: RuntimeDeps;
+  /** the courier and resident API (both runtimes) */
+  api?: ApiDeps;
+  /** the site gateway's own routes; absent at the edge */
+  site?: SiteDeps;
+  /** at the edge: the site-only paths answer 501 `site_only` naming the site gateway (see README "Edge gateway") */
+  siteOnly?: { gateway: string };
+  /** where staff actions go (default: a log line; the evidence log replaces it) */
+  staffActions?: StaffActionRecorder;
+}
+
+/** Paths only the site gateway serves, and why (the edge answers them 501 naming the site gateway). */
+export const SITE_ONLY_PATHS: readonly { path: string; why: string }[] = [
+  { path: '/v1/units', why: 'unit state and commands need the MQTT session and the unit signing keys' },
+  { path: '/v1/units/*', why: 'unit state, commands and the live event stream need the MQTT session and the unit signing keys' },
+  { path: '/v1/admin/*', why: 'staff administration, evidence and BullMQ dead letters are site services' },
+  { path: '/v1/staff/*', why: 'staff sign-in and sessions are kept next to the evidence log on site' },
+  { path: '/console/*', why: 'the staff console is served by the site gateway' },
+  { path: '/admin/queues/*', why: 'Bull Board needs the BullMQ workers' },
+  { path: '/metrics', why: 'metrics describe the site process' },
+  { path: '/', why: 'the status page reads live unit state on site' },
+];
+
 /** What staffAuth needs, from the app's dependencies (runtime/gateway.ts builds the same for Bull Board). */
 export function staffAuthDeps(staff: StaffDeps): StaffAuthDeps {
-  return { staff: staff.members, bootstrapToken: staff.bootstrapToken, production: staff.production, trustProxy: staff.trustProxy };
+  return {
+    staff: staff.members,
+    bootstrapToken: staff.bootstrapToken,
+    production: staff.production,
+    trustProxy: staff.trustProxy,
+    clientAddress: staff.clientAddress,
+  };
 }
 
 export type AppEnv = { Variables: { requestId: string } };
@@ -110,36 +132,44 @@ export function createApp(deps: AppDeps) {
   app.onError(onError(deps.logger));
   app.notFound((c) => c.json(errorBody(c, 'not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
-  app.route('/', healthRoutes(deps));
-  app.route('/', unitRoutes({ store: deps.store, opens: deps.parcels?.commands.opens ?? null }));
-  app.route('/', pageRoutes(deps));
-  const auth = staffAuthDeps(deps.staff);
-  app.route('/', staffRoutes(auth));
-  app.route('/', staffAdminRoutes(auth));
-  if (deps.console) app.route('/', consoleRoutes(deps.console, deps.logger));
-  if (deps.parcels) {
-    const p = deps.parcels;
-    app.route(
-      '/',
-      parcelRoutes({ parcels: p.service, couriers: p.couriers, residents: p.residents, trustProxy: p.trustProxy, idempotency: p.idempotency }),
-    );
-    app.route(
-      '/',
-      residentRoutes({ signIn: p.residentSignIn, parcels: p.service, residents: p.residents, trustProxy: p.trustProxy, ...(deps.now ? { now: deps.now } : {}) }),
-    );
-    app.route(
-      '/',
-      adminRoutes({
-        auth,
-        couriers: p.couriers,
-        residents: p.residents,
-        parcels: p.service,
-        commands: p.commands,
-        store: deps.store,
-        notifications: p.notifications,
-      }),
-    );
-    app.route('/', evidenceRoutes({ store: deps.store, evidence: p.evidence, parcels: p.service, staff: staffAuth(auth) }));
+  app.route('/', healthRoutes({ health: deps.health }));
+  if (deps.siteOnly) {
+    const gateway = deps.siteOnly.gateway;
+    for (const { path, why } of SITE_ONLY_PATHS) {
+      app.all(path, (c) =>
+        c.json(errorBody(c, 'site_only', `${c.req.method} ${c.req.path} is served by the site gateway only (${gateway}): ${why}`, { gateway }), 501),
+      );
+    }
+  }
+  if (deps.api) {
+    const a = deps.api;
+    app.route('/', parcelRoutes({ parcels: a.parcels, couriers: a.couriers, idempotency: a.idempotency, runtime: deps.runtime }));
+    app.route('/', residentRoutes({ signIn: a.residentSignIn, parcels: a.parcels, residents: a.residents, runtime: deps.runtime }));
+  }
+  if (deps.site) {
+    const site = deps.site;
+    app.route('/', unitRoutes({ store: site.store, opens: site.parcels?.commands.opens ?? null }));
+    app.route('/', pageRoutes(site));
+    const auth = staffAuthDeps(site.staff);
+    app.route('/', staffRoutes(auth));
+    app.route('/', staffAdminRoutes(auth));
+    if (site.console) app.route('/', consoleRoutes(site.console, deps.logger));
+    if (site.parcels) {
+      const p = site.parcels;
+      app.route(
+        '/',
+        adminRoutes({
+          auth,
+          couriers: p.couriers,
+          residents: p.residents,
+          parcels: p.service,
+          commands: p.commands,
+          store: site.store,
+          notifications: p.notifications,
+        }),
+      );
+      app.route('/', evidenceRoutes({ store: site.store, evidence: p.evidence, parcels: p.service, staff: staffAuth(auth) }));
+    }
   }
 
   const docConfig = {

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import type { Courier, Couriers } from '../parcels/accounts.js';
-import type { ResidentSignIn } from '../residents/signin.js';
+import type { Courier } from '../parcels/accounts.js';
 import type { StaffService } from '../staff/service.js';
 import { BOOTSTRAP_IDENTITY, ROLE_RANK, type StaffIdentity, type StaffRole, type StaffSession } from '../staff/types.js';
 import { assertCsrfToken, assertSameOrigin, readSessionCookie } from './csrf.js';
+import type { ClientAddress, CourierAuth, ResidentSessions } from './deps.js';
 import { ApiError } from './errors.js';
 
 function bearer(header: string | undefined): string | null {
@@ -17,7 +16,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
 
 /** Couriers: `Authorization: Bearer lgc_…` (tokens are stored hashed; issue and revoke them as staff). */
-export function courierAuth(couriers: Couriers): MiddlewareHandler<{ Variables: { courier: Courier } }> {
+export function courierAuth(couriers: CourierAuth): MiddlewareHandler<{ Variables: { courier: Courier } }> {
   return async (c, next) => {
     const token = bearer(c.req.header('authorization'));
     const courier = token ? await couriers.authenticate(token) : null;
@@ -33,6 +32,7 @@ export interface StaffAuthDeps {
   bootstrapToken: string | null;
   production: boolean;
   trustProxy: boolean;
+  clientAddress: ClientAddress;
 }
 
 export type StaffVars = {
@@ -109,7 +109,7 @@ export function residentToken(c: Context): string | null {
 }
 
 /** Residents signed in by SMS: `Authorization: Bearer lgr_…`. Sets `c.var.resident = {phone}`. */
-export function residentAuth(signIn: ResidentSignIn): MiddlewareHandler<ResidentEnv> {
+export function residentAuth(signIn: Pick<ResidentSessions, 'authenticate'>): MiddlewareHandler<ResidentEnv> {
   return async (c, next) => {
     const token = residentToken(c);
     const s = token ? await signIn.authenticate(token) : null;
@@ -117,21 +117,4 @@ export function residentAuth(signIn: ResidentSignIn): MiddlewareHandler<Resident
     c.set('resident', { phone: s.phone });
     await next();
   };
-}
-
-/**
- * The client's address, for per-address limits. With TRUST_PROXY, the last X-Forwarded-For entry: the one our own
- * proxy appended (everything before it is whatever the client chose to send).
- */
-export function clientAddress(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
-  if (trustProxy) {
-    const xff = c.req.header('x-forwarded-for');
-    const last = xff?.split(',').at(-1)?.trim();
-    if (last) return last;
-  }
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }

@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   'not_waiting',
   'idempotency_key_reused',
   'locked_down',
+  'site_only',
+  'site_unavailable',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -79,27 +81,35 @@ const PARCEL_STATUS: Record<ParcelErrorCode, ContentfulStatusCode> = {
   rate_limited: 429,
 };
 
+/** Status, code, message and details of a known error (null: not one we describe; a 500). */
+export function describeError(err: unknown): { status: ContentfulStatusCode; code: ErrorCode; message: string; details?: Record<string, unknown> } | null {
+  const d = (e: { details?: Record<string, unknown> | undefined }) => (e.details ? { details: e.details } : {});
+  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, ...d(err) };
+  if (err instanceof ParcelError) return { status: PARCEL_STATUS[err.code], code: err.code, message: err.message, ...d(err) };
+  if (err instanceof OpenRefused) {
+    // a raw open (staff command) the open guard refused: never sent to the unit
+    if (err.why === 'locked_down') return { status: 503, code: 'locked_down', message: err.message, details: { scope: err.scope } };
+    const retryAfterS = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+    return { status: 429, code: 'rate_limited', message: err.message, details: { scope: err.scope, retryAfterS } };
+  }
+  if (err instanceof CommandError) {
+    return err.code === 'unknown_unit' ? { status: 404, code: 'not_found', message: err.message } : { status: 409, code: 'conflict', message: err.message };
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status < 500 ? 'validation_failed' : 'internal';
+    return { status: status as ContentfulStatusCode, code, message: err.message || 'request refused' };
+  }
+  return null;
+}
+
 export function onError(logger: Logger) {
   return (err: Error, c: Context) => {
-    if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
-    if (err instanceof ParcelError) {
-      if ((err.code === 'locked_out' || err.code === 'rate_limited') && typeof err.details?.retryAfterS === 'number') c.header('Retry-After', String(err.details.retryAfterS));
-      return c.json(errorBody(c, err.code, err.message, err.details), PARCEL_STATUS[err.code]);
-    }
-    if (err instanceof OpenRefused) {
-      // a raw open (staff command) the open guard refused: never sent to the unit
-      if (err.why === 'locked_down') return c.json(errorBody(c, 'locked_down', err.message, { scope: err.scope }), 503);
-      const retryAfterS = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
-      c.header('Retry-After', String(retryAfterS));
-      return c.json(errorBody(c, 'rate_limited', err.message, { scope: err.scope, retryAfterS }), 429);
-    }
-    if (err instanceof CommandError) {
-      return c.json(errorBody(c, err.code === 'unknown_unit' ? 'not_found' : 'conflict', err.message), err.code === 'unknown_unit' ? 404 : 409);
-    }
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status < 500 ? 'validation_failed' : 'internal';
-      return c.json(errorBody(c, code, err.message || 'request refused'), status as ContentfulStatusCode);
+    const known = describeError(err);
+    if (known) {
+      const retryAfterS = known.details?.retryAfterS;
+      if ((known.code === 'locked_out' || known.code === 'rate_limited') && typeof retryAfterS === 'number') c.header('Retry-After', String(retryAfterS));
+      return c.json(errorBody(c, known.code, known.message, known.details), known.status);
     }
     logger.error('unhandled error in request', { path: c.req.path, err });
     return c.json(errorBody(c, 'internal', 'internal error; the request id helps staff find it in the logs'), 500);

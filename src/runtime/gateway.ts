@@ -34,6 +34,9 @@ import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
 import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
+import { ulid } from '../domain/ids.js';
+import { startEdgeConsumer } from '../edge/consumer.js';
+import { nodeClientAddress } from './client-address.js';
 import type { AlertEngine } from '../alerts/engine.js';
 import type { AlertStore } from '../alerts/store.js';
 import type { ChangeFeed } from '../store/feed.js';
@@ -260,11 +263,13 @@ export async function startGateway(
       logger,
       ...now,
     });
+    const runtime = { clock, ids: { next: () => ulid(clock.now()) }, clientAddress: nodeClientAddress(config.TRUST_PROXY) };
     const staffDeps: StaffDeps = {
       members: staff,
       bootstrapToken: config.STAFF_TOKEN,
       production: config.NODE_ENV === 'production',
       trustProxy: config.TRUST_PROXY,
+      clientAddress: runtime.clientAddress,
     };
 
     // ---- staff console and alerts ----
@@ -284,43 +289,39 @@ export async function startGateway(
     });
     const { alerts, alertStore, feed } = consoleServices;
 
+    const api = { parcels, couriers, residents, residentSignIn, idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX) };
     const app = createApp({
       staffActions: evidenceStaffActions(evidenceLog),
-      store,
-      counters,
       logger,
-      staff: staffDeps,
-      ...now,
+      runtime,
       health: {
         redis: async () => (await redis.ping()) === 'PONG',
         mqtt: () => bus.connected,
       },
-      parcels: {
-        service: parcels,
-        couriers,
-        residents,
-        commands: bus.commands,
-        notifications: notifier,
-        evidence,
-        trustProxy: config.TRUST_PROXY,
-        residentSignIn,
-        idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX),
-      },
-      console: {
-        auth: staffAuthDeps(staffDeps),
+      api,
+      site: {
         store,
-        parcels,
-        commands: bus.commands,
-        evidence,
-        inventory: consoleServices.inventory,
-        search: consoleServices.search,
-        alerts: alertStore,
-        notifications: notifier,
-        feed,
-        clock,
-        timeZone: config.TIME_ZONE,
+        staff: staffDeps,
+        parcels: { service: parcels, couriers, residents, commands: bus.commands, notifications: notifier, evidence },
+        console: {
+          auth: staffAuthDeps(staffDeps),
+          store,
+          parcels,
+          commands: bus.commands,
+          evidence,
+          inventory: consoleServices.inventory,
+          search: consoleServices.search,
+          alerts: alertStore,
+          notifications: notifier,
+          feed,
+          clock,
+          timeZone: config.TIME_ZONE,
+        },
       },
     });
+    // Requests the edge (Cloudflare Worker) queued for this site: run through the same services (src/edge/consumer.ts).
+    const edgeConsumer = startEdgeConsumer({ redis, prefix: config.REDIS_PREFIX, units: units.map((u) => u.id), api, couriers, logger });
+    cleanups.push(() => edgeConsumer.stop());
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
     const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues() });
     cleanups.push(() => metrics.close());

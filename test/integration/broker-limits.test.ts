@@ -4,22 +4,20 @@
  * do not log in, and hands aedes a bounded number of packets at a time. Memory is measured on the real process
  * (`npm start`'s entry point in a child process, RSS from /proc).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, Socket, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { unitClientId } from '../../src/broker/acl.js';
 import { GuardedConnection } from '../../src/broker/guard.js';
 import { UNITS } from '../../devices/units.js';
+import { NpmStart } from '../support/npm-start.js';
 import { freePort } from '../support/ports.js';
 import { TestMosquitto } from '../support/mosquitto.js';
 import { TestRedis } from '../support/redis.js';
 import { credentials, eventually, Stack } from '../support/stack.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1024 * 1024;
 const JSON_UNIT = UNITS.find((u) => u.dialect === 'json-v1')!;
 
@@ -77,45 +75,38 @@ async function attacker(port: number, head: Buffer, send: number): Promise<{ sen
 
 describe('the real process under hostile MQTT clients', () => {
   const redis = new TestRedis();
-  let proc: ChildProcess;
+  let run: NpmStart;
+  let pid = 0;
   let mqttPort = 0;
-  let stderr = '';
+  const stderr = () => run.stderr;
 
   beforeAll(async () => {
     await redis.start();
-    const port = await freePort();
     mqttPort = await freePort();
-    proc = spawn(process.execPath, ['dist/src/runtime/node.js'], { // what npm start runs (built by the global setup)
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        LOG_LEVEL: 'warn',
-        PORT: String(port),
+    // The built entry point, as `npm start` runs it (exec: the process measured is the gateway itself).
+    run = new NpmStart(
+      {
+        PORT: String(await freePort()),
         MQTT_PORT: String(mqttPort),
         REDIS_URL: redis.url,
         SIMULATORS: 'off',
         MQTT_CONNECT_TIMEOUT_MS: '1000',
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
-    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok, 20_000, 'gateway ready');
-  }, 30_000);
+      'exec node dist/src/runtime/node.js',
+    );
+    await run.ready();
+    pid = run.proc.pid!;
+  });
 
   afterAll(async () => {
-    if (proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    await run.stop();
     await redis.destroy();
   });
 
   it('four clients each announcing a 250 MB CONNECT are disconnected at once; memory stays bounded', async () => {
-    const before = rssBytes(proc.pid!);
+    const before = rssBytes(pid);
     let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(proc.pid!))), 20);
+    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 20);
     let results: Awaited<ReturnType<typeof attacker>>[];
     try {
       // Each would send 100 MB of its 250 MB if it were let.
@@ -129,8 +120,8 @@ describe('the real process under hostile MQTT clients', () => {
       expect(r.closedAfterMs, 'closed by the broker').not.toBeNull();
       expect(r.sent).toBeLessThan(20 * MB); // what the kernel buffers took before the close arrived
     }
-    await eventually(() => stderr.split('packet-too-large').length > 4, 5000, 'four refusals logged');
-    expect(stderr).toContain('mqtt connection closed by the guard');
+    await eventually(() => stderr().split('packet-too-large').length > 4, 5000, 'four refusals logged');
+    expect(stderr()).toContain('mqtt connection closed by the guard');
   }, 60_000);
 
   it('a connection that never logs in is closed after MQTT_CONNECT_TIMEOUT_MS, silent or trickling its CONNECT', async () => {
@@ -143,7 +134,7 @@ describe('the real process under hostile MQTT clients', () => {
       expect(r.closedAfterMs).not.toBeNull();
       expect(r.closedAfterMs!).toBeGreaterThanOrEqual(900);
     }
-    await eventually(() => stderr.includes('login-timeout'), 5000, 'the timeout logged');
+    await eventually(() => stderr().includes('login-timeout'), 5000, 'the timeout logged');
   });
 
   it('afterwards a unit still logs in and stays', async () => {
@@ -235,25 +226,24 @@ describe('packets handed to aedes at once (MQTT_MAX_INFLIGHT)', () => {
 });
 
 describe('Mosquitto with the generated config', () => {
+  const mosquitto = new TestMosquitto();
+  beforeAll(() => mosquitto.start({ credentials, units: UNITS }));
+  afterAll(() => mosquitto.stop());
+
   it('disconnects a client whose packet is over max_packet_size (16 KiB), before and after login', async () => {
-    const mosquitto = await new TestMosquitto().start({ credentials, units: UNITS });
-    try {
-      const huge = await attacker(mosquitto.port, connectHead(250 * MB), 20 * MB);
-      expect(huge.closedAfterMs).not.toBeNull();
-      const unit = await mqtt.connectAsync(mosquitto.url, {
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-        clientId: unitClientId(JSON_UNIT),
-        username: JSON_UNIT.id,
-        password: credentials.units[JSON_UNIT.id]!.password,
-      });
-      unit.on('error', () => undefined);
-      await unit.publishAsync(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(10_000), { qos: 1 });
-      unit.publish(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(20_000), { qos: 1 }, () => undefined);
-      await eventually(() => !unit.connected, 5000, 'the unit disconnected');
-      await unit.endAsync(true);
-    } finally {
-      await mosquitto.stop();
-    }
+    const huge = await attacker(mosquitto.port, connectHead(250 * MB), 20 * MB);
+    expect(huge.closedAfterMs).not.toBeNull();
+    const unit = await mqtt.connectAsync(mosquitto.url, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: unitClientId(JSON_UNIT),
+      username: JSON_UNIT.id,
+      password: credentials.units[JSON_UNIT.id]!.password,
+    });
+    unit.on('error', () => undefined);
+    await unit.publishAsync(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(10_000), { qos: 1 });
+    unit.publish(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(20_000), { qos: 1 }, () => undefined);
+    await eventually(() => !unit.connected, 5000, 'the unit disconnected');
+    await unit.endAsync(true);
   });
 });

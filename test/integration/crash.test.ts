@@ -433,7 +433,7 @@ describe('gateway killed between state change and notification', () => {
     }
     await eventually(async () => ((await r.xpending(`${PREFIX}outbox`, 'notify')) as [number])[0] === 0, 3000, 'outbox acknowledged');
     expect(gw.starts).toBe(11);
-  }, 60_000);
+  }, 150_000); // ten real restarts of the gateway process, each several seconds on a loaded 2-core machine
 
   it('never loses a unit event it acknowledged to the broker (json-v1 seq without gaps after kills mid-burst)', async () => {
     // A burst of QoS 1 events (door forced open and closed, on a compartment no parcel uses) and a kill a few ms
@@ -451,19 +451,21 @@ describe('gateway killed between state change and notification', () => {
       await gw.start();
     }
     // Caught up, or given up on: a lost event never arrives, and the list below names it.
+    // (three real restarts: on a loaded machine the unit's buffer drains for a while after the last one)
     await eventually(
       async () => unit.buffered === 0 && Number(await r.hget(`${PREFIX}unit:${U1.id}`, 'lastSeq')) === unit.lastSeq,
-      5_000,
+      20_000,
       'events caught up',
     ).catch(() => undefined);
+    // The evidence chain is the record (the engine's input stream is trimmed once handled).
     const logged = new Set<number>();
-    for (const [, f] of await r.xrange(`${PREFIX}events:${U1.id}`, '-', '+')) {
-      const seq = (JSON.parse(f[1] ?? '{}') as { source?: { seq?: number } }).source?.seq;
+    for (const [, f] of await r.xrange(`${PREFIX}evidence:unit:${U1.id}`, '-', '+')) {
+      const seq = (JSON.parse(f[f.indexOf('e') + 1] ?? '{}') as { source?: { seq?: number } }).source?.seq;
       if (seq !== undefined) logged.add(seq);
     }
     const missing: number[] = [];
     for (let seq = first; seq <= unit.lastSeq; seq++) if (!logged.has(seq)) missing.push(seq);
     expect(unit.lastSeq - first + 1).toBe(3 * 90);
     expect(missing, 'events the unit raised that never reached the log').toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });

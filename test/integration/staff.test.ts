@@ -172,7 +172,7 @@ describe('named staff', () => {
     // a console page as the console will build it: staffAuth, a form with csrfField(c)
     const page = new Hono<StaffEnv>();
     page.onError((err, c) => c.text(err.message, (err as { status?: 403 }).status ?? 500));
-    page.use(staffAuth({ staff: w.gw.staff, bootstrapToken: null, production: false, trustProxy: false }));
+    page.use(staffAuth({ staff: w.gw.staff, bootstrapToken: null, production: false, trustProxy: false, clientAddress: () => 'test' }));
     page.get('/f', (c) => c.html(html`<form method="post">${csrfField(c)}<button>go</button></form>`));
     page.post('/f', (c) => c.text(`done by ${c.var.staff.name}`));
     const form = await (await page.request('/f', { headers: { cookie: s.cookie } })).text();
@@ -247,7 +247,7 @@ describe('named staff', () => {
 
     const prod = new Hono();
     prod.onError((err, c) => c.json({ message: err.message }, (err as { status?: 401 }).status ?? 500));
-    prod.use(staffAuth({ staff: w.gw.staff, bootstrapToken: DEV_STAFF_TOKEN, production: true, trustProxy: false }));
+    prod.use(staffAuth({ staff: w.gw.staff, bootstrapToken: DEV_STAFF_TOKEN, production: true, trustProxy: false, clientAddress: () => 'test' }));
     prod.get('/x', (c) => c.text('in'));
     const refused = await prod.request('/x', { headers: BOOTSTRAP });
     expect(refused.status).toBe(401);

@@ -3,7 +3,8 @@ import type { AppEnv } from '../app.js';
 
 export interface Health {
   redis(): Promise<boolean>;
-  mqtt(): boolean;
+  /** the units' side: MQTT on site; at the edge, whether the site gateway's consumer is alive */
+  mqtt(): boolean | Promise<boolean>;
 }
 
 const Ready = z.object({ ready: z.boolean(), redis: z.boolean(), mqtt: z.boolean() }).openapi('Readiness');
@@ -34,7 +35,7 @@ export function healthRoutes(deps: { health: Health }) {
     }),
     async (c) => {
       const redis = await deps.health.redis().catch(() => false);
-      const mqtt = deps.health.mqtt();
+      const mqtt = await Promise.resolve(deps.health.mqtt()).catch(() => false);
       const body = { ready: redis && mqtt, redis, mqtt };
       return body.ready ? c.json(body, 200) : c.json(body, 503);
     },

@@ -2,11 +2,10 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { SIZES } from '../../domain/model.js';
 import type { Parcel } from '../../domain/parcel.js';
 import { PARCEL_STATES } from '../../domain/parcel.js';
-import type { Courier, Couriers, Residents } from '../../parcels/accounts.js';
-import { ParcelService } from '../../parcels/service.js';
+import type { Courier } from '../../parcels/accounts.js';
 import { normalizePhone } from '../../notify/phone.js';
-import { ulid } from '../../domain/ids.js';
-import { clientAddress, courierAuth } from '../auth.js';
+import { courierAuth } from '../auth.js';
+import type { CourierAuth, Idempotency, ParcelApi, RuntimeDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { IdempotencyKeys } from '../idempotency.js';
 import { ErrorSchema, json } from '../schemas.js';
@@ -82,7 +81,7 @@ export const ParcelView = z
   })
   .openapi('Parcel');
 
-export function parcelView(service: ParcelService, p: Parcel): z.infer<typeof ParcelView> {
+export function parcelView(service: Pick<ParcelApi, 'profile'>, p: Parcel): z.infer<typeof ParcelView> {
   return {
     id: p.id,
     state: p.state,
@@ -104,13 +103,7 @@ export function parcelView(service: ParcelService, p: Parcel): z.infer<typeof Pa
 
 type Env = { Variables: { courier: Courier; requestId: string } };
 
-export function parcelRoutes(deps: {
-  parcels: ParcelService;
-  couriers: Couriers;
-  residents: Residents;
-  trustProxy: boolean;
-  idempotency: IdempotencyKeys;
-}) {
+export function parcelRoutes(deps: { parcels: ParcelApi; couriers: CourierAuth; idempotency: Idempotency; runtime: RuntimeDeps }) {
   const app = new OpenAPIHono<Env>();
   const svc = deps.parcels;
   const courier = courierAuth(deps.couriers);
@@ -182,7 +175,7 @@ export function parcelRoutes(deps: {
     async (c) => {
       const { parcelId } = c.req.valid('json');
       // only the courier who deposited the parcel may take it back: the key is theirs for this parcel
-      const ref = IdempotencyKeys.ref('return', [c.var.courier.id, parcelId], c.req.valid('header')['idempotency-key'] ?? ulid());
+      const ref = IdempotencyKeys.ref('return', [c.var.courier.id, parcelId], c.req.valid('header')['idempotency-key'] ?? deps.runtime.ids.next());
       const r = await svc.returnParcel(c.var.courier, parcelId, ref);
       return c.json({ parcel: parcelView(svc, r.parcel), result: r.result }, 200);
     },
@@ -224,7 +217,7 @@ export function parcelRoutes(deps: {
       const key = c.req.valid('header')['idempotency-key'];
       // The caller is the phone (a resident has no account); the request is the unit and the code.
       const r = await deps.idempotency.perform('pickup-api', [body.phone], [body.unit, body.code], key, (ref) =>
-        svc.remotePickup({ ...body, client: clientAddress(c, deps.trustProxy), ref }),
+        svc.remotePickup({ ...body, client: deps.runtime.clientAddress(c), ref }),
       );
       return c.json({ compartment: r.compartment, parcels: r.parcels.map((p) => parcelView(svc, p)), result: r.result }, 200);
     },

@@ -1,9 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { Residents } from '../../parcels/accounts.js';
-import type { ParcelService } from '../../parcels/service.js';
-import type { ResidentSignIn } from '../../residents/signin.js';
-import { clientAddress, residentAuth, residentToken, type ResidentEnv } from '../auth.js';
+import { residentAuth, residentToken, type ResidentEnv } from '../auth.js';
+import type { ParcelApi, ResidentPrefsStore, ResidentSessions, RuntimeDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
 import { Time, isoTime, withIsoTimes } from '../time.js';
@@ -34,10 +32,10 @@ const ParcelId = z.object({ id: z.string().min(1).max(64).openapi({ param: { nam
  * Residents: sign in by SMS (a one-time code, then a short-lived `lgr_…` token), and self-service with that token
  * or, where it worked before, with phone + one of their pickup codes.
  */
-export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelService; residents: Residents; trustProxy: boolean; now?: () => number }) {
+export function residentRoutes(deps: { signIn: ResidentSessions; parcels: ParcelApi; residents: ResidentPrefsStore; runtime: RuntimeDeps }) {
   const app = new OpenAPIHono<ResidentEnv>();
   const svc = deps.parcels;
-  const now = () => deps.now?.() ?? Date.now();
+  const now = () => deps.runtime.clock.now();
   const auth = residentAuth(deps.signIn);
   app.openAPIRegistry.registerComponent('securitySchemes', 'residentToken', { type: 'http', scheme: 'bearer', description: 'lgr_… from POST /v1/resident/session' });
   app.use('/v1/resident/session', async (c, next) => (c.req.method === 'DELETE' ? auth(c, next) : next()));
@@ -71,7 +69,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
       responses: { 202: json(z.object({ expiresAt: Time }), 'the text is on its way'), ...errors(400, 429) },
     }),
     async (c) => {
-      const r = await deps.signIn.requestCode(c.req.valid('json').phone, clientAddress(c, deps.trustProxy));
+      const r = await deps.signIn.requestCode(c.req.valid('json').phone, deps.runtime.clientAddress(c));
       if (!r.ok) {
         const retryAfterS = Math.ceil(r.retryAfterMs / 1000);
         c.header('Retry-After', String(retryAfterS));
@@ -141,7 +139,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
     }),
     async (c) => {
       const { phone, code } = c.req.valid('json');
-      const parcels = await svc.residentParcels(phone, code, clientAddress(c, deps.trustProxy));
+      const parcels = await svc.residentParcels(phone, code, deps.runtime.clientAddress(c));
       return c.json({ parcels: parcels.map((p) => parcelView(svc, p)) }, 200);
     },
   );
@@ -159,7 +157,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
     async (c) => {
       const id = c.req.valid('param').id;
       const { phone, code } = await prove(c, c.req.valid('json'));
-      const p = code ? await svc.extend(phone, code, id, clientAddress(c, deps.trustProxy)) : await svc.extendOwn(phone, id);
+      const p = code ? await svc.extend(phone, code, id, deps.runtime.clientAddress(c)) : await svc.extendOwn(phone, id);
       return c.json(parcelView(svc, p), 200);
     },
   );
@@ -190,7 +188,7 @@ export function residentRoutes(deps: { signIn: ResidentSignIn; parcels: ParcelSe
     async (c) => {
       const { phone: _p, code: _c, ...change } = c.req.valid('json');
       const { phone, code } = await prove(c, c.req.valid('json'));
-      if (code) await svc.residentParcels(phone, code, clientAddress(c, deps.trustProxy));
+      if (code) await svc.residentParcels(phone, code, deps.runtime.clientAddress(c));
       return c.json(withIsoTimes(await deps.residents.setPrefs(phone, change, now())), 200);
     },
   );

@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { html } from 'hono/html';
 import type { Context } from 'hono';
 import type { LoginResult, StaffService } from '../../staff/service.js';
-import { clientAddress, staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
+import { staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
 import { clearSessionCookie, readSessionCookie, sameOriginForms, setSessionCookie } from '../csrf.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, json } from '../schemas.js';
@@ -28,11 +28,11 @@ export function staffRoutes(deps: StaffAuthDeps) {
   });
 
   const login = async (c: Context<StaffEnv>, name: string, password: string): Promise<LoginResult> => {
-    const r = await svc.login(name, password, clientAddress(c, deps.trustProxy));
+    const r = await svc.login(name, password, deps.clientAddress(c));
     if (r.ok) {
       setSessionCookie(c, r.token, r.session.expiresAt, r.session.createdAt, deps.trustProxy);
       c.set('staff', r.member);
-      await recordStaffAction(c, 'staff.login', { client: clientAddress(c, deps.trustProxy) });
+      await recordStaffAction(c, 'staff.login', { client: deps.clientAddress(c) });
     }
     return r;
   };
