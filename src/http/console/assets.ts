@@ -64,6 +64,10 @@ ol.timeline .when{font-weight:700}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
 .chart{max-width:100%;height:auto}
+figure{margin:.6rem 0}figcaption{font-weight:600}
+.table-wrap{overflow-x:auto}
+caption{text-align:left;font-weight:700;padding:.3rem 0}
+.clock{margin-right:.6rem}.clock-ok{color:#0f6b32}.clock-near{color:#8a4b00;font-weight:700}.clock-breached{color:#a3001b;font-weight:700}
 @media (min-width:48rem){main{padding:1.2rem}.cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.grid{grid-template-columns:repeat(auto-fill,minmax(4.6rem,1fr))}}
 `;
 
