@@ -170,6 +170,14 @@ export const ConfigSchema = z.object({
     }),
   /** how often the claims' clocks are checked (alerts, closing claims past their reopening window) */
   CLAIM_SWEEP_MS: ms.min(100).max(3_600_000).default(30_000),
+
+  // ---- staff console and alerts (src/http/console/, src/alerts/) ----
+  /** a unit offline for longer than this raises a staff alert */
+  ALERT_OFFLINE_MINUTES: z.coerce.number().positive().max(24 * 60).default(5),
+  /** a compartment door open for longer than this raises a staff alert (units that report it themselves may sooner) */
+  ALERT_DOOR_OPEN_MINUTES: z.coerce.number().positive().max(24 * 60).default(5),
+  /** how often the alert engine checks conditions that come from time passing (offline units, open doors) */
+  ALERT_CHECK_MS: ms.default(5_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };

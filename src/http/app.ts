@@ -29,6 +29,7 @@ import type { Claims } from '../claims/index.js';
 import { residentClaimRoutes } from './routes/claims.js';
 import { adminClaimRoutes } from './routes/claims-admin.js';
 import { reportRoutes } from './routes/reports.js';
+import { consoleRoutes, type ConsoleDeps } from './console/index.js';
 
 /** The site gateway's own staff-side services (admin, evidence): never at the edge. */
 export interface SiteParcelDeps {
@@ -57,6 +58,8 @@ export interface SiteDeps {
   parcels?: SiteParcelDeps;
   /** lost-parcel claims and the monthly report: kept on site, next to the evidence log (residents sign in through `api`) */
   claims?: Claims;
+  /** the staff console's services (the pages under /console); without them there is no console */
+  console?: ConsoleDeps;
 }
 
 export interface AppDeps {
@@ -158,6 +161,7 @@ export function createApp(deps: AppDeps) {
     const auth = staffAuthDeps(site.staff);
     app.route('/', staffRoutes(auth));
     app.route('/', staffAdminRoutes(auth));
+    if (site.console) app.route('/', consoleRoutes(site.console, deps.logger));
     if (site.parcels) {
       const p = site.parcels;
       app.route(

@@ -146,6 +146,7 @@ const ZH: Record<NoticeKind, Render> = {
     `警报：网关多次处理失败，已将${site(k, p, 'zh')}快递柜` +
     (str(p, 'unit') ? `(${str(p, 'unit')})` : '') +
     `的一条${str(p, 'what') ?? '记录'}移入待处理队列，其他格口照常运行。请在后台查看。`,
+  'staff-alert': (k, p) => `警报：${need(k, p, 'summaryZh')}。请在员工控制台查看并确认。`,
   'deadline-extended': (k, p, tz) =>
     `您的包裹${parcelRef(p, 'zh')}取件期限已延长到${formatDateTime(needTime(k, p, 'deadline'), 'zh', tz)}，` +
     `仍在${place(k, p, 'zh')}。`,
@@ -216,6 +217,7 @@ const EN: Record<NoticeKind, Render> = {
     `Alert: the gateway failed repeatedly on one ${str(p, 'what') ?? 'record'} from the ${site(k, p, 'en')} locker` +
     (str(p, 'unit') ? ` (${str(p, 'unit')})` : '') +
     ` and set it aside for staff; every other compartment carries on. Please check the dead letters.`,
+  'staff-alert': (k, p) => `Alert: ${need(k, p, 'summaryEn')}. Please check the staff console and acknowledge it.`,
   'deadline-extended': (k, p, tz) =>
     `Your parcel${parcelRef(p, 'en')} in ${place(k, p, 'en')} can now be collected until ` +
     `${formatDateTime(needTime(k, p, 'deadline'), 'en', tz)}.`,

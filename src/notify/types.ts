@@ -24,6 +24,8 @@ export const NOTICE_KINDS = [
   'seq-suspect',
   /** staff alert: the parcel engine set an event aside after repeated failures (dead-letter stream) */
   'dead-letter',
+  /** staff alert raised by the alert engine (src/alerts/): params summaryZh, summaryEn, alertKind, alert */
+  'staff-alert',
   /** a resident's one-time sign-in code (params: code, minutes) */
   'otp',
   /**

@@ -38,6 +38,10 @@ import { ulid } from '../domain/ids.js';
 import { startEdgeConsumer } from '../edge/consumer.js';
 import { nodeClientAddress } from './client-address.js';
 import { Claims } from '../claims/index.js';
+import type { AlertEngine } from '../alerts/engine.js';
+import type { AlertStore } from '../alerts/store.js';
+import type { ChangeFeed } from '../store/feed.js';
+import { startConsoleServices } from './console.js';
 
 export interface RunningGateway {
   url: string;
@@ -60,6 +64,10 @@ export interface RunningGateway {
   staff: StaffService;
   residentSignIn: ResidentSignIn;
   claims: Claims;
+  /** staff alerts (the engine, and the store the console reads) and the change feed of live console pages */
+  alerts: AlertEngine;
+  alertStore: AlertStore;
+  feed: ChangeFeed;
   close(): Promise<void>;
 }
 
@@ -283,6 +291,24 @@ export async function startGateway(
       trustProxy: config.TRUST_PROXY,
       clientAddress: runtime.clientAddress,
     };
+
+    // ---- staff console and alerts ----
+    const consoleServices = await startConsoleServices({
+      config,
+      redis,
+      connection: () => quiet(redis.duplicate(), logger),
+      log: evidenceLog,
+      store,
+      k: parcelStore.k,
+      units,
+      clock,
+      logger,
+      counters,
+      dutyPhones: [],
+      cleanups,
+    });
+    const { alerts, alertStore, feed } = consoleServices;
+
     const api = { parcels, couriers, residents, residentSignIn, idempotency: new IdempotencyKeys(redis, config.REDIS_PREFIX) };
     const app = createApp({
       staffActions: evidenceStaffActions(evidenceLog),
@@ -298,6 +324,20 @@ export async function startGateway(
         staff: staffDeps,
         parcels: { service: parcels, couriers, residents, commands: bus.commands, notifications: notifier, evidence },
         claims,
+        console: {
+          auth: staffAuthDeps(staffDeps),
+          store,
+          parcels,
+          commands: bus.commands,
+          evidence,
+          inventory: consoleServices.inventory,
+          search: consoleServices.search,
+          alerts: alertStore,
+          notifications: notifier,
+          feed,
+          clock,
+          timeZone: config.TIME_ZONE,
+        },
       },
     });
     // Requests the edge (Cloudflare Worker) queued for this site: run through the same services (src/edge/consumer.ts).
@@ -336,7 +376,7 @@ export async function startGateway(
       simulated.push(...simulators);
     }
     const metricsUrl = metrics.url ?? `${url}/metrics`;
-    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, claims, close };
+    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, claims, alerts, alertStore, feed, close };
   } catch (err) {
     await close();
     throw err;

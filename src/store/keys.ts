@@ -121,6 +121,21 @@ export function keys(p: string) {
     claimAlerts: (id: string) => `${p}claim-alerts:${id}`,
     /** stream ids of a claim's entries in the office evidence chain, in order (list) */
     evClaim: (id: string) => `${p}evx:claim:${id}`,
+
+    // ---- staff console and alerts (src/http/console/, src/alerts/, store/search.ts) ----
+    /** parcel search: ids by the last 4 digits of the phone, and by tracking number (upper case); zsets id -> createdAt */
+    searchPhoneTail: (last4: string) => `${p}srch:tail:${last4}`,
+    searchTracking: (tn: string) => `${p}srch:tn:${tn}`,
+    /** set once the search index holds every parcel written before it existed */
+    searchBackfilled: `${p}srch:backfilled`,
+    /** an alert (hash: j = JSON, ackedAt, ackedBy, repeats); open ones and all recent ones by raise time (zsets) */
+    alert: (id: string) => `${p}alert:${id}`,
+    alertsOpen: `${p}alerts:open`,
+    alertsAll: `${p}alerts:all`,
+    /** open alert id per subject (`door-jammed:LSN-0001:7`): one open alert per subject */
+    alertSubjects: `${p}alerts:subjects`,
+    /** an occurrence already raised (or folded into an open alert): each alert once */
+    alertSeen: (key: string) => `${p}alerts:seen:${key}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -3,6 +3,7 @@ import type { Parcel, Slot } from '../domain/parcel.js';
 import type { EvidenceEntry } from '../evidence/entry.js';
 import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
+import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
 /** Reads parcels and slots, and writes planned steps atomically (see tx.ts). */
@@ -81,7 +82,7 @@ export class ParcelStore {
   /** Live parcels by creation (retention keeps their evidence), ended ones by end time (retention trims them). */
   lifeOps(p: Parcel, live: boolean): Op[] {
     return live
-      ? [['ZADD', this.k.live, p.createdAt, p.id]]
+      ? [['ZADD', this.k.live, p.createdAt, p.id], ...searchOps(this.k, p)]
       : [['ZREM', this.k.live, p.id], ['ZADD', this.k.ended, p.endedAt ?? p.createdAt, p.id]];
   }
 

@@ -38,6 +38,35 @@ const errors = {
 };
 
 /**
+ * Locking down and lifting, as a member does it from the API or the console: the guard's step, the staff action
+ * recorded, and the units' screens told (a lifted unit shows it is back in service, then its presence code).
+ */
+export function lockdownActions(deps: { opens: OpenGuard; commands: CommandBus; parcels: ParcelService }) {
+  const backInService = (units: string[]) => {
+    for (const unit of units) {
+      void deps.parcels.display(unit, '已恢复使用', 'In service again', 10).then(() => deps.parcels.screen.presence(unit));
+    }
+  };
+  const lock = async (c: Context<StaffEnv>, unit: string | null, reason: string) => {
+    const member = c.get('staff');
+    const r = await deps.opens.lockDown(unit, staffActor(member), reason);
+    await recordStaffAction(c, 'lockdown', { ...(unit ? { unit } : {}), reason, created: r.created });
+    if (r.created) deps.commands.showLockdown(r.lockdown);
+    return r;
+  };
+  const lift = async (c: Context<StaffEnv>, unit: string | null): Promise<Lockdown> => {
+    const lifted = await deps.opens.lift(unit, staffActor(c.get('staff')));
+    if (!lifted) throw new ApiError(404, 'not_found', unit ? `unit ${unit} is not locked down` : 'the fleet is not locked down');
+    await recordStaffAction(c, 'lockdown.lift', { ...(unit ? { unit } : {}), lockedSince: lifted.since, cause: lifted.cause });
+    const still = await deps.opens.overview();
+    backInService(Object.keys(still.units).filter((u) => (unit === null || u === unit) && !still.units[u] && !still.fleet));
+    return lifted;
+  };
+
+  return { lock, lift };
+}
+
+/**
  * Emergency lockdown of a unit or the whole fleet (src/bus/open-guard.ts): every open is refused but an admin's. Any
  * staff member may lock down (with a reason); only an admin may lift, whether staff or the open guard locked it.
  */
@@ -48,12 +77,7 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
   app.use('/v1/admin/lockdown/*', staff);
   app.on('DELETE', ['/v1/admin/lockdown', '/v1/admin/lockdown/*'], requireRole('admin'));
 
-  /** A lifted unit's screen says it is back in service, then shows its presence code (if on and not still locked). */
-  const backInService = (units: string[]) => {
-    for (const unit of units) {
-      void deps.parcels.display(unit, '已恢复使用', 'In service again', 10).then(() => deps.parcels.screen.presence(unit));
-    }
-  };
+  const { lock, lift } = lockdownActions(deps);
   const unitOf = (id: string) => deps.parcels.profile(id).id;
 
   app.openapi(
@@ -73,22 +97,6 @@ export function lockdownRoutes(deps: { auth: StaffAuthDeps; opens: OpenGuard; co
       return c.json({ fleet: view(o.fleet), units: Object.entries(o.units).map(([unit, lockdown]) => ({ unit, lockdown: view(lockdown) })) }, 200);
     },
   );
-
-  const lock = async (c: Context<StaffEnv>, unit: string | null, reason: string) => {
-    const member = c.get('staff');
-    const r = await deps.opens.lockDown(unit, staffActor(member), reason);
-    await recordStaffAction(c, 'lockdown', { ...(unit ? { unit } : {}), reason, created: r.created });
-    if (r.created) deps.commands.showLockdown(r.lockdown);
-    return r;
-  };
-  const lift = async (c: Context<StaffEnv>, unit: string | null): Promise<Lockdown> => {
-    const lifted = await deps.opens.lift(unit, staffActor(c.get('staff')));
-    if (!lifted) throw new ApiError(404, 'not_found', unit ? `unit ${unit} is not locked down` : 'the fleet is not locked down');
-    await recordStaffAction(c, 'lockdown.lift', { ...(unit ? { unit } : {}), lockedSince: lifted.since, cause: lifted.cause });
-    const still = await deps.opens.overview();
-    backInService(Object.keys(still.units).filter((u) => (unit === null || u === unit) && !still.units[u] && !still.fleet));
-    return lifted;
-  };
 
   app.openapi(
     createRoute({

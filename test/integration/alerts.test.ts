@@ -1,0 +1,170 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UNITS } from '../../devices/units.js';
+import { AlertEngine } from '../../src/alerts/engine.js';
+import { AlertStore } from '../../src/alerts/store.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import { EvidenceLog } from '../../src/evidence/log.js';
+import { Counters } from '../../src/metrics.js';
+import { ChangeFeed, type Change } from '../../src/store/feed.js';
+import { UnitStore } from '../../src/store/units.js';
+import { TestRedis } from '../support/redis.js';
+import { eventually, logger } from '../support/stack.js';
+
+const UNIT = UNITS[0]!.id;
+const MIN = 60_000;
+const DUTY = ['13900000001', '13900000002'];
+
+/**
+ * The alert engine against a real Redis: two gateway processes' worth of engines (each its own connections and
+ * evidence log, one consumer group), the unit state written as units write it, an injected clock for time passing.
+ */
+describe('alert engine', () => {
+  const redis = new TestRedis();
+  let n = 0;
+  const running: { stop(): Promise<void> }[] = [];
+  const clients: Redis[] = [];
+
+  beforeAll(async () => {
+    await redis.start();
+  });
+  afterEach(async () => {
+    for (const r of running.splice(0)) await r.stop();
+    for (const c of clients.splice(0)) c.disconnect();
+  });
+  afterAll(() => redis.destroy());
+
+  /** One gateway process's pieces, on a fresh key prefix per test. */
+  function proc(prefix: string, clock: ManualClock, name: string) {
+    const r = redis.client();
+    clients.push(r);
+    const log = new EvidenceLog(r, prefix);
+    const units = new UnitStore(r, prefix, UNITS, log);
+    const alerts = new AlertStore(r, prefix, log);
+    const blocking = redis.client();
+    clients.push(blocking);
+    const engine = new AlertEngine({
+      blocking,
+      redis: r,
+      log,
+      units,
+      profiles: UNITS,
+      alerts,
+      clock,
+      logger,
+      counters: new Counters(),
+      policy: { offlineMs: 5 * MIN, doorOpenMs: 5 * MIN },
+      dutyPhones: DUTY,
+      consumer: name,
+      checkMs: 3_600_000,
+      blockMs: 200,
+    });
+    return { r, log, units, alerts, engine };
+  }
+
+  const outbox = async (r: Redis, prefix: string) =>
+    (await r.xrange(`${prefix}outbox`, '-', '+')).map(([, f]) => JSON.parse(f[3]!) as { id: string; kind: string; to: { sms?: string; webhook?: string }; params: Record<string, string> });
+
+  it('raises an alarm once though two gateways read the chain, tells the staff on duty and the property, and records it', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const b = proc(prefix, clock, 'gw-b');
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.engine.start();
+    await b.engine.start();
+    running.push(a.engine, b.engine);
+    // several alarms of the same door while the first is open: one alert, the others folded into it
+    for (let i = 0; i < 3; i++) await (i % 2 ? b : a).units.apply({ unit: UNIT, at: clock.now(), source: { seq: i }, kind: 'alarm', alarm: 'door_forced', compartment: 9 });
+    const alert = await eventually(async () => {
+      const [open] = await a.alerts.open();
+      return open && open.repeats === 2 ? open : null;
+    }, 8000, 'one alert, two repeats');
+    expect(await a.alerts.open()).toHaveLength(1);
+    expect(alert).toMatchObject({ kind: 'door-forced', unit: UNIT, compartment: 9, ackedAt: null });
+    const notices = (await outbox(a.r, prefix)).filter((x) => x.kind === 'staff-alert');
+    expect(notices.map((x) => x.to.sms ?? x.to.webhook).sort()).toEqual([...DUTY, 'property'].sort());
+    expect(notices[0]!.params.summaryZh).toBe('里厍二村北区 柜门被撬开：LSN-0001 9号格口');
+    const evidence = (await a.units.events(UNIT, { limit: 100 })).filter((e) => e.event.kind === 'alert');
+    expect(evidence.map((e) => e.event.alert)).toEqual([alert.id]);
+
+    // acknowledged by a named member: once; the next forced opening is a new alert
+    const who = { type: 'staff' as const, id: 's_1', name: '张主任' };
+    expect(await b.alerts.ack(alert.id, who, clock.now(), 'checked')).toBe('ok');
+    expect(await a.alerts.ack(alert.id, who, clock.now())).toBe('already');
+    expect(await a.alerts.open()).toEqual([]);
+    await b.units.apply({ unit: UNIT, at: clock.now(), source: { seq: 9 }, kind: 'alarm', alarm: 'door_forced', compartment: 9 });
+    await eventually(async () => (await a.alerts.open()).length === 1, 8000, 'a second alert after the acknowledgement');
+    expect((await a.alerts.recent()).map((x) => x.id)).toContain(alert.id);
+  });
+
+  it('alerts a unit offline for five minutes once, however often both gateways check, and not before', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const b = proc(prefix, clock, 'gw-b');
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: false });
+    clock.advance(4 * MIN + 59_000);
+    await Promise.all([a.engine.check(), b.engine.check()]);
+    expect(await a.alerts.open()).toEqual([]);
+    clock.advance(1_000);
+    await Promise.all([a.engine.check(), b.engine.check(), a.engine.check()]);
+    clock.advance(10 * MIN);
+    await Promise.all([a.engine.check(), b.engine.check()]);
+    const open = await a.alerts.open();
+    expect(open.map((x) => x.kind)).toEqual(['unit-offline']);
+    expect(open[0]!.repeats).toBe(0);
+    expect((await outbox(a.r, prefix)).filter((x) => x.kind === 'staff-alert')).toHaveLength(3);
+    // acknowledged while still offline: the same outage is not raised again
+    await a.alerts.ack(open[0]!.id, { type: 'staff', id: 's_1', name: 'x' }, clock.now());
+    clock.advance(10 * MIN);
+    await b.engine.check();
+    expect(await a.alerts.open()).toEqual([]);
+  });
+
+  it('raises keypad locks, jammed doors and dead letters from the chain, after a restart too', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.engine.start();
+    await a.engine.stop();
+    // written while no engine runs: read from the group's position when it starts again
+    await a.log.append(`unit:${UNIT}`, [{ at: clock.now(), kind: 'keypad', actor: { type: 'system', id: 'keypad-limit' }, unit: UNIT, state: 'locked', until: clock.now() + 10 * MIN }]);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'fault', compartment: 4, fault: 'jammed' });
+    await a.log.append(`unit:${UNIT}`, [{ at: clock.now(), kind: 'dead-letter', actor: { type: 'system', id: 'engine' }, unit: UNIT, entry: '1-0', what: 'door-closed', attempts: 5 }]);
+    const again = proc(prefix, clock, 'gw-a');
+    await again.engine.start();
+    running.push(again.engine);
+    const kinds = await eventually(async () => {
+      const k = (await a.alerts.open()).map((x) => x.kind).sort();
+      return k.length === 3 ? k : null;
+    }, 8000, 'three alerts');
+    expect(kinds).toEqual(['dead-letter', 'door-jammed', 'keypad-locked']);
+    // keypad locks and dead letters already went to the property webhook with notices of their own: SMS only
+    const notices = (await outbox(a.r, prefix)).filter((x) => x.kind === 'staff-alert');
+    expect(notices.filter((x) => x.to.webhook === 'property').map((x) => x.params.alertKind)).toEqual(['door-jammed']);
+    expect(notices.filter((x) => x.to.sms)).toHaveLength(6);
+  });
+
+  it('feeds every change to the live pages of another gateway process', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const b = proc(prefix, clock, 'gw-b');
+    // gateway B serves the page; gateway A records the door
+    const feedRedis = redis.client();
+    clients.push(feedRedis);
+    const feed = new ChangeFeed({ blocking: feedRedis, log: b.log, logger, blockMs: 200, rescanMs: 100 });
+    await feed.start();
+    running.push(feed);
+    const seen: Change[] = [];
+    feed.subscribe((c) => seen.push(c));
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-opened', compartment: 12 });
+    const change = await eventually(() => seen.find((c) => c.kind === 'door-opened'), 8000, 'the change on B');
+    expect(change.topics).toEqual([`unit:${UNIT}`, 'units']);
+    await a.log.append('office', [{ at: clock.now(), kind: 'staff', actor: { type: 'staff', id: 's', name: 'n' }, action: 'staff.add' }]);
+    expect((await eventually(() => seen.find((c) => c.kind === 'staff'), 8000, 'a new chain')).topics).toEqual(['staff']);
+  });
+});
