@@ -63,7 +63,7 @@ export function describeZod(err: ZodError, where: string): { message: string; fi
 }
 
 /** Domain errors carry no HTTP; this is where they get it. */
-const PARCEL_STATUS: Record<ParcelErrorCode, ContentfulStatusCode> = {
+export const PARCEL_STATUS: Record<ParcelErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   forbidden: 403,
   consent_refused: 422,

@@ -1,16 +1,12 @@
 import { UNITS } from '../../devices/units.js';
-import type { CommandBus } from '../bus/commands.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { CommandResult, UnitProfile } from '../domain/model.js';
 import { COLLECTABLE, type Parcel } from '../domain/parcel.js';
 import { unitChain } from '../evidence/log.js';
 import { ParcelError } from './errors.js';
 import type { Actor } from '../evidence/entry.js';
-import type { Logger } from '../log.js';
-import type { Counters } from '../metrics.js';
-import type { ParcelStore } from '../store/parcels.js';
-import type { LoggedEvent, UnitStore } from '../store/units.js';
-import type { Courier, Couriers, Residents } from './accounts.js';
+import type { LoggedEvent } from '../store/units.js';
+import type { Courier } from './accounts.js';
 import { Committer } from './commit.js';
 import { unitProfile, type ParcelDeps, type ParcelPolicy } from './context.js';
 import { Deposits, type DepositInput } from './deposit.js';
@@ -42,21 +38,14 @@ export class ParcelService {
   private readonly sweeper: Sweep;
   readonly screen: Screen;
 
-  constructor(deps: {
-    parcels: ParcelStore;
-    unitStore: UnitStore;
-    commands: CommandBus;
-    couriers: Couriers;
-    residents: Residents;
-    codeKey: Buffer;
-    policy: ParcelPolicy;
-    logger: Logger;
-    counters: Counters;
-    units?: readonly UnitProfile[];
-    clock?: Clock;
-    /** @deprecated pass a clock */
-    now?: () => number;
-  }) {
+  constructor(
+    deps: Omit<ParcelDeps, 'units' | 'clock'> & {
+      units?: readonly UnitProfile[];
+      clock?: Clock;
+      /** @deprecated pass a clock */
+      now?: () => number;
+    },
+  ) {
     const clock = deps.clock ?? (deps.now ? { now: deps.now } : systemClock);
     this.clock = clock;
     this.d = { ...deps, units: deps.units ?? UNITS, clock };

@@ -6,28 +6,10 @@ import { OpenRefused } from '../../bus/open-guard.js';
 import type { Logger } from '../../log.js';
 import { ParcelError, type ParcelErrorCode } from '../../parcels/errors.js';
 import { StaffError } from '../../staff/errors.js';
-import { ApiError } from '../errors.js';
+import { ApiError, PARCEL_STATUS } from '../errors.js';
 
 /** A form field as text ('' when absent or a file). */
 export const formText = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-const PARCEL_STATUS: Record<ParcelErrorCode, number> = {
-  not_found: 404,
-  forbidden: 403,
-  consent_refused: 409,
-  no_compartment: 409,
-  unit_offline: 503,
-  open_failed: 502,
-  busy: 409,
-  wrong_code: 403,
-  wrong_presence_code: 403,
-  locked_out: 429,
-  already_extended: 409,
-  not_waiting: 409,
-  conflict: 409,
-  locked_down: 503,
-  rate_limited: 429,
-};
 
 const PARCEL_TEXT: Partial<Record<ParcelErrorCode, string>> = {
   not_found: '没有找到。Not found.',
