@@ -27,9 +27,12 @@ const params = {
   clock: 'ack',
   stage: 'near',
   dueAt: deadline,
+  // staff alerts (the console's alert engine)
+  summaryZh: '北区快递柜离线超过5分钟',
+  summaryEn: 'the north locker has been offline for over 5 minutes',
 };
 /** Kinds about no place (a sign-in code, a claim): their texts name no site. */
-const PLACELESS = new Set(['otp', 'claim-opened', 'claim-acknowledged', 'claim-question', 'claim-resolved', 'claim-alert']);
+const PLACELESS = new Set(['otp', 'claim-opened', 'claim-acknowledged', 'claim-question', 'claim-resolved', 'claim-alert', 'staff-alert']);
 
 describe('notice templates', () => {
   it('renders the stored notice in Chinese exactly as the residents expect', () => {
