@@ -67,7 +67,7 @@ export interface ClaimFigures {
 }
 
 /** The log up to the first reopening: the first round, which the response and resolution figures are about. */
-function firstRound(log: readonly ClaimEvent[]): ClaimEvent[] {
+export function firstRound(log: readonly ClaimEvent[]): ClaimEvent[] {
   const i = log.findIndex((e, n) => n > 0 && e.to === 'open' && e.from !== 'open');
   return i < 0 ? [...log] : log.slice(0, i);
 }

@@ -4,6 +4,7 @@ import { OUTCOMES } from '../domain/claims.js';
 import type { Parcel } from '../domain/parcel.js';
 import type { ClaimStore } from '../store/claims.js';
 import type { ParcelStore } from '../store/parcels.js';
+import { monthSeries, type MonthlyCharts } from './series.js';
 import { claimFigures, figure, lockerFigures, monthRange, previousMonth, round, type ClaimFigures, type Figure, type LockerFigures } from './figures.js';
 
 export interface MonthlyReport {
@@ -84,9 +85,23 @@ export class MonthlyReports {
     };
   }
 
+  /** The report's charts: claims, collections and deposits per day, and the time to resolve, beside the month before. */
+  async charts(month: string): Promise<MonthlyCharts> {
+    const asOf = this.d.clock.now();
+    const prev = previousMonth(month);
+    const cur = monthRange(month, this.d.timeZone);
+    const before = monthRange(prev, this.d.timeZone);
+    const [c, p, parcels] = await Promise.all([this.records(cur.from, cur.to), this.records(before.from, before.to), this.parcelsTouching(before.from, cur.to)]);
+    const series = (claims: typeof c, range: typeof cur) => monthSeries(claims, parcels, range, this.d.timeZone, this.d.clockPolicy, asOf);
+    return { month, previousMonth: prev, current: series(c, cur), previous: series(p, before) };
+  }
+
+  private async records(from: number, to: number) {
+    return this.d.claims.many(await this.d.claims.openedAsc(this.d.claims.k.claims, from, `(${to}`));
+  }
+
   private async claimFigures(from: number, to: number, asOf: number): Promise<ClaimFigures> {
-    const ids = await this.d.claims.openedAsc(this.d.claims.k.claims, from, `(${to}`);
-    return claimFigures(await this.d.claims.many(ids), this.d.clockPolicy, asOf);
+    return claimFigures(await this.records(from, to), this.d.clockPolicy, asOf);
   }
 
   /**

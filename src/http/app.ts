@@ -161,7 +161,7 @@ export function createApp(deps: AppDeps) {
     const auth = staffAuthDeps(site.staff);
     app.route('/', staffRoutes(auth));
     app.route('/', staffAdminRoutes(auth));
-    if (site.console) app.route('/', consoleRoutes(site.console, deps.logger));
+    if (site.console) app.route('/', consoleRoutes({ claims: site.claims, ...site.console }, deps.logger));
     if (site.parcels) {
       const p = site.parcels;
       app.route(

@@ -16,7 +16,12 @@ header.top .who{display:flex;flex-wrap:wrap;gap:.3rem .8rem;align-items:center;j
 header.top .brand{font-weight:700;font-size:1.05rem}
 header.top form{margin:0}
 header.top button{font-size:.9rem;padding:.3rem .6rem;min-height:2.2rem}
-nav ul{display:flex;flex-wrap:wrap;gap:.35rem;list-style:none;margin:.5rem 0 0;padding:0}
+nav{display:flex;flex-wrap:wrap;gap:.35rem;align-items:flex-start;margin:.5rem 0 0}
+nav ul{display:flex;flex-wrap:wrap;gap:.35rem;list-style:none;margin:0;padding:0}
+nav details.more[open]{flex-basis:100%}
+nav details.more ul{margin-top:.35rem}
+nav summary{padding:.35rem .6rem;border-radius:6px;color:#fff;background:#2f5283;font-size:.95rem;min-height:2.4rem;line-height:1.7rem;cursor:pointer;width:max-content}
+nav summary[aria-current=page]{outline:2px solid #fff;font-weight:700}
 nav a{display:block;padding:.35rem .6rem;border-radius:6px;color:#fff;background:#2f5283;text-decoration:none;font-size:.95rem;min-height:2.4rem;line-height:1.7rem}
 nav a[aria-current=page]{background:#fff;color:var(--head);font-weight:700}
 nav .badge{display:inline-block;min-width:1.4rem;padding:0 .3rem;margin-left:.25rem;border-radius:1rem;background:#b00020;color:#fff;text-align:center;font-weight:700}
@@ -67,6 +72,12 @@ th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid var(--line);ve
 figure{margin:.6rem 0}figcaption{font-weight:600}
 .table-wrap{overflow-x:auto}
 caption{text-align:left;font-weight:700;padding:.3rem 0}
+.chart text{font-size:12px;fill:#1a1a1a}.chart .bar-cur{fill:#1d4f8c}.chart .bar-prev{fill:#b9c6d8}.chart .axis{stroke:#474747}.chart .grid-line{stroke:#d9d9d2}
+.key{display:flex;flex-wrap:wrap;gap:.2rem .9rem;list-style:none;margin:.2rem 0;padding:0;font-size:.9rem}
+.key span{display:inline-block;width:.9rem;height:.9rem;margin-right:.3rem;vertical-align:-.1rem;border:1px solid #474747}
+.key .cur{background:#1d4f8c}.key .prev{background:#b9c6d8}
+.up{color:#0f6b32}.down{color:#a3001b}
+.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:0 .6rem}
 .clock{margin-right:.6rem}.clock-ok{color:#0f6b32}.clock-near{color:#8a4b00;font-weight:700}.clock-breached{color:#a3001b;font-weight:700}
 @media (min-width:48rem){main{padding:1.2rem}.cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.grid{grid-template-columns:repeat(auto-fill,minmax(4.6rem,1fr))}}
 `;

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { AlertStore } from '../../alerts/store.js';
+import type { Claims } from '../../claims/index.js';
 import type { CommandBus } from '../../bus/commands.js';
 import type { Clock } from '../../domain/clock.js';
 import type { Evidence } from '../../evidence/index.js';
@@ -26,4 +27,6 @@ export interface ConsoleDeps {
   feed: ChangeFeed | null;
   clock: Clock;
   timeZone: string;
+  /** lost-parcel claims and the monthly report (createApp passes the site's; without them those pages answer 404) */
+  claims?: Claims | undefined;
 }

@@ -1,12 +1,15 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
+import { ClaimError } from '../../claims/errors.js';
+import { ClaimRuleError } from '../../domain/claims.js';
 import { CommandError } from '../../bus/commands.js';
 import { OpenRefused } from '../../bus/open-guard.js';
 import type { Logger } from '../../log.js';
 import { ParcelError, type ParcelErrorCode } from '../../parcels/errors.js';
 import { StaffError } from '../../staff/errors.js';
 import { ApiError, PARCEL_STATUS } from '../errors.js';
+import { mapClaimError } from '../routes/claims-schemas.js';
 
 /** A form field as text ('' when absent or a file). */
 export const formText = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -22,9 +25,25 @@ const PARCEL_TEXT: Partial<Record<ParcelErrorCode, string>> = {
   rate_limited: '一分钟内开门太多，请稍后再试。Too many doors opened in the last minute: try again shortly.',
 };
 
+const CLAIM_TEXT: Partial<Record<string, string>> = {
+  not_found: '没有找到。Not found:',
+  duplicate: '这个包裹已有处理中的申报。',
+  wrong_state: '申报现在的状态不能这样做。',
+  invalid: '填写有误。',
+  busy: '情况刚刚变了，请重试。',
+};
+
 /** A refusal as a status and words for a console error page (domain errors carry no HTTP: mapped here). */
 export function describeError(err: unknown): { status: number; text: string } | null {
   if (err instanceof ApiError) return { status: err.status, text: err.message };
+  if (err instanceof ClaimError || err instanceof ClaimRuleError) {
+    // the API's own mapping (routes/claims-schemas.ts): the same status for the same refusal
+    try {
+      mapClaimError(err);
+    } catch (mapped) {
+      if (mapped instanceof ApiError) return { status: mapped.status, text: CLAIM_TEXT[err.code] ? `${CLAIM_TEXT[err.code]} ${err.message}` : err.message };
+    }
+  }
   if (err instanceof ParcelError) return { status: PARCEL_STATUS[err.code], text: PARCEL_TEXT[err.code] ?? err.message };
   if (err instanceof StaffError) {
     const status = err.code === 'not_found' ? 404 : err.code === 'invalid' ? 400 : err.code === 'wrong_password' ? 403 : 409;

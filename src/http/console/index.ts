@@ -4,6 +4,8 @@ import { requireRole, type StaffEnv } from '../auth.js';
 import { ackAlert, alertsPage } from './alerts.js';
 import { CONSOLE_CSS, LIVE_JS } from './assets.js';
 import { auditPage } from './audit.js';
+import { claimAction, claimPage } from './claim.js';
+import { claimsPage, newClaimPage, openClaimAction } from './claims.js';
 import { consoleAuth } from './auth.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleOnError } from './forms.js';
@@ -11,6 +13,7 @@ import { liveEvents } from './live.js';
 import { liftLockdown, lockDown, lockdownPage } from './lockdown.js';
 import { noticesPage, retryNotice } from './notices.js';
 import { overviewPage } from './overview.js';
+import { reportPage } from './report.js';
 import { overduePage, parcelPage, searchPage, staffOpenAction } from './parcels.js';
 import { addMember, changeMember, staffPage } from './staff.js';
 import { openCompartment, setService, unitPage, unlockKeypad } from './units.js';
@@ -43,6 +46,17 @@ export const CONSOLE_ROUTES: { method: 'GET' | 'POST'; path: string; admin?: boo
   { method: 'GET', path: '/console/lockdown' },
   { method: 'POST', path: '/console/lockdown' },
   { method: 'POST', path: '/console/lockdown/lift', admin: true },
+  { method: 'GET', path: '/console/claims' },
+  { method: 'GET', path: '/console/claims/new' },
+  { method: 'POST', path: '/console/claims' },
+  { method: 'GET', path: '/console/claims/:id' },
+  { method: 'POST', path: '/console/claims/:id/acknowledge' },
+  { method: 'POST', path: '/console/claims/:id/investigate' },
+  { method: 'POST', path: '/console/claims/:id/ask' },
+  { method: 'POST', path: '/console/claims/:id/resolve' },
+  { method: 'POST', path: '/console/claims/:id/close' },
+  { method: 'POST', path: '/console/claims/:id/note' },
+  { method: 'GET', path: '/console/reports', admin: true },
   { method: 'GET', path: '/console/staff', admin: true },
   { method: 'POST', path: '/console/staff', admin: true },
   { method: 'POST', path: '/console/staff/:id/:what', admin: true },
@@ -60,6 +74,8 @@ export function consoleRoutes(d: ConsoleDeps, logger: Logger) {
   app.use('/console/staff', requireRole('admin'));
   app.use('/console/staff/*', requireRole('admin'));
   app.use('/console/lockdown/lift', requireRole('admin'));
+  // the monthly report is the admins', as GET /v1/admin/reports/monthly
+  app.use('/console/reports', requireRole('admin'));
 
   app.get('/console/static/console.css', asset(CONSOLE_CSS, 'text/css; charset=utf-8'));
   app.get('/console/static/live.js', asset(LIVE_JS, 'text/javascript; charset=utf-8'));
@@ -83,6 +99,12 @@ export function consoleRoutes(d: ConsoleDeps, logger: Logger) {
   app.get('/console/lockdown', (c) => lockdownPage(c, d));
   app.post('/console/lockdown', (c) => lockDown(c, d));
   app.post('/console/lockdown/lift', (c) => liftLockdown(c, d));
+  app.get('/console/claims', (c) => claimsPage(c, d));
+  app.get('/console/claims/new', (c) => newClaimPage(c, d));
+  app.post('/console/claims', (c) => openClaimAction(c, d));
+  app.get('/console/claims/:id', (c) => claimPage(c, d));
+  app.post('/console/claims/:id/:action{acknowledge|investigate|ask|resolve|close|note}', (c) => claimAction(c, d));
+  app.get('/console/reports', (c) => reportPage(c, d));
   app.get('/console/staff', (c) => staffPage(c, d));
   app.post('/console/staff', (c) => addMember(c, d));
   app.post('/console/staff/:id/:what', (c) => changeMember(c, d));

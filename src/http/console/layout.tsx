@@ -6,15 +6,18 @@ import type { ConsoleDeps } from './deps.js';
 
 export type NavKey = 'overview' | 'parcels' | 'overdue' | 'alerts' | 'notices' | 'audit' | 'lockdown' | 'claims' | 'report' | 'staff';
 
-const NAV: { key: NavKey; href: string; label: string; admin?: boolean }[] = [
+/** The menu: the pages used all day first; the rest behind "更多 More" (a <details>: no script), so it fits a phone. */
+const NAV: { key: NavKey; href: string; label: string; admin?: boolean; more?: boolean }[] = [
   { key: 'overview', href: '/console', label: '总览 Overview' },
   { key: 'parcels', href: '/console/parcels', label: '查件 Parcels' },
-  { key: 'overdue', href: '/console/overdue', label: '超期 Overdue' },
+  { key: 'claims', href: '/console/claims', label: '申报 Claims' },
   { key: 'alerts', href: '/console/alerts', label: '警报 Alerts' },
-  { key: 'notices', href: '/console/notices', label: '通知失败 Failed notices' },
-  { key: 'audit', href: '/console/audit', label: '盘点 Audit' },
-  { key: 'lockdown', href: '/console/lockdown', label: '紧急锁定 Lockdown' },
-  { key: 'staff', href: '/console/staff', label: '员工 Staff', admin: true },
+  { key: 'overdue', href: '/console/overdue', label: '超期 Overdue', more: true },
+  { key: 'notices', href: '/console/notices', label: '通知失败 Failed notices', more: true },
+  { key: 'audit', href: '/console/audit', label: '盘点 Audit', more: true },
+  { key: 'lockdown', href: '/console/lockdown', label: '紧急锁定 Lockdown', more: true },
+  { key: 'report', href: '/console/reports', label: '月报 Monthly report', admin: true, more: true },
+  { key: 'staff', href: '/console/staff', label: '员工 Staff', admin: true, more: true },
 ];
 
 /**
@@ -37,7 +40,31 @@ export const DONE: Record<string, string> = {
   'member-changed': '已保存。Saved.',
   locked: '已锁定，只有管理员可以开门。Locked down: only an admin may open.',
   lifted: '已解除锁定。Lockdown lifted.',
+  'claim-opened': '申报已登记。The claim is taken down.',
+  'claim-acknowledge': '已受理。Acknowledged.',
+  'claim-investigate': '已开始调查。Under investigation.',
+  'claim-ask': '已向住户提问，等待回复。The resident was asked; waiting for them.',
+  'claim-resolve': '已处理完毕，住户会收到短信。Resolved; the resident is texted.',
+  'claim-close': '已结案。Closed.',
+  'claim-note': '备注已保存。Note saved.',
 };
+
+function NavItem({ n, nav, openAlerts }: { n: (typeof NAV)[number]; nav: NavKey | null; openAlerts: number }) {
+  return (
+    <li>
+      <a href={n.href} aria-current={n.key === nav ? 'page' : undefined}>
+        {n.label}
+        {n.key === 'alerts' ? (
+          <span id="nav-alerts" data-live="alerts">
+            {openAlerts > 0 ? <span class="badge">{openAlerts}</span> : ''}
+          </span>
+        ) : (
+          ''
+        )}
+      </a>
+    </li>
+  );
+}
 
 interface LayoutProps {
   c: Context<StaffEnv>;
@@ -51,6 +78,8 @@ interface LayoutProps {
 
 export function Layout({ c, title, nav, openAlerts, flash, error, children }: LayoutProps) {
   const me = c.var.staff;
+  const items = NAV.filter((n) => !n.admin || me.role === 'admin');
+  const more = items.filter((n) => n.more);
   return (
     <html lang="zh-CN">
       <head>
@@ -82,28 +111,25 @@ export function Layout({ c, title, nav, openAlerts, flash, error, children }: La
           </div>
           <nav aria-label="主菜单 Main menu">
             <ul>
-              {NAV.filter((n) => !n.admin || me.role === 'admin').map((n) => (
-                <li>
-                  <a href={n.href} aria-current={n.key === nav ? 'page' : undefined}>
-                    {n.label}
-                    {n.key === 'alerts' ? (
-                      <span id="nav-alerts" data-live="alerts">
-                        {openAlerts > 0 ? <span class="badge">{openAlerts}</span> : ''}
-                      </span>
-                    ) : (
-                      ''
-                    )}
-                  </a>
-                </li>
+              {items.filter((n) => !n.more).map((n) => (
+                <NavItem n={n} nav={nav} openAlerts={openAlerts} />
               ))}
-              {me.role === 'admin' ? (
-                <li>
-                  <a href="/admin/queues">队列 Queues</a>
-                </li>
-              ) : (
-                ''
-              )}
             </ul>
+            <details class="more">
+              <summary aria-current={more.some((n) => n.key === nav) ? 'page' : undefined}>更多 More</summary>
+              <ul>
+                {more.map((n) => (
+                  <NavItem n={n} nav={nav} openAlerts={openAlerts} />
+                ))}
+                {me.role === 'admin' ? (
+                  <li>
+                    <a href="/admin/queues">队列 Queues</a>
+                  </li>
+                ) : (
+                  ''
+                )}
+              </ul>
+            </details>
           </nav>
         </header>
         <main id="main">
@@ -133,7 +159,7 @@ export function Layout({ c, title, nav, openAlerts, flash, error, children }: La
 export async function page(
   c: Context<StaffEnv>,
   d: Pick<ConsoleDeps, 'alerts'>,
-  opts: { title: string; nav: NavKey | null; error?: string; status?: 200 | 400 | 403 | 404 | 409 | 422 | 502 },
+  opts: { title: string; nav: NavKey | null; error?: string; status?: 200 | 400 | 403 | 404 | 409 | 422 | 429 | 502 | 503 },
   body: Child,
 ): Promise<Response> {
   const done = c.req.query('done');

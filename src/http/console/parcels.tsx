@@ -123,6 +123,15 @@ export async function parcelPage(c: C, d: ConsoleDeps, opts: { error?: string; s
             </dd>
           </dl>
         </div>
+        {d.claims ? (
+          <p>
+            <a href={`/console/claims/new?parcel=${p.id}`} id="open-claim">
+              登记申报 Open a claim about this parcel
+            </a>
+          </p>
+        ) : (
+          ''
+        )}
         {COLLECTABLE.has(p.state) ? (
           <form method="post" action={`/console/parcels/${p.id}/open`} class="card">
             <h2>远程开门 Open its compartment</h2>
