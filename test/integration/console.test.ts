@@ -26,7 +26,7 @@ describe('staff console', () => {
     expect(CONSOLE_ROUTES.length).toBeGreaterThanOrEqual(20);
     for (const r of CONSOLE_ROUTES) {
       const path = concrete(r.path);
-      const init = { method: r.method, redirect: 'manual' as const, headers: { origin: w.url, 'content-type': 'application/x-www-form-urlencoded' }, ...(r.method === 'POST' ? { body: 'reason=check%20the%20door' } : {}) };
+      const init = { method: r.method, redirect: 'manual' as const, headers: { origin: w.url, 'content-type': 'application/x-www-form-urlencoded' }, ...(r.method === 'POST' ? { body: 'reason=check%20the%20door&phone=13800138000&channel=phone&trackingNumber=SF1234567&description=lost&note=x&text=x&outcome=found' } : {}) };
       const tries: Record<string, string>[] = [{}, STAFF, { cookie: 'lg_staff=not-a-session' }];
       for (const headers of tries) {
         const res = await fetch(w.url + path, { ...init, headers: { ...init.headers, ...headers } });
@@ -43,6 +43,7 @@ describe('staff console', () => {
     // nothing was done by any of those posts: the compartment is still in service, nobody was added
     expect((await w.unit(JSON_V1)).compartments[2].outOfService).toBe(false);
     expect((await w.stack.gw!.staff.list()).length).toBe(2);
+    expect(await w.stack.gw!.claims.service.list({ limit: 10 })).toHaveLength(0);
   });
 
   it('keeps admin pages from staff, and serves every page with a policy that allows no other host', async () => {
@@ -217,5 +218,17 @@ describe('staff console', () => {
     expect((await w.form(admin, '/console/lockdown/lift', { unit: JSON_V1 })).location).toBe('/console/lockdown?done=lifted');
     expect((await w.page(staff, '/console')).text).not.toContain('紧急锁定中 Locked down');
     expect((await w.form(admin, '/console/lockdown/lift', { unit: JSON_V1 })).status).toBe(404);
+  });
+  it('shows Bull Board to admins only, with the phone numbers in job data masked', async () => {
+    const { parcel, phone } = await w.stored(courier, JSON_V1);
+    await w.smsFor(`${parcel.id}.stored`);
+    expect((await w.page(staff, '/admin/queues')).status).toBe(403);
+    expect((await w.page(staff, '/admin/queues/api/queues?activeQueue=notify-sms&status=latest&page=1&jobsPerPage=50')).status).toBe(403);
+    expect((await w.page(admin, '/admin/queues')).status).toBe(200);
+    const api = await w.page(admin, '/admin/queues/api/queues?activeQueue=notify-sms&status=latest&page=1&jobsPerPage=50');
+    expect(api.status).toBe(200);
+    expect(api.text).toContain(`${parcel.id}.stored`); // the job is there…
+    expect(api.text).toContain(`${phone.slice(0, 3)}****${phone.slice(-4)}`); // …with its phone masked
+    expect(api.text).not.toContain(phone);
   });
 });
