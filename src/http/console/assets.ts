@@ -68,7 +68,7 @@ ol.timeline .when{font-weight:700}
 .origin{font-size:.8rem;border:1px solid var(--line);border-radius:4px;padding:0 .3rem;margin-left:.3rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
-.chart{max-width:100%;height:auto}
+.chart{display:block;width:100%;max-width:40rem;height:auto}
 figure{margin:.6rem 0}figcaption{font-weight:600}
 .table-wrap{overflow-x:auto}
 caption{text-align:left;font-weight:700;padding:.3rem 0}

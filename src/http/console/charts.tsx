@@ -43,7 +43,8 @@ export function BarChart(p: BarChartProps) {
   const group = plotW / n;
   const bar = Math.max(1, (group * 0.8) / 2);
   const y = (v: number) => PAD.top + plotH - (v / top) * plotH;
-  const ticks = [0, top / 2, top];
+  // whole numbers on the scale: counts are never halves
+  const ticks = Number.isInteger(top / 2) ? [0, top / 2, top] : [0, top];
   const every = p.labelEvery ?? 1;
   const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return (
@@ -92,7 +93,7 @@ export function BarChart(p: BarChartProps) {
       </svg>
       <details>
         <summary>数据表 The numbers as a table</summary>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label={`${p.title}：数据表 table`}>
           <table>
             <caption>{p.title}</caption>
             <thead>

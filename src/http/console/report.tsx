@@ -84,7 +84,7 @@ export async function reportPage(c: C, d: ConsoleDeps): Promise<Response> {
       <p class="muted">{`截至 as of ${formatInZone(r.asOf, d.timeZone)}（${r.timeZone}）`}</p>
       <section id="report-figures" data-live="claims">
         <h2>数字 Figures</h2>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label="数字 Figures">
           <table>
             <caption>{`${month} 与上月 beside ${prev}`}</caption>
             <thead>
