@@ -86,6 +86,7 @@ describe('staff console in a browser: claims and the monthly report', { timeout:
     expect(await b.page.textContent('#claim-outcome')).toContain('已找到 found');
     expect(await b.page.textContent('#claim-log')).toContain('going to look');
     await fits('c4-claim-resolved');
+    await b.screen('c4b-claim-phone');
   });
 
   it('shows the report changed: one more claim opened, one found', async () => {
@@ -94,7 +95,10 @@ describe('staff console in a browser: claims and the monthly report', { timeout:
     expect(await figure('claims-found')).toBe(before.resolved + 1);
     expect(await figure('resolution-rate')).toBe(1);
     expect(await b.page.locator('#chart-claims rect.bar-cur[data-value="1"]').count()).toBe(1);
+    // the figures fit a phone as they are: no scrolling inside their table either
+    expect(await b.page.evaluate(() => { const t = document.querySelector('#report-figures .table-wrap'); return t.scrollWidth - t.clientWidth; })).toBeLessThanOrEqual(0);
     await fits('c5-report-after');
+    await b.screen('c5b-report-charts-phone', '#report-charts');
   });
 
   it('puts a claim opened elsewhere on an open claims list without a reload', async () => {

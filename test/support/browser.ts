@@ -51,6 +51,12 @@ export class Browser {
     await this.page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   }
 
+  /** What the screen shows (not the whole page), from `selector` at the top if given: pictures for the README. */
+  async screen(name: string, selector?: string): Promise<void> {
+    if (selector) await this.page.locator(selector).first().evaluate((el: any) => el.scrollIntoView({ block: 'start' }));
+    await this.page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  }
+
   /** Horizontal overflow of the page in CSS pixels (0: no sideways scrolling). */
   overflowX(): Promise<number> {
     return this.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

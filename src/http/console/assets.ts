@@ -73,6 +73,7 @@ figure{margin:.6rem 0}figcaption{font-weight:600}
 .table-wrap{overflow-x:auto}
 caption{text-align:left;font-weight:700;padding:.3rem 0}
 .chart text{font-size:12px;fill:#1a1a1a}.chart .bar-cur{fill:#1d4f8c}.chart .bar-prev{fill:#b9c6d8}.chart .axis{stroke:#474747}.chart .grid-line{stroke:#d9d9d2}
+.figures{font-size:.85rem}.figures th,.figures td{padding:.3rem .25rem}.figures th[scope=row]{overflow-wrap:anywhere;font-weight:600}
 .key{display:flex;flex-wrap:wrap;gap:.2rem .9rem;list-style:none;margin:.2rem 0;padding:0;font-size:.9rem}
 .key span{display:inline-block;width:.9rem;height:.9rem;margin-right:.3rem;vertical-align:-.1rem;border:1px solid #474747}
 .key .cur{background:#1d4f8c}.key .prev{background:#b9c6d8}

@@ -85,14 +85,16 @@ export async function reportPage(c: C, d: ConsoleDeps): Promise<Response> {
       <section id="report-figures" data-live="claims">
         <h2>数字 Figures</h2>
         <div class="table-wrap" tabindex={0} role="region" aria-label="数字 Figures">
-          <table>
+          <table class="figures">
             <caption>{`${month} 与上月 beside ${prev}`}</caption>
             <thead>
               <tr>
                 <th scope="col">项目 Figure</th>
                 <th scope="col">{month}</th>
                 <th scope="col">{prev}</th>
-                <th scope="col">变化 Change</th>
+                <th scope="col">
+                  变化 <span class="wrap">Change</span>
+                </th>
               </tr>
             </thead>
             <tbody>
