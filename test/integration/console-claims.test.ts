@@ -64,6 +64,8 @@ describe('staff console: claims and the monthly report', () => {
     // a second claim about the same parcel: 409, as on the API
     const dup = await w.form(staff, '/console/claims', { parcelId: parcel.id, channel: 'phone', description: 'again' });
     expect(dup.status).toBe(409);
+    expect(dup.text).toContain(`href="/console/claims/${id}" id="existing-claim"`);
+    expect((await w.page(staff, `/console/parcels/${parcel.id}`)).text).toContain(`href="/console/claims/${id}"`);
 
     const detail = await w.page(staff, `/console/claims/${id}`);
     expect(detail.status).toBe(200);

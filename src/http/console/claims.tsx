@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { ClaimError } from '../../claims/errors.js';
 import type { Claims } from '../../claims/index.js';
 import type { ClaimFilter, ClaimView } from '../../claims/service.js';
 import { STAGES, type ClockView, type Stage } from '../../domain/claim-clocks.js';
@@ -206,7 +207,11 @@ const OpenForm = z
 type OpenValues = Partial<Record<'phone' | 'channel' | 'parcelId' | 'trackingNumber' | 'carrier' | 'description', string>>;
 
 /** The form to take a claim down for a resident who called or came to the office; from a parcel's page, prefilled. */
-export async function newClaimPage(c: C, d: ConsoleDeps, opts: { error?: string; status?: 400 | 403 | 404 | 409 | 429; values?: OpenValues } = {}): Promise<Response> {
+export async function newClaimPage(
+  c: C,
+  d: ConsoleDeps,
+  opts: { error?: string; status?: 400 | 403 | 404 | 409 | 429; values?: OpenValues; existing?: string } = {},
+): Promise<Response> {
   claimsOf(d);
   const v = opts.values ?? { parcelId: c.req.query('parcel') ?? '' };
   const parcel: Parcel | null = v.parcelId ? await d.parcels.get(v.parcelId) : null;
@@ -216,6 +221,16 @@ export async function newClaimPage(c: C, d: ConsoleDeps, opts: { error?: string;
     c,
     d,
     { title: '登记申报 Open a claim for a caller', nav: 'claims', ...(opts.error ? { error: opts.error, status: opts.status ?? 400 } : {}) },
+    <>
+      {opts.existing ? (
+        <p>
+          <a href={`/console/claims/${opts.existing}`} id="existing-claim">
+            查看处理中的申报 See the claim being handled
+          </a>
+        </p>
+      ) : (
+        ''
+      )}
     <form method="post" action="/console/claims" class="card">
       <Csrf c={c} />
       {parcel ? (
@@ -254,7 +269,8 @@ export async function newClaimPage(c: C, d: ConsoleDeps, opts: { error?: string;
       <div class="actions">
         <button type="submit">登记 Open the claim</button>
       </div>
-    </form>,
+    </form>
+    </>,
   );
 }
 
@@ -284,6 +300,7 @@ export async function openClaimAction(c: C, d: ConsoleDeps): Promise<Response> {
   } catch (err) {
     const known = describeError(err);
     if (!known) throw err;
-    return newClaimPage(c, d, { error: known.text, status: known.status as 400, values });
+    const existing = err instanceof ClaimError && err.code === 'duplicate' && typeof err.details?.claim === 'string' ? err.details.claim : undefined;
+    return newClaimPage(c, d, { error: known.text, status: known.status as 400, values, ...(existing ? { existing } : {}) });
   }
 }

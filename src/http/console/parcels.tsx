@@ -81,6 +81,7 @@ export async function parcelPage(c: C, d: ConsoleDeps, opts: { error?: string; s
   // the full phone number is personal data: who looked is recorded (in the parcel's timeline)
   if (reveal) await recordStaffAction(c, 'parcel.view', { parcel: p.id, unit: p.unit, compartment: p.compartment }, now);
   const items = await d.evidence.timelines.of(p);
+  const claimOpen = d.claims ? ((await d.claims.store.activeForParcel(p.id))[0] ?? null) : null;
   return page(
     c,
     d,
@@ -124,10 +125,14 @@ export async function parcelPage(c: C, d: ConsoleDeps, opts: { error?: string; s
           </dl>
         </div>
         {d.claims ? (
-          <p>
-            <a href={`/console/claims/new?parcel=${p.id}`} id="open-claim">
-              登记申报 Open a claim about this parcel
-            </a>
+          <p id="parcel-claim" data-live="claims">
+            {claimOpen ? (
+              <a href={`/console/claims/${claimOpen}`}>申报处理中 A claim about this parcel is being handled</a>
+            ) : (
+              <a href={`/console/claims/new?parcel=${p.id}`} id="open-claim">
+                登记申报 Open a claim about this parcel
+              </a>
+            )}
           </p>
         ) : (
           ''
