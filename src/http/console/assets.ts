@@ -16,13 +16,13 @@ header.top .who{display:flex;flex-wrap:wrap;gap:.3rem .8rem;align-items:center;j
 header.top .brand{font-weight:700;font-size:1.05rem}
 header.top form{margin:0}
 header.top button{font-size:.9rem;padding:.3rem .6rem;min-height:2.2rem}
-nav{display:flex;flex-wrap:wrap;gap:.35rem;align-items:flex-start;margin:.5rem 0 0}
-nav ul{display:flex;flex-wrap:wrap;gap:.35rem;list-style:none;margin:0;padding:0}
+nav{display:flex;flex-wrap:wrap;gap:.3rem;align-items:flex-start;margin:.5rem 0 0}
+nav ul{display:flex;flex-wrap:wrap;gap:.3rem;list-style:none;margin:0;padding:0}
 nav details.more[open]{flex-basis:100%}
 nav details.more ul{margin-top:.35rem}
-nav summary{padding:.35rem .6rem;border-radius:6px;color:#fff;background:#2f5283;font-size:.95rem;min-height:2.4rem;line-height:1.7rem;cursor:pointer;width:max-content}
+nav summary{padding:.35rem .5rem;border-radius:6px;color:#fff;background:#2f5283;font-size:.9rem;min-height:2.4rem;line-height:1.7rem;cursor:pointer;width:max-content}
 nav summary[aria-current=page]{outline:2px solid #fff;font-weight:700}
-nav a{display:block;padding:.35rem .6rem;border-radius:6px;color:#fff;background:#2f5283;text-decoration:none;font-size:.95rem;min-height:2.4rem;line-height:1.7rem}
+nav a{display:block;padding:.35rem .5rem;border-radius:6px;color:#fff;background:#2f5283;text-decoration:none;font-size:.9rem;min-height:2.4rem;line-height:1.7rem}
 nav a[aria-current=page]{background:#fff;color:var(--head);font-weight:700}
 nav .badge{display:inline-block;min-width:1.4rem;padding:0 .3rem;margin-left:.25rem;border-radius:1rem;background:#b00020;color:#fff;text-align:center;font-weight:700}
 .live{font-size:.85rem}
