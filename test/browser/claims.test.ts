@@ -101,7 +101,7 @@ describe('staff console in a browser: claims and the monthly report', { timeout:
     await b.screen('c5b-report-charts-phone', '#report-charts');
   });
 
-  it('puts a claim opened elsewhere on an open claims list without a reload', async () => {
+  it('puts a claim opened elsewhere on an open claims list, and its acknowledgement on its page, without a reload', async () => {
     await b.page.goto(`${w.url}/console/claims`);
     await settle();
     await b.page.evaluate(() => (window.sameDocument = true));
@@ -113,6 +113,15 @@ describe('staff console in a browser: claims and the monthly report', { timeout:
     expect(await b.page.evaluate(() => window.sameDocument)).toBe(true);
     expect(await b.page.textContent(`#claim-${v.claim.id}`)).toContain('剩');
     await fits('c6-claims-list');
+    // and on the claim's own page, a colleague's acknowledgement arrives without a reload too
+    await b.page.goto(`${w.url}/console/claims/${v.claim.id}`);
+    await settle();
+    await b.page.evaluate(() => (window.sameDocument = true));
+    await w.stack.gw!.claims.service.act(v.claim.id, { action: 'acknowledge', note: '我来处理 mine' }, { type: 'staff', id: 'someone', name: '同事 colleague' });
+    await b.page.waitForSelector('#claim-state[data-state="acknowledged"]', { timeout: 10_000 });
+    expect(await b.page.textContent('#claim-log')).toContain('我来处理 mine');
+    expect(await b.page.isVisible('#act-resolve')).toBe(true);
+    expect(await b.page.evaluate(() => window.sameDocument)).toBe(true);
     await b.page.goto(`${w.url}/console/claims?phone=${stored.phone.slice(-4)}&state=all`);
     expect(await b.page.textContent('#claims')).toContain(stored.parcel.trackingNumber);
     await fits('c7-claims-filtered');
