@@ -104,6 +104,11 @@ describe('staff console: claims and the monthly report', () => {
     const page = (await w.page(staff, `/console/claims/${id}`)).text;
     expect(page).toContain('已找到 found');
     expect(page).toContain('camera: taken at 3 pm');
+    // the claim's printable page and file, from the links on its page, with the same session
+    expect(page).toContain(`href="/v1/admin/claims/${id}/print"`);
+    const print = await w.page(staff, `/v1/admin/claims/${id}/print`);
+    expect(print.status).toBe(200);
+    expect(print.text).toContain(after.claim.ref);
     // showing the number is a recorded staff action
     expect((await w.page(staff, `/console/claims/${id}?reveal=phone`)).text).toContain(phone);
   });

@@ -230,6 +230,11 @@ export async function claimPage(c: C, d: ConsoleDeps, opts: { error?: string; st
             </dd>
           </dl>
         </div>
+        <p class="row">
+          <a href={`/v1/admin/claims/${cl.id}/print`}>打印 Print (A4)</a>
+          <a href={`/v1/admin/claims/${cl.id}/export`}>导出 Export (JSON)</a>
+          <span class="muted">（会被记录 recorded）</span>
+        </p>
         <Actions c={c} v={v} />
         <section id="claim-log" data-live={`claim:${cl.id}`}>
           <h2>申报记录 Claim history</h2>
