@@ -111,6 +111,10 @@ describe('staff console: claims and the monthly report', () => {
     expect(print.text).toContain(after.claim.ref);
     // showing the number is a recorded staff action
     expect((await w.page(staff, `/console/claims/${id}?reveal=phone`)).text).toContain(phone);
+    const ev = w.stack.gw!.evidence.log;
+    const office = (await w.stack.gw!.redis.xrange(ev.k.evidence('office'), '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]!));
+    const views = office.filter((e) => e.kind === 'staff' && e.action === 'claim.view');
+    expect(views.map((e) => [e.actor.name, e.details.claimId])).toEqual([[staff.name, id]]);
   });
 
   it('lists claims with their clocks, filtered by state, clock, unit and the last 4 digits of the phone', async () => {
