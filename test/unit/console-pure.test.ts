@@ -156,6 +156,8 @@ describe('the console plumbing (pure)', () => {
     expect(topicsOf('office', { at: 1, kind: 'lockdown', actor: unitActor })).toEqual(['lockdown', 'alerts']);
     expect(topicsOf('office', { at: 1, kind: 'staff', actor: unitActor, action: 'staff.add' })).toEqual(['staff']);
     expect(topicsOf('office', { at: 1, kind: 'claim', actor: unitActor, claim: 'c_1' }).sort()).toEqual(['claim:c_1', 'claims']);
+    // a clock turning near or past its limit redraws the claims pages' countdowns
+    expect(topicsOf('office', { at: 1, kind: 'claim-alert', actor: unitActor, claim: 'c_1' }).sort()).toEqual(['claim:c_1', 'claims']);
   });
 
   it('reads a search as 4 digits of a phone or a tracking number, and refuses anything else', () => {
