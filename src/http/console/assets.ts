@@ -41,6 +41,7 @@ p{margin:.4rem 0}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.4rem 0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 form.inline{display:inline}
+fieldset{border:1px solid var(--line);border-radius:6px;margin:.8rem 0;padding:.2rem .7rem .5rem}legend{font-weight:600;padding:0 .3rem}label.choice{font-weight:400;margin:.3rem 0}
 label{display:block;margin:.6rem 0 .2rem;font-weight:600}
 input,select,textarea,button{font:inherit;font-size:1rem}
 input[type=text],input[type=search],input[type=password],select,textarea{width:100%;max-width:32rem;padding:.45rem .5rem;border:1px solid #8a8a84;border-radius:6px;background:#fff;color:var(--fg)}
