@@ -231,45 +231,45 @@ export async function newClaimPage(
       ) : (
         ''
       )}
-    <form method="post" action="/console/claims" class="card">
-      <Csrf c={c} />
-      {parcel ? (
-        <>
-          <input type="hidden" name="parcelId" value={parcel.id} />
-          <p>
-            包裹 Parcel{' '}
-            <a href={`/console/parcels/${parcel.id}`} class="wrap">
-              {`${parcel.carrier} ${parcel.trackingNumber}`}
-            </a>
-            {`（${d.parcels.profile(parcel.unit).siteName.zh} ${parcel.compartment}号 box ${parcel.compartment}）`}
-          </p>
-        </>
-      ) : (
-        <>
-          <label for="trackingNumber">运单号 Tracking number</label>
-          <input type="text" id="trackingNumber" name="trackingNumber" value={v.trackingNumber ?? ''} maxlength={40} autocomplete="off" required />
-          <label for="carrier">快递公司（可选）Carrier (optional)</label>
-          <input type="text" id="carrier" name="carrier" value={v.carrier ?? ''} maxlength={20} autocomplete="off" />
-        </>
-      )}
-      <label for="phone">{parcel ? `住户手机号（留空：收件人 ${maskPhone(parcel.phone)}）Resident's phone (empty: the recipient)` : '住户手机号 Resident’s phone'}</label>
-      <input type="text" id="phone" name="phone" value={v.phone ?? ''} inputmode="tel" autocomplete="off" maxlength={20} required={!parcel} />
-      <fieldset>
-        <legend>住户怎样联系的 How the resident reached the office</legend>
-        {(['phone', 'visit', 'other'] as const).map((ch) => (
-          <label class="choice">
-            <input type="radio" name="channel" value={ch} checked={channel === ch} /> {CHANNEL_LABELS[ch]}
-          </label>
-        ))}
-      </fieldset>
-      <label for="description">情况说明 What happened</label>
-      <textarea id="description" name="description" rows={4} maxlength={1000} required>
-        {v.description ?? ''}
-      </textarea>
-      <div class="actions">
-        <button type="submit">登记 Open the claim</button>
-      </div>
-    </form>
+      <form method="post" action="/console/claims" class="card">
+        <Csrf c={c} />
+        {parcel ? (
+          <>
+            <input type="hidden" name="parcelId" value={parcel.id} />
+            <p>
+              包裹 Parcel{' '}
+              <a href={`/console/parcels/${parcel.id}`} class="wrap">
+                {`${parcel.carrier} ${parcel.trackingNumber}`}
+              </a>
+              {`（${d.parcels.profile(parcel.unit).siteName.zh} ${parcel.compartment}号 box ${parcel.compartment}）`}
+            </p>
+          </>
+        ) : (
+          <>
+            <label for="trackingNumber">运单号 Tracking number</label>
+            <input type="text" id="trackingNumber" name="trackingNumber" value={v.trackingNumber ?? ''} maxlength={40} autocomplete="off" required />
+            <label for="carrier">快递公司（可选）Carrier (optional)</label>
+            <input type="text" id="carrier" name="carrier" value={v.carrier ?? ''} maxlength={20} autocomplete="off" />
+          </>
+        )}
+        <label for="phone">{parcel ? `住户手机号（留空：收件人 ${maskPhone(parcel.phone)}）Resident's phone (empty: the recipient)` : '住户手机号 Resident’s phone'}</label>
+        <input type="text" id="phone" name="phone" value={v.phone ?? ''} inputmode="tel" autocomplete="off" maxlength={20} required={!parcel} />
+        <fieldset>
+          <legend>住户怎样联系的 How the resident reached the office</legend>
+          {(['phone', 'visit', 'other'] as const).map((ch) => (
+            <label class="choice">
+              <input type="radio" name="channel" value={ch} checked={channel === ch} /> {CHANNEL_LABELS[ch]}
+            </label>
+          ))}
+        </fieldset>
+        <label for="description">情况说明 What happened</label>
+        <textarea id="description" name="description" rows={4} maxlength={1000} required>
+          {v.description ?? ''}
+        </textarea>
+        <div class="actions">
+          <button type="submit">登记 Open the claim</button>
+        </div>
+      </form>
     </>,
   );
 }
