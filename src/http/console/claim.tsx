@@ -260,7 +260,11 @@ function command(action: ConsoleAction, body: Record<string, unknown>): ClaimCom
     if (t.length > MAX_TEXT) throw new ApiError(400, 'validation_failed', `${k}: 最多 ${MAX_TEXT} 字 at most ${MAX_TEXT} characters`);
     return t || null;
   };
-  const required = (k: string) => text(k) ?? (() => { throw new ApiError(400, 'validation_failed', `${k}: 不能为空 must not be empty`); })();
+  const required = (k: string): string => {
+    const t = text(k);
+    if (!t) throw new ApiError(400, 'validation_failed', `${k}: 不能为空 must not be empty`);
+    return t;
+  };
   switch (action) {
     case 'acknowledge':
     case 'investigate':
