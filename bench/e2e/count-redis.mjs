@@ -1,0 +1,22 @@
+// Preloaded into the gateway process by `npm run bench` (node --import): counts the Redis commands the gateway
+// sends and the round trips they take, and answers the bench's {t:'redis-count'} over IPC. Nothing else changes.
+// A command sent on its own is one round trip; the commands of a pipeline or MULTI (ioredis Pipeline, also used by
+// auto-pipelining) go out together: one round trip per exec.
+import process from 'node:process';
+import { Pipeline, Redis } from 'ioredis';
+
+const count = { commands: 0, pipelined: 0, pipelines: 0 };
+const send = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function (cmd, stream, node) {
+  count.commands++;
+  if (stream) count.pipelined++;
+  return send.call(this, cmd, stream, node);
+};
+const exec = Pipeline.prototype.exec;
+Pipeline.prototype.exec = function (...args) {
+  count.pipelines++;
+  return exec.apply(this, args);
+};
+process.on('message', (m) => {
+  if (m && m.t === 'redis-count') process.send?.({ t: 'redis-count', ...count, cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
+});
