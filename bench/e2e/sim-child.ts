@@ -68,10 +68,11 @@ proto.releaseLock = function (this: Hooked, no: number) {
 const close = proto.closeDoor;
 proto.closeDoor = function (this: Hooked, no: number, occupied?: boolean) {
   close.call(this, no, occupied);
-  note({ k: 'closed', unit: this.unit.id, no, occupied: (this as unknown as SimulatedUnit).snapshot().doors[no]?.occupied ?? false, at: now() });
+  const doors = (this as unknown as { doors: Map<number, { occupied: boolean }> }).doors;
+  note({ k: 'closed', unit: this.unit.id, no, occupied: doors.get(no)?.occupied ?? false, at: now() });
 };
 
-let sims: SimulatedUnit[] = [];
+const sims: SimulatedUnit[] = [];
 const byId = new Map<string, SimulatedUnit>();
 
 process.on('message', (m: ToChild) => {
@@ -79,13 +80,17 @@ process.on('message', (m: ToChild) => {
     try {
       if (m.t === 'start') {
         const credentials = loadCredentials({ file: m.credentialsFile });
-        sims = await startSimulators({
-          brokerUrl: m.brokerUrl,
-          credentials,
-          units: m.units,
-          autopilot: { enabled: true, delayMs: m.autopilotMs },
-          extra: { ...(m.heartbeatMs ? { heartbeatMs: m.heartbeatMs } : {}), reconnectMs: 1000 },
-        });
+        // a fleet connects 50 units at a time (the broker closes a connection not logged in within 5 s)
+        for (let i = 0; i < m.units.length; i += 50) {
+          const batch = await startSimulators({
+            brokerUrl: m.brokerUrl,
+            credentials,
+            units: m.units.slice(i, i + 50),
+            autopilot: { enabled: true, delayMs: m.autopilotMs },
+            extra: { ...(m.heartbeatMs ? { heartbeatMs: m.heartbeatMs } : {}), reconnectMs: 1000 },
+          });
+          sims.push(...batch);
+        }
         for (const s of sims) byId.set(s.unit.id, s);
         send({ t: 'ready', connected: sims.filter((s) => s.online).length });
       } else if (m.t === 'code') {
