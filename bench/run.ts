@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFleet } from './e2e/fleet.js';
 import { runLifecycles } from './e2e/lifecycles.js';
@@ -68,7 +68,8 @@ function machine(): Result['machine'] {
 }
 
 const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-const outDir = join(ROOT, opt.out);
+const outDir = resolve(ROOT, opt.out);
+const shown = relative(ROOT, outDir).startsWith('..') ? outDir : relative(ROOT, outDir);
 mkdirSync(outDir, { recursive: true });
 const m = machine();
 console.error(`machine: ${m.cpus}, ${m.memory}, node ${m.node}, redis-server ${m.redis}; uptime: ${m.uptime}`);
@@ -78,7 +79,7 @@ if (opt.fleet !== undefined) {
   writeFileSync(join(outDir, `${stamp}-fleet.json`), JSON.stringify(r.json, null, 2));
   writeFileSync(join(outDir, `${stamp}-fleet.md`), r.markdown);
   console.log(r.markdown);
-  console.error(`written: ${opt.out}/${stamp}-fleet.{md,json}`);
+  console.error(`written: ${shown}/${stamp}-fleet.{md,json}`);
   process.exit(r.ok ? 0 : 1);
 }
 
@@ -102,8 +103,8 @@ for (const g of groups) {
   series.push({ label: g.label, dialect: g.dialect, floor: false, values: g.ids.flatMap((id) => run.load.samples.of('code-to-open', id)) });
   if (run.floor) series.push({ label: `${g.label} (floor)`, dialect: g.dialect, floor: true, values: g.ids.flatMap((id) => run.floor!.samples.of('code-to-open', id)) });
 }
-const chartFile = `${opt.out}/${stamp}.svg`;
-writeFileSync(join(ROOT, chartFile), cdfChart(`code-to-open at ${settings.concurrency} lifecycles in flight: gateway (solid) vs floor (dashed)`, series));
+const chartFile = `${shown}/${stamp}.svg`;
+writeFileSync(join(outDir, `${stamp}.svg`), cdfChart(`code-to-open at ${settings.concurrency} lifecycles in flight: gateway (solid) vs floor (dashed)`, series));
 
 const result: Result = {
   when: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -122,5 +123,5 @@ const md = markdown(result);
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(result, null, 2));
 writeFileSync(join(outDir, `${stamp}.md`), md);
 console.log(md);
-console.error(`written: ${opt.out}/${stamp}.{md,json,svg} (gateway log: ${stamp}.gateway.log)`);
+console.error(`written: ${shown}/${stamp}.{md,json,svg} (gateway log: ${stamp}.gateway.log)`);
 process.exit(result.nothingLost.ok ? 0 : 1);

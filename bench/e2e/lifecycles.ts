@@ -72,6 +72,19 @@ export async function metricsOf(gw: GatewayProcess, names: string[]): Promise<Re
   return out;
 }
 
+/** lg_commands_total summed by op (all units, all results), and lg_command_throttled_total. */
+export async function commandsByOp(gw: GatewayProcess): Promise<Record<string, number>> {
+  const res = await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${DEV_METRICS_TOKEN}` } });
+  const out: Record<string, number> = {};
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^lg_commands_total\{[^}]*op="([^"]+)"[^}]*\} (\S+)$/.exec(line);
+    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    const t = /^lg_command_throttled_total\{[^}]*\} (\S+)$/.exec(line);
+    if (t) out['throttled (replay guard)'] = (out['throttled (replay guard)'] ?? 0) + Number(t[1]);
+  }
+  return out;
+}
+
 export async function waitOnline(gw: GatewayProcess, n: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -157,6 +170,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
     }
 
     const gauges = await metricsOf(gw, ['lg_parcels', 'lg_outbox_entries', 'lg_deadletters']);
+    const commands = Object.fromEntries(Object.entries(await commandsByOp(gw)).map(([op, n]) => [op, load.completed ? n / load.completed : NaN]));
     const rssMBAtEnd = rssBytes(gw.pid) / 2 ** 20;
     let missing = 0;
     for (const id of load.collected) for (const k of ['stored', 'collected']) if (sms.counts.get(`${id}.${k}.sms`) !== 1) missing++;
@@ -196,7 +210,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
       load,
       window,
       latency: { deposit: dist(samples.deposit), codeSms: dist(samples.codeSms), collectedSms: dist(samples.collectedSms), codeToOpen },
-      gateway: { rssMBAtEnd, peakRssMB: Math.max(peakRss / 2 ** 20, rssMBAtEnd) },
+      gateway: { rssMBAtEnd, peakRssMB: Math.max(peakRss / 2 ** 20, rssMBAtEnd), commandsPerLifecycle: commands },
       memory,
       nothingLost,
       floor,

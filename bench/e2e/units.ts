@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UNITS } from '../../devices/units.js';
+import { ConfigSchema } from '../../src/config/config.js';
 import { DEV_CREDENTIALS_FILE } from '../../src/config/credentials.js';
 import type { UnitProfile } from '../../src/domain/model.js';
 
@@ -37,6 +38,12 @@ export interface UnitFiles {
 /** Write the files the gateway needs for `units` (nothing for the three real units). */
 export function writeUnitFiles(units: UnitProfile[]): UnitFiles {
   if (units.length <= UNITS.length && units.every((u, i) => u.id === UNITS[i]?.id)) return { unitsFile: null, credentialsFile: DEV_CREDENTIALS_FILE };
+  if (!('UNITS_FILE' in ConfigSchema.shape)) {
+    throw new Error(
+      `${units.length} units need the gateway's UNITS_FILE setting (units from a configuration file), which this build does not have yet: ` +
+        `run with at most ${UNITS.length} units (the real ones)`,
+    );
+  }
   const dir = mkdtempSync(join(tmpdir(), 'lg-bench-units-'));
   const creds = JSON.parse(readFileSync(DEV_CREDENTIALS_FILE, 'utf8')) as { units: Record<string, { password: string; keyHex: string | null }> };
   for (const u of units) {
