@@ -27,6 +27,7 @@ const { values: opt } = parseArgs({
     floor: { type: 'string', default: 'on' },
     'floor-seconds': { type: 'string' },
     'memory-parcels': { type: 'string', default: '60' },
+    'cpu-prof': { type: 'boolean', default: false },
     fleet: { type: 'string' },
     'fleet-seconds': { type: 'string', default: '60' },
     out: { type: 'string', default: 'bench/results' },
@@ -35,7 +36,7 @@ const { values: opt } = parseArgs({
 });
 if (opt.help) {
   console.log(`npm run bench -- [--concurrency 32] [--seconds 60] [--warmup 5] [--units 3] [--autopilot-ms 20]
-  [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results]
+  [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results] [--cpu-prof]
 npm run bench -- --fleet 1000 [--fleet-seconds 60]`);
   process.exit(0);
 }
@@ -93,15 +94,15 @@ const settings = {
   floorSeconds: opt.floor === 'off' ? 0 : opt['floor-seconds'] ? num('floor-seconds', 1) : Math.min(seconds, 20),
 };
 const args = process.argv.slice(2).join(' ');
-const run = await runLifecycles({ ...settings, memoryParcels: num('memory-parcels', 0), logFile: join(outDir, `${stamp}.gateway.log`) });
+const run = await runLifecycles({ ...settings, memoryParcels: num('memory-parcels', 0), logFile: join(outDir, `${stamp}.gateway.log`), ...(opt['cpu-prof'] ? { cpuProfDir: outDir } : {}) });
 m.loadAfter = loadavg();
 
 const series: Series[] = [];
 const many = run.units.length > 6;
 const groups = many ? ['json-v1', 'compact-v2', 'frame-485'].map((d) => ({ label: d, dialect: d, ids: run.units.filter((u) => u.dialect === d).map((u) => u.id) })) : run.units.map((u) => ({ label: `${u.id} ${u.dialect}`, dialect: u.dialect, ids: [u.id] }));
 for (const g of groups) {
-  series.push({ label: g.label, dialect: g.dialect, floor: false, values: g.ids.flatMap((id) => run.load.samples.of('code-to-open', id)) });
-  if (run.floor) series.push({ label: `${g.label} (floor)`, dialect: g.dialect, floor: true, values: g.ids.flatMap((id) => run.floor!.samples.of('code-to-open', id)) });
+  series.push({ label: g.label, dialect: g.dialect, floor: false, values: g.ids.flatMap((id) => run.c2oWindow.get(id) ?? []) });
+  if (run.floor) series.push({ label: `${g.label} floor`, dialect: g.dialect, floor: true, values: g.ids.flatMap((id) => run.floor!.samples.of('code-to-open', id)) });
 }
 const chartFile = `${shown}/${stamp}.svg`;
 writeFileSync(join(outDir, `${stamp}.svg`), cdfChart(`code-to-open at ${settings.concurrency} lifecycles in flight: gateway (solid) vs floor (dashed)`, series));

@@ -1,7 +1,8 @@
 /**
  * The latency chart of `npm run bench`, drawn by code as SVG: code-to-open as a distribution (share of keypad
  * entries answered within x ms, x on a log scale), one solid line per unit (or per dialect when there are many
- * units) for the gateway and a dashed one for the floor, p50/p95/p99 marked by grid lines.
+ * units) for the gateway and a dashed one for the floor; the y axis is a "nines" scale (p50, p90, p99, p99.9 evenly
+ * apart) so the tail shows.
  */
 const COLORS: Record<string, string> = { 'json-v1': '#1f77b4', 'compact-v2': '#d62728', 'frame-485': '#2ca02c' };
 const EXTRA = ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -17,17 +18,19 @@ export interface Series {
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function cdfChart(title: string, series: Series[]): string {
-  const W = 860;
+  const W = 980;
   const H = 480;
   const L = 70;
-  const R = 220;
+  const R = 330;
   const T = 50;
   const B = 60;
   const all = series.flatMap((s) => s.values).filter((v) => v > 0);
   const lo = Math.pow(10, Math.floor(Math.log10(Math.max(0.05, Math.min(...all, 1)))));
   const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all, 10))));
   const x = (ms: number) => L + ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (W - L - R);
-  const y = (share: number) => T + (1 - share) * (H - T - B);
+  // "nines" scale: p50, p90, p99, p99.9 evenly apart, so the tail is as visible as the middle
+  const q = (share: number) => Math.min(1, -Math.log10(Math.max(1 - share, 0.001)) / 3);
+  const y = (share: number) => T + (1 - q(share)) * (H - T - B);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -38,19 +41,19 @@ export function cdfChart(title: string, series: Series[]): string {
       const v = d * m;
       if (v > hi) break;
       out.push(`<line x1="${x(v)}" y1="${T}" x2="${x(v)}" y2="${H - B}" stroke="${m === 1 ? '#bbb' : '#eee'}"/>`);
-      if (m === 1 || m === 5) out.push(`<text x="${x(v)}" y="${H - B + 16}" text-anchor="middle">${v >= 1 ? v : v.toFixed(2).replace(/0+$/, '')}</text>`);
+      if (m === 1 || (m === 5 && hi / lo <= 1000)) out.push(`<text x="${x(v)}" y="${H - B + 16}" text-anchor="middle">${v >= 1 ? v : v.toFixed(2).replace(/0+$/, '')}</text>`);
     }
   }
-  for (const p of [0, 0.5, 0.95, 0.99, 1]) {
-    out.push(`<line x1="${L}" y1="${y(p)}" x2="${W - R}" y2="${y(p)}" stroke="${p === 0 || p === 1 ? '#bbb' : '#ddd'}"/>`);
-    out.push(`<text x="${L - 6}" y="${y(p) + 4}" text-anchor="end">${p === 0 ? '0' : `p${Math.round(p * 100)}`}</text>`);
+  for (const [p, label] of [[0, '0'], [0.5, 'p50'], [0.9, 'p90'], [0.95, 'p95'], [0.99, 'p99'], [0.999, 'p99.9']] as const) {
+    out.push(`<line x1="${L}" y1="${y(p)}" x2="${W - R}" y2="${y(p)}" stroke="${p === 0 || p === 0.999 ? '#bbb' : '#ddd'}"/>`);
+    out.push(`<text x="${L - 6}" y="${y(p) + 4}" text-anchor="end">${label}</text>`);
   }
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 18}" text-anchor="middle">code-to-open, ms (log scale): keypad message sent → open carried out by the unit</text>`);
-  out.push(`<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">share of keypad entries</text>`);
+  out.push(`<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">share of keypad entries answered within x</text>`);
   let extra = 0;
   const colorOf = new Map<string, string>();
   series.forEach((s, i) => {
-    const key = s.label.replace(/ \(floor\)$/, '');
+    const key = s.label.replace(/ floor$/, '');
     let color = colorOf.get(key);
     if (!color) {
       color = colorOf.size < 3 && COLORS[s.dialect] && ![...colorOf.values()].includes(COLORS[s.dialect]!) ? COLORS[s.dialect]! : EXTRA[extra++ % EXTRA.length]!;

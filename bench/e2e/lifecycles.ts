@@ -24,6 +24,8 @@ export interface LifecycleRun {
   units: UnitProfile[];
   gatewayEnv: Record<string, string>;
   load: Load;
+  /** code-to-open samples of the measured window, by unit */
+  c2oWindow: Map<string, number[]>;
   window: WindowFigures;
   latency: Result['latency'];
   gateway: Result['gateway'];
@@ -95,14 +97,14 @@ export async function waitOnline(gw: GatewayProcess, n: number, timeoutMs = 60_0
   }
 }
 
-export async function runLifecycles(o: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; memoryParcels: number; logFile: string }): Promise<LifecycleRun> {
+export async function runLifecycles(o: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; memoryParcels: number; logFile: string; cpuProfDir?: string }): Promise<LifecycleRun> {
   const units = benchUnits(o.units);
   const files = writeUnitFiles(units);
   const progress = new Progress();
   const redis = await startRedis();
   const sms = await new SmsReceiver().start();
   const env = await gatewayEnv({ redisUrl: redis.url, smsUrl: `${sms.url}/sms`, ...files });
-  const gw = await startGateway(env, o.logFile);
+  const gw = await startGateway(env, o.logFile, o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : []);
   let sims: Sims | null = null;
   try {
     ({ sims } = await Sims.start({ brokerUrl: gw.mqttUrl, units, credentialsFile: files.credentialsFile, autopilotMs: o.autopilotMs }));
@@ -208,6 +210,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
       units,
       gatewayEnv: BENCH_ENV,
       load,
+      c2oWindow: samples.c2o,
       window,
       latency: { deposit: dist(samples.deposit), codeSms: dist(samples.codeSms), collectedSms: dist(samples.collectedSms), codeToOpen },
       gateway: { rssMBAtEnd, peakRssMB: Math.max(peakRss / 2 ** 20, rssMBAtEnd), commandsPerLifecycle: commands },

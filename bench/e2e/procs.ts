@@ -80,13 +80,14 @@ export interface GatewayProcess {
 }
 
 /**
- * `node dist/src/runtime/node.js` (what `npm start` execs) with `env`, plus count-redis.mjs preloaded. Its log lines
+ * `node dist/src/runtime/node.js` (what `npm start` execs) with `env`, plus count-redis.mjs preloaded (and `nodeArgs`,
+ * e.g. --cpu-prof). Its log lines
  * go to `logFile`; resolves once it printed its banner (`locker-gateway is running`).
  */
-export async function startGateway(env: Record<string, string>, logFile: string): Promise<GatewayProcess> {
+export async function startGateway(env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<GatewayProcess> {
   const proc: ChildProcess = spawn(
     process.execPath,
-    ['--import', join(ROOT, 'bench/e2e/count-redis.mjs'), join(ROOT, 'dist/src/runtime/node.js')],
+    [...nodeArgs, '--import', join(ROOT, 'bench/e2e/count-redis.mjs'), join(ROOT, 'dist/src/runtime/node.js')],
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   const log = createWriteStream(logFile);
