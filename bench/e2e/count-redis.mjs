@@ -6,10 +6,13 @@ import process from 'node:process';
 import { Pipeline, Redis } from 'ioredis';
 
 const count = { commands: 0, pipelined: 0, pipelines: 0 };
+/** commands sent alone (one round trip each), by name */
+const alone = {};
 const send = Redis.prototype.sendCommand;
 Redis.prototype.sendCommand = function (cmd, stream, node) {
   count.commands++;
   if (stream) count.pipelined++;
+  else alone[cmd.name] = (alone[cmd.name] ?? 0) + 1;
   return send.call(this, cmd, stream, node);
 };
 const exec = Pipeline.prototype.exec;
@@ -18,5 +21,5 @@ Pipeline.prototype.exec = function (...args) {
   return exec.apply(this, args);
 };
 process.on('message', (m) => {
-  if (m && m.t === 'redis-count') process.send?.({ t: 'redis-count', ...count, cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
+  if (m && m.t === 'redis-count') process.send?.({ t: 'redis-count', ...count, alone: { ...alone }, heapUsed: process.memoryUsage().heapUsed });
 });

@@ -78,7 +78,10 @@ export interface WindowFigures {
     roundTripsPerLifecycle: number;
     pipelinesPerLifecycle: number;
     top: { command: string; perLifecycle: number }[];
+    /** the gateway's round trips of single commands, by command */
+    aloneTop: { command: string; perLifecycle: number }[];
   };
+  gatewayHeapMBAtEnd: number;
 }
 
 export function figures(a: Reading, b: Reading): WindowFigures {
@@ -97,6 +100,11 @@ export function figures(a: Reading, b: Reading): WindowFigures {
   top.sort((x, y) => y.perLifecycle - x.perLifecycle);
   const infoCalls = (b.calls.get('info') ?? 0) - (a.calls.get('info') ?? 0);
   const g = { commands: b.gateway.commands - a.gateway.commands, pipelined: b.gateway.pipelined - a.gateway.pipelined, pipelines: b.gateway.pipelines - a.gateway.pipelines };
+  const aloneTop = Object.entries(b.gateway.alone)
+    .map(([command, c]) => ({ command, perLifecycle: per(c - (a.gateway.alone[command] ?? 0)) }))
+    .filter((x) => x.perLifecycle > 0)
+    .sort((x, y) => y.perLifecycle - x.perLifecycle)
+    .slice(0, 10);
   const perUnitPerS: Record<string, number> = {};
   for (const [u, c] of b.perUnit) perUnitPerS[u] = (c - (a.perUnit.get(u) ?? 0)) / seconds;
   return {
@@ -118,6 +126,8 @@ export function figures(a: Reading, b: Reading): WindowFigures {
       roundTripsPerLifecycle: per(g.commands - g.pipelined + g.pipelines),
       pipelinesPerLifecycle: per(g.pipelines),
       top: top.slice(0, 10),
+      aloneTop,
     },
+    gatewayHeapMBAtEnd: b.gateway.heapUsed / 2 ** 20,
   };
 }

@@ -67,6 +67,9 @@ export interface RedisCount {
   commands: number;
   pipelined: number;
   pipelines: number;
+  /** commands sent alone (a round trip each), by name */
+  alone: Record<string, number>;
+  heapUsed: number;
 }
 
 export interface GatewayProcess {

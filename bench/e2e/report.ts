@@ -63,13 +63,14 @@ export function markdown(r: Result): string {
   L.push(`| gateway CPU | **${f(w.gatewayCpuMsPerLifecycle, 2)} ms per lifecycle** (${f(w.cpuPct.gateway, 0)} % of a core) |`);
   L.push(`| other CPU (% of a core) | redis-server ${f(w.cpuPct.redis, 0)}, simulated units ${f(w.cpuPct.sims, 0)}, load driver + SMS receiver ${f(w.cpuPct.driver, 0)} |`);
   L.push(`| Redis per lifecycle | ${f(w.redis.serverCallsPerLifecycle)} commands run by Redis (Lua-internal included), ${f(w.redis.gatewayCommandsPerLifecycle)} sent by the gateway in **${f(w.redis.roundTripsPerLifecycle)} round trips** (${f(w.redis.pipelinesPerLifecycle)} pipelines) |`);
+  L.push(`| gateway round trips of single commands per lifecycle | ${w.redis.aloneTop.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')} |`);
   L.push(`| commands to the units per lifecycle (whole run) | ${Object.entries(r.gateway.commandsPerLifecycle).map(([op, n]) => `${op} ${f(n, 2)}`).join(', ')} |`);
-  L.push(`| Redis top commands per lifecycle | ${w.redis.top.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')} |`);
+  L.push(`| Redis: top commands run per lifecycle | ${w.redis.top.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')} |`);
   if (r.memory) {
     L.push(`| Redis live state per stored parcel | **${f(r.memory.liveBytesPerStoredParcel, 0)} B** (${r.memory.storedParcels} stored at once: ${r.memory.live.map(([k, v]) => `${k.replace(/^live: /, '')} ${f(v, 0)}`).join(', ')}) |`);
     L.push(`| Redis evidence per lifecycle | **${f(r.memory.evidenceBytesPerLifecycle, 0)} B** (over ${r.memory.lifecycles} lifecycles: ${r.memory.evidence.map(([k, v]) => `${k.replace(/^evidence: /, '')} ${f(v, 0)}`).join(', ')}) |`);
   }
-  L.push(`| gateway RSS | ${f(r.gateway.rssMBAtEnd, 0)} MB at the end (peak ${f(r.gateway.peakRssMB, 0)} MB) |`);
+  L.push(`| gateway memory | RSS ${f(r.gateway.rssMBAtEnd, 0)} MB at the end (peak ${f(r.gateway.peakRssMB, 0)} MB), JS heap used ${f(w.gatewayHeapMBAtEnd, 0)} MB at the window's end |`);
   L.push(
     `| nothing lost | ${nl.ok ? '**yes**' : '**NO**'}: ${nl.deposited} deposited, ${nl.collected} collected, ${nl.lost} not collected; ${nl.smsKeys} texts, ${nl.smsDuplicates} sent twice, ${nl.smsMissing} missing; ${nl.errors} errors` +
       `${nl.topErrors.length ? ` (${nl.topErrors.map((e) => `${e.count}× ${e.message}`).join('; ')})` : ''}; after the run: ${Object.entries(nl.gaugesAfter).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
