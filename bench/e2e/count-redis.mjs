@@ -23,3 +23,5 @@ Pipeline.prototype.exec = function (...args) {
 process.on('message', (m) => {
   if (m && m.t === 'redis-count') process.send?.({ t: 'redis-count', ...count, alone: { ...alone }, heapUsed: process.memoryUsage().heapUsed });
 });
+// The bench went away (killed): stop as on SIGTERM (drain, exit) rather than run on alone.
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
