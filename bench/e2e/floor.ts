@@ -50,9 +50,11 @@ export async function runFloor(o: {
   let skipped = 0;
   let measuring = false;
   const cycles: Promise<void>[] = [];
-  const state = o.units.map((unit) => ({
+  const state = o.units.map((unit, i) => ({
     unit,
     rate: Math.max(0.5, o.rate(unit)),
+    // units out of step with each other: a unit's entries are due at (k + phase) / rate, not all units' at once
+    phase: i / o.units.length,
     issued: 0,
     busy: new Set<number>(),
     occupied: new Set<number>(),
@@ -86,7 +88,7 @@ export async function runFloor(o: {
       }
       if (!measuring && el >= o.warmup) measuring = true;
       for (const s of state) {
-        const due = Math.floor(el * s.rate) - s.issued;
+        const due = Math.floor(el * s.rate + s.phase) - s.issued;
         for (let i = 0; i < due; i++) {
           s.issued++;
           const free = s.unit.compartments.find((c) => !s.busy.has(c.no));

@@ -201,10 +201,16 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
       const rate = (u: UnitProfile) => window.perUnitPerS[u.id] ?? 1;
       floor = await runFloor({ units, credentialsFile: files.credentialsFile, autopilotMs: o.autopilotMs, seconds: o.floorSeconds, warmup: 2, rate, progress });
     }
-    const codeToOpen: UnitLatency[] = units.map((u) => {
-      const g = dist(samples.c2o.get(u.id) ?? []);
-      const fl = floor ? dist(floor.samples.of('code-to-open', u.id)) : null;
-      return { unit: u.id, dialect: u.dialect, gateway: g, floor: fl, ratio: fl ? { p50: g.p50 / fl.p50, p95: g.p95 / fl.p95, p99: g.p99 / fl.p99 } : null };
+    const latencyOf = (unit: string, dialect: string, ids: string[]): UnitLatency => {
+      const g = dist(ids.flatMap((id) => samples.c2o.get(id) ?? []));
+      const fl = floor ? dist(ids.flatMap((id) => floor!.samples.of('code-to-open', id))) : null;
+      return { unit, dialect, gateway: g, floor: fl, ratio: fl ? { p50: g.p50 / fl.p50, p95: g.p95 / fl.p95, p99: g.p99 / fl.p99 } : null };
+    };
+    const codeToOpen = units.map((u) => latencyOf(u.id, u.dialect, [u.id]));
+    const dialects = [...new Set(units.map((u) => u.dialect))];
+    const codeToOpenByDialect = dialects.map((d) => {
+      const ids = units.filter((u) => u.dialect === d).map((u) => u.id);
+      return latencyOf(`all ${ids.length} ${d} units`, d, ids);
     });
     return {
       units,
@@ -212,7 +218,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
       load,
       c2oWindow: samples.c2o,
       window,
-      latency: { deposit: dist(samples.deposit), codeSms: dist(samples.codeSms), collectedSms: dist(samples.collectedSms), codeToOpen },
+      latency: { deposit: dist(samples.deposit), codeSms: dist(samples.codeSms), collectedSms: dist(samples.collectedSms), codeToOpen, codeToOpenByDialect },
       gateway: { rssMBAtEnd, peakRssMB: Math.max(peakRss / 2 ** 20, rssMBAtEnd), commandsPerLifecycle: commands },
       memory,
       nothingLost,

@@ -16,7 +16,7 @@ export interface Result {
   machine: { cpus: string; memory: string; node: string; redis: string; uptime: string; loadBefore: number[]; loadAfter: number[] };
   settings: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; gatewayEnv: Record<string, string> };
   window: WindowFigures;
-  latency: { deposit: Dist; codeSms: Dist; collectedSms: Dist; codeToOpen: UnitLatency[] };
+  latency: { deposit: Dist; codeSms: Dist; collectedSms: Dist; codeToOpen: UnitLatency[]; codeToOpenByDialect: UnitLatency[] };
   gateway: { rssMBAtEnd: number; peakRssMB: number; commandsPerLifecycle: Record<string, number> };
   memory: { storedParcels: number; liveBytesPerStoredParcel: number; live: [string, number][]; lifecycles: number; evidenceBytesPerLifecycle: number; evidence: [string, number][] } | null;
   nothingLost: {
@@ -59,7 +59,14 @@ export function markdown(r: Result): string {
   );
   const nl = r.nothingLost;
   L.push('| | |', '|---|---|');
-  L.push(`| **lifecycles/s** | **${f(w.lifecyclesPerS)}** (${w.lifecycles} in ${f(w.seconds)} s; by unit ${Object.entries(w.perUnitPerS).map(([u, v]) => `${u} ${f(v)}`).join(', ')}) |`);
+  const many = r.settings.units > 6;
+  const dialectOf = new Map(r.latency.codeToOpen.map((u) => [u.unit, u.dialect]));
+  const rates = many
+    ? Object.entries(
+        Object.entries(w.perUnitPerS).reduce<Record<string, number>>((acc, [u, v]) => ({ ...acc, [dialectOf.get(u) ?? '?']: (acc[dialectOf.get(u) ?? '?'] ?? 0) + v }), {}),
+      ).map(([d, v]) => `${d} units ${f(v)}`)
+    : Object.entries(w.perUnitPerS).map(([u, v]) => `${u} ${f(v)}`);
+  L.push(`| **lifecycles/s** | **${f(w.lifecyclesPerS)}** (${w.lifecycles} in ${f(w.seconds)} s; ${rates.join(', ')}) |`);
   L.push(`| gateway CPU | **${f(w.gatewayCpuMsPerLifecycle, 2)} ms per lifecycle** (${f(w.cpuPct.gateway, 0)} % of a core) |`);
   L.push(`| other CPU (% of a core) | redis-server ${f(w.cpuPct.redis, 0)}, simulated units ${f(w.cpuPct.sims, 0)}, load driver + SMS receiver ${f(w.cpuPct.driver, 0)} |`);
   L.push(`| Redis per lifecycle | ${f(w.redis.serverCallsPerLifecycle)} commands run by Redis (Lua-internal included), ${f(w.redis.gatewayCommandsPerLifecycle)} sent by the gateway in **${f(w.redis.roundTripsPerLifecycle)} round trips** (${f(w.redis.pipelinesPerLifecycle)} pipelines) |`);
@@ -87,7 +94,7 @@ export function markdown(r: Result): string {
     '',
   );
   L.push('| unit | dialect | n | p50 | p95 | p99 | floor p50 | floor p95 | floor p99 | × floor p50 | × p95 | × p99 |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
-  const rows = [...r.latency.codeToOpen].sort((a, b) => Number(a.dialect === 'frame-485') - Number(b.dialect === 'frame-485'));
+  const rows = [...(many ? r.latency.codeToOpenByDialect : r.latency.codeToOpen)].sort((a, b) => Number(a.dialect === 'frame-485') - Number(b.dialect === 'frame-485'));
   for (const u of rows) {
     const fl = u.floor;
     const x = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? `${f(v, 1)}×` : '–');
@@ -96,6 +103,7 @@ export function markdown(r: Result): string {
         `${fl ? `${ms(fl.p50)} | ${ms(fl.p95)} | ${ms(fl.p99)}` : '– | – | –'} | ${x(u.ratio?.p50)} | ${x(u.ratio?.p95)} | ${x(u.ratio?.p99)} |`,
     );
   }
+  if (many) L.push('', 'Per unit: see the JSON (`latency.codeToOpen`).');
   L.push('', `Chart: \`${r.chart}\`.`, '');
   return L.join('\n');
 }
