@@ -1,10 +1,10 @@
 /**
  * `npm run bench -- --fleet N`: one gateway process (as `npm start` runs it) holding N connected simulated units
  * (another process), idle. Reports the gateway's RSS once they are connected and after `seconds`, its CPU, and
- * whether everything connected and heartbeats flow: at the end every unit must be online for the gateway and have
- * been heard from (lastSeen) within the last heartbeat period. compact-v2 units send a heartbeat every 10 s here
- * (30 s by default); json-v1 units are heard through their MQTT keep-alive and state, frame-485 ones answer the
- * gateway's status polls (POLL_INTERVAL_MS, 5 s).
+ * whether everything connected and heartbeats flow: at the end every unit must be online for the gateway, and every
+ * compact-v2 and frame-485 unit heard from (lastSeen) within the last 20 s: compact-v2 units send a heartbeat every
+ * 10 s here (30 s by default), frame-485 ones answer the gateway's status polls (POLL_INTERVAL_MS, 5 s). json-v1
+ * units send no heartbeat messages; their MQTT keep-alive (to the broker) keeps them online.
  * N > 3 needs the gateway's UNITS_FILE setting (the units come from a configuration file).
  */
 import { performance } from 'node:perf_hooks';
@@ -48,7 +48,9 @@ export async function runFleet(o: { units: number; seconds: number; machine: { c
     const p = redis.admin.pipeline();
     for (const u of units) p.hget(`lg:unit:${u.id}`, 'lastSeen');
     const seen = ((await p.exec()) ?? []).map(([, v]) => Number(v));
-    const stale = units.filter((u, i) => !(now - seen[i]! <= HEARTBEAT_MS * 2)).map((u) => u.id);
+    // json-v1 units send no heartbeat messages (MQTT keep-alive only reaches the broker): online is their sign of life
+    const heard = units.filter((u) => u.dialect !== 'json-v1');
+    const stale = units.filter((u, i) => u.dialect !== 'json-v1' && !(now - seen[i]! <= HEARTBEAT_MS * 2)).map((u) => u.id);
     const mb = (b: number) => b / 2 ** 20;
     const ok = started.connected === units.length && online === units.length && stale.length === 0 && mb(peak) <= 300;
     const json = {
@@ -72,7 +74,7 @@ export async function runFleet(o: { units: number; seconds: number; machine: { c
       '| | |',
       '|---|---|',
       `| units connected (simulators) / online for the gateway | ${started.connected} / ${online} of ${units.length} (all online ${connectS.toFixed(1)} s after the first connect) |`,
-      `| heartbeats flow | ${stale.length === 0 ? 'yes' : 'NO'}: ${stale.length} unit(s) not heard from within ${(HEARTBEAT_MS * 2) / 1000} s at the end of ${o.seconds} s |`,
+      `| heartbeats flow | ${stale.length === 0 ? 'yes' : 'NO'}: ${stale.length} of ${heard.length} compact-v2 and frame-485 units not heard from within ${(HEARTBEAT_MS * 2) / 1000} s at the end of ${o.seconds} s (json-v1 units send no heartbeat messages: their MQTT keep-alive keeps them online) |`,
       `| gateway RSS | **${mb(peak).toFixed(0)} MB peak** (target ≤ 300 MB): ${mb(rssIdle).toFixed(0)} MB before the units, ${mb(rssConnected).toFixed(0)} MB connected, ${mb(rssEnd).toFixed(0)} MB at the end |`,
       `| gateway CPU, idle fleet | ${cpuPct.toFixed(1)} % of a core (heartbeats, status polls, sweeps) |`,
       `| verdict | ${ok ? '**ok**' : '**NOT ok**'} |`,
