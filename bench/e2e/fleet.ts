@@ -43,6 +43,7 @@ export async function runFleet(o: { units: number; seconds: number; machine: { c
     progress.stop();
     const cpuPct = ((cpuMs(gw.pid) - cpu0) / (performance.now() - t1)) * 100;
     const rssEnd = rssBytes(gw.pid);
+    const heapEnd = (await gw.redisCount()).heapUsed;
     const online = (await metricsOf(gw, ['lg_units_online'])).lg_units_online ?? 0;
     const now = Date.now();
     const p = redis.admin.pipeline();
@@ -62,6 +63,7 @@ export async function runFleet(o: { units: number; seconds: number; machine: { c
       notHeardWithin: { ms: HEARTBEAT_MS * 2, units: stale.length, first: stale.slice(0, 5) },
       connectSeconds: connectS,
       gatewayRssMB: { beforeUnits: mb(rssIdle), connected: mb(rssConnected), end: mb(rssEnd), peak: mb(peak), target: 300 },
+      gatewayHeapUsedMBAtEnd: mb(heapEnd),
       gatewayCpuPctIdleFleet: cpuPct,
       seconds: o.seconds,
       ok,
@@ -75,7 +77,7 @@ export async function runFleet(o: { units: number; seconds: number; machine: { c
       '|---|---|',
       `| units connected (simulators) / online for the gateway | ${started.connected} / ${online} of ${units.length} (all online ${connectS.toFixed(1)} s after the first connect) |`,
       `| heartbeats flow | ${stale.length === 0 ? 'yes' : 'NO'}: ${stale.length} of ${heard.length} compact-v2 and frame-485 units not heard from within ${(HEARTBEAT_MS * 2) / 1000} s at the end of ${o.seconds} s (json-v1 units send no heartbeat messages: their MQTT keep-alive keeps them online) |`,
-      `| gateway RSS | **${mb(peak).toFixed(0)} MB peak** (target ≤ 300 MB): ${mb(rssIdle).toFixed(0)} MB before the units, ${mb(rssConnected).toFixed(0)} MB connected, ${mb(rssEnd).toFixed(0)} MB at the end |`,
+      `| gateway RSS | **${mb(peak).toFixed(0)} MB peak** (target ≤ 300 MB): ${mb(rssIdle).toFixed(0)} MB before the units, ${mb(rssConnected).toFixed(0)} MB connected, ${mb(rssEnd).toFixed(0)} MB at the end (JS heap used ${mb(heapEnd).toFixed(0)} MB) |`,
       `| gateway CPU, idle fleet | ${cpuPct.toFixed(1)} % of a core (heartbeats, status polls, sweeps) |`,
       `| verdict | ${ok ? '**ok**' : '**NOT ok**'} |`,
       '',
