@@ -9,7 +9,7 @@ import { keyBytes, perKind } from '../memory-keys.js';
 import { runFloor, type FloorResult } from './floor.js';
 import { Load } from './load.js';
 import { figures, read, type WindowFigures } from './measure.js';
-import { rssBytes, startGateway, startRedis, type GatewayProcess } from './procs.js';
+import { logWarnings, rssBytes, startGateway, startRedis, type GatewayProcess } from './procs.js';
 import { Progress } from './progress.js';
 import type { Result, UnitLatency } from './report.js';
 import { Sims } from './sims.js';
@@ -195,6 +195,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
     await gw.stop();
     await redis.stop();
     await sms.stop();
+    const warnings = logWarnings(o.logFile);
 
     let floor: FloorResult | null = null;
     if (o.floorSeconds > 0) {
@@ -219,7 +220,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
       c2oWindow: samples.c2o,
       window,
       latency: { deposit: dist(samples.deposit), codeSms: dist(samples.codeSms), collectedSms: dist(samples.collectedSms), codeToOpen, codeToOpenByDialect },
-      gateway: { rssMBAtEnd, peakRssMB: Math.max(peakRss / 2 ** 20, rssMBAtEnd), commandsPerLifecycle: commands },
+      gateway: { rssMBAtEnd, peakRssMB: Math.max(peakRss / 2 ** 20, rssMBAtEnd), commandsPerLifecycle: commands, warnings },
       memory,
       nothingLost,
       floor,

@@ -3,7 +3,7 @@
  * (`node dist/src/runtime/node.js`), and CPU/memory readings of any process from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -142,4 +142,26 @@ export function spawnTs(module: string, args: string[] = []): ChildProcess {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+}
+
+/** The gateway's warning and error lines in its log, counted by message (most frequent first). */
+export function logWarnings(logFile: string, top = 5): { level: string; msg: string; count: number }[] {
+  if (!existsSync(logFile)) return [];
+  const counts = new Map<string, number>();
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const l = JSON.parse(line) as { level?: string; msg?: string };
+      if (l.level !== 'warn' && l.level !== 'error' && l.level !== 'fatal') continue;
+      if (/^(locker-gateway is stopping|claims: no DUTY_PHONES)/.test(l.msg ?? '')) continue; // expected
+      const key = `${l.level}\u0000${l.msg ?? ''}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    } catch {
+      /* not a log line */
+    }
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, count]) => ({ level: k.split('\u0000')[0]!, msg: k.split('\u0000')[1]!, count }));
 }

@@ -17,7 +17,7 @@ export interface Result {
   settings: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; gatewayEnv: Record<string, string> };
   window: WindowFigures;
   latency: { deposit: Dist; codeSms: Dist; collectedSms: Dist; codeToOpen: UnitLatency[]; codeToOpenByDialect: UnitLatency[] };
-  gateway: { rssMBAtEnd: number; peakRssMB: number; commandsPerLifecycle: Record<string, number> };
+  gateway: { rssMBAtEnd: number; peakRssMB: number; commandsPerLifecycle: Record<string, number>; warnings: { level: string; msg: string; count: number }[] };
   memory: { storedParcels: number; liveBytesPerStoredParcel: number; live: [string, number][]; lifecycles: number; evidenceBytesPerLifecycle: number; evidence: [string, number][] } | null;
   nothingLost: {
     ok: boolean;
@@ -78,6 +78,7 @@ export function markdown(r: Result): string {
     L.push(`| Redis evidence per lifecycle | **${f(r.memory.evidenceBytesPerLifecycle, 0)} B** (over ${r.memory.lifecycles} lifecycles: ${r.memory.evidence.map(([k, v]) => `${k.replace(/^evidence: /, '')} ${f(v, 0)}`).join(', ')}) |`);
   }
   L.push(`| gateway memory | RSS ${f(r.gateway.rssMBAtEnd, 0)} MB at the end (peak ${f(r.gateway.peakRssMB, 0)} MB), JS heap used ${f(w.gatewayHeapMBAtEnd, 0)} MB at the window's end |`);
+  L.push(`| gateway warnings and errors logged | ${r.gateway.warnings.length ? r.gateway.warnings.map((x) => `${x.count}× ${x.level} "${x.msg.replace(/\|/g, '/')}"`).join(', ') : 'none'} |`);
   L.push(
     `| nothing lost | ${nl.ok ? '**yes**' : '**NO**'}: ${nl.deposited} deposited, ${nl.collected} collected, ${nl.lost} not collected; ${nl.smsKeys} texts, ${nl.smsDuplicates} sent twice, ${nl.smsMissing} missing; ${nl.errors} errors` +
       `${nl.topErrors.length ? ` (${nl.topErrors.map((e) => `${e.count}× ${e.message}`).join('; ')})` : ''}; after the run: ${Object.entries(nl.gaugesAfter).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
