@@ -7,7 +7,11 @@ import type { Redis } from 'ioredis';
 export function kindOf(k: string): string | null {
   if (/^(evidence|evhead|evcheckpoints):/.test(k)) return 'evidence: chains';
   if (k.startsWith('evx:')) return 'evidence: indexes';
-  if (/^(outbox|cmd:|events:|unit:|comp:|dedupe:|courier|bull)/.test(k)) return null; // not per parcel
+  // not per parcel: unit state and logs, commands (records, replay-guard windows, compact-v2 message ids), open-rate
+  // windows and lockdowns, the outbox and BullMQ, accounts, sign-in, claims and alerts
+  if (/^(outbox|cmd:|cmdwin|events:|unit:|comp:|dedupe:|downm|opens:|lockdown|wrong|kplock|courier|bull|staff|claim|alert|sim:|otp|login|api|deadletter)/.test(k)) {
+    return null;
+  }
   return `live: ${k.split(':')[0]}`;
 }
 
