@@ -29,6 +29,7 @@ import { parseConfig } from '../src/config/config.js';
 import { ParcelStore } from '../src/store/parcels.js';
 import { UnitStore } from '../src/store/units.js';
 import { TestRedis } from '../test/support/redis.js';
+import { keyBytes, kindOf } from './memory-keys.js';
 
 const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' } } });
 const N = Number(opt.parcels);
@@ -63,26 +64,7 @@ for (const u of UNITS) {
 }
 const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF' });
 
-async function bytes(match: (key: string) => string | null): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of batch) {
-      const kind = match(key.slice(PREFIX.length));
-      if (!kind) continue;
-      out.set(kind, (out.get(kind) ?? 0) + Number((await redis.memory('USAGE', key, 'SAMPLES', 0)) ?? 0));
-    }
-  } while (cursor !== '0');
-  return out;
-}
-const kindOf = (k: string): string | null => {
-  if (/^(evidence|evhead|evcheckpoints):/.test(k)) return 'evidence: chains';
-  if (k.startsWith('evx:')) return 'evidence: indexes';
-  if (/^(outbox|cmd:|events:|unit:|comp:|dedupe:|courier|bull)/.test(k)) return null; // not per parcel
-  return `live: ${k.split(':')[0]}`;
-};
+const bytes = (match: (key: string) => string | null) => keyBytes(redis, PREFIX, match);
 const baseline = await bytes(kindOf);
 
 // Deposits across the three units until N are stored (compartments are reused once collected: do it in rounds).
