@@ -55,8 +55,12 @@ async function state(): Promise<Map<string, string>> {
   const types = await Promise.all(all.map((k) => r.type(k)));
   await Promise.all(
     all.map(async (k, i) => {
-      if (types[i] === 'stream') out.set(k, JSON.stringify(await r.xrange(k, '-', '+')));
-      else out.set(k, (await r.dumpBuffer(k))?.toString('base64') ?? 'gone');
+      if (types[i] !== 'stream') out.set(k, (await r.dumpBuffer(k))?.toString('base64') ?? 'gone');
+      else {
+        const entries = await r.xrange(k, '-', '+');
+        // an empty stream is no state: readers create theirs (XGROUP CREATE ... MKSTREAM) when they start
+        if (entries.length) out.set(k, JSON.stringify(entries));
+      }
     }),
   );
   return out;
