@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import type { Notice } from '../notify/types.js';
 import { fieldMap, type UnitStore } from '../store/units.js';
-import { alertFromEntry, alertsFromState, type AlertPolicy } from './rules.js';
+import { alertEnded, alertFromEntry, alertsFromState, clearsFromEntry, type AlertPolicy } from './rules.js';
 import { alertId, type AlertStore, type RaiseResult } from './store.js';
 import { alertSummary, type AlertDraft, type AlertKind } from './types.js';
 
@@ -23,7 +23,10 @@ const WEBHOOKED: ReadonlySet<AlertKind> = new Set(['keypad-locked', 'parcel-miss
  * is idempotent, each occurrence is raised once). Conditions that come from time passing (a unit offline for five
  * minutes, a door left open) are checked every `checkMs` against the live state. Raised alerts reach the console
  * (their evidence entry feeds the live pages) and, through the notification queue, the staff on duty (SMS) and the
- * property's system (webhook).
+ * property's system (webhook). An alert whose condition ends (the unit back online, the door closed, the keypad
+ * unlocked, the parcel found, the claim resolved, the lockdown lifted) is cleared: off the open list, kept in the
+ * history with when and why, still open to acknowledgement; cleared from the entry that ends it, and by the state
+ * check as a backstop. Each occurrence is still raised once: clearing frees the subject, not the occurrence.
  */
 export class AlertEngine {
   private running = false;
@@ -174,6 +177,11 @@ export class AlertEngine {
     }
     const draft = alertFromEntry(entry, `${chain}/${id}`, { doorOpenedAt });
     if (draft) await this.raise(draft);
+    const ends = clearsFromEntry(entry);
+    if (ends) {
+      const ids = await this.d.alerts.openBySubject((s) => ends.subjects.includes(s) || (ends.prefix !== undefined && s.startsWith(ends.prefix)));
+      for (const alert of ids) await this.clear(alert, ends.reason);
+    }
   }
 
   /** Time-based conditions, against the live state (every checkMs; tests call it with their own clock). */
@@ -182,6 +190,11 @@ export class AlertEngine {
       try {
         const units = await this.d.units.units();
         for (const draft of alertsFromState(units, this.d.clock.now(), this.d.policy)) await this.raise(draft);
+        // conditions that ended without an entry this engine read after the alert was raised
+        for (const a of await this.d.alerts.open(1000)) {
+          const why = alertEnded(a, units);
+          if (why) await this.clear(a.id, why);
+        }
       } catch (err) {
         this.d.logger.warn('alerts: checking the units failed; will try again', { err });
       } finally {
@@ -198,6 +211,14 @@ export class AlertEngine {
       this.d.logger.warn('staff alert raised', { id: r.id, kind: draft.kind, unit: draft.unit, compartment: draft.compartment, key: draft.key });
     }
     return r;
+  }
+
+  /** The alert's condition ended: cleared once (several engines may find it), counted, logged. */
+  private async clear(id: string, reason: string): Promise<void> {
+    const alert = await this.d.alerts.get(id);
+    if (!alert || (await this.d.alerts.clear(id, reason, this.d.clock.now())) !== 'ok') return;
+    this.d.counters.inc('lg_alerts_cleared_total', { kind: alert.kind });
+    this.d.logger.info('staff alert cleared', { id, kind: alert.kind, unit: alert.unit, compartment: alert.compartment, reason });
   }
 
   /** To the staff on duty by SMS, and to the property's system unless a notice of its own already went there. */
