@@ -6,19 +6,27 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
+import { UNITS } from '../../devices/units.js';
 import { Stack } from '../support/stack.js';
 
 const stack = new Stack('embedded', { EVIDENCE_CHECKPOINT_S: '86400' });
-let routes: { method: string; path: string }[] = [];
+/** Ids that name something: the units, the staff members, compartment numbers. */
+const realIds: string[] = [];
+let routes: { method: string; path: string; body: boolean }[] = [];
 
 beforeAll(async () => {
   await stack.start();
-  const doc = (await stack.get('/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+  const doc = (await stack.get('/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>> };
   routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.keys(ops)
-      .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
-      .map((method) => ({ method: method.toUpperCase(), path })),
+    Object.entries(ops)
+      .filter(([m]) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+      .map(([method, op]) => ({ method: method.toUpperCase(), path, body: op.requestBody?.required === true })),
   );
+  // a member, so that staff ids that exist are among the paths tried
+  const added = await stack.post('/v1/admin/staff', { name: 'fuzz-admin', role: 'admin', password: 'correct horse battery staple 42' }, { authorization: `Bearer ${DEV_STAFF_TOKEN}` });
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  const staff = (await stack.staffGet('/v1/admin/staff')).body as { members: { id: string }[] };
+  realIds.push(...UNITS.map((u) => u.id), ...staff.members.map((m) => m.id), '1', '7', '12');
 }, 60_000);
 afterAll(() => stack.stop());
 
@@ -92,6 +100,15 @@ const hostileSegment = fc.oneof(
   fc.string({ maxLength: 20 }).map(encodeURIComponent),
   fc.string({ unit: 'binary', maxLength: 12 }).map(encodeURIComponent),
 );
+/** Bodies of the shapes the staff routes take (a reason, a service switch, a note, a role, an outcome). */
+const GOOD_BODIES = [
+  '{"reason":"checked by staff"}',
+  '{"outOfService":true,"reason":"repair"}',
+  '{"enabled":true}',
+  '{"note":"called the resident"}',
+  '{"role":"admin"}',
+  '{"outcome":"found","note":"in the office"}',
+];
 const big = (n: number) => JSON.stringify({ note: 'y'.repeat(n), reason: 'y'.repeat(n) });
 const hostileBody = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
@@ -256,6 +273,55 @@ describe('hostile requests to every route', () => {
     );
     expect(changed(before, await state())).toEqual([]);
     expect(refused).toBe(writes);
+  }, 240_000);
+
+  it('as staff, bodies a route would take at ids that name nothing: refused, nothing recorded, nothing changes', async () => {
+    const withIds = routes.filter((r) => r.body && r.path.includes('{'));
+    expect(withIds.length).toBeGreaterThan(5);
+    const before = await state();
+    const office = await stack.gw!.redis.xlen('lg:evidence:office');
+    for (const route of withIds) {
+      for (const id of ['p_nothing', 'NOPE', '99999', '..']) {
+        for (const body of GOOD_BODIES) {
+          const path = pathOf(route, [id, '99', id].map(encodeURIComponent));
+          const headers = headersOf({}, { authorization: `Bearer ${DEV_STAFF_TOKEN}`, 'content-type': 'application/json' });
+          const { res, text } = await send(route.method, path, headers, body);
+          const what = `${route.method} ${path} ${body} -> ${res.status}`;
+          expect(res.status, `${what} ${text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
+          expect(res.status, `${what} ${text.slice(0, 200)}`).toBeLessThan(500);
+          expectEnvelope(res, text, what);
+          // a refused staff request is no staff action (it was: a refused staff open of no parcel was recorded)
+          expect(await stack.gw!.redis.xlen('lg:evidence:office'), `${what}: a staff action was recorded`).toBe(office);
+        }
+      }
+    }
+    expect(changed(before, await state())).toEqual([]);
+  }, 240_000);
+
+  it('as staff, at ids that exist, a body that is not what the route takes: refused in the envelope, nothing changes', async () => {
+    const withBody = routes.filter((r) => r.body);
+    expect(withBody.length).toBeGreaterThan(10);
+    expect(realIds.length, 'a staff member among the ids').toBeGreaterThan(UNITS.length + 3);
+    const before = await state();
+    // random JSON, text, broken and oversize bodies (not the field-shaped ones: with real ids, one could be right)
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }).filter((v) => typeof v !== 'object' || v === null || Array.isArray(v) || Object.keys(v).length > 0).map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 200 }),
+      fc.constantFrom('', '{"a":', 'null', '[]', '\u0000', '{"__proto__":{"admin":true}}', big(40 * 1024)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...withBody), fc.array(fc.constantFrom(...realIds), { minLength: 3, maxLength: 3 }), body, contentType, async (route, segs, b, ct) => {
+        const path = pathOf(route, segs.map(encodeURIComponent));
+        const headers = headersOf({}, { authorization: `Bearer ${DEV_STAFF_TOKEN}`, ...(ct ? { 'content-type': ct } : {}) });
+        const { res, text } = await send(route.method, path, headers, b);
+        const what = `${route.method} ${path} -> ${res.status}`;
+        expect(res.status, `${what} ${b.slice(0, 100)} ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${what} ${text.slice(0, 300)}`).toBeLessThan(500);
+        expectEnvelope(res, text, what);
+      }),
+      { numRuns: 300 },
+    );
+    expect(changed(before, await state())).toEqual([]);
   }, 240_000);
 
   it('a body past the limit is refused whole (413 in the envelope), sent at once or streamed without a length', async () => {
