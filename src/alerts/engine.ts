@@ -188,10 +188,14 @@ export class AlertEngine {
   check(): Promise<void> {
     this.checking ??= (async () => {
       try {
+        // The open alerts before the state: each was raised before the state was read, so the state is at least as
+        // new as what raised it (read the other way round, a keypad lock raised in between would be judged by the
+        // state before the lock, and cleared at once).
+        const open = await this.d.alerts.open(1000);
         const units = await this.d.units.units();
         for (const draft of alertsFromState(units, this.d.clock.now(), this.d.policy)) await this.raise(draft);
-        // conditions that ended without an entry this engine read after the alert was raised
-        for (const a of await this.d.alerts.open(1000)) {
+        // conditions that ended without an entry that cleared them (read by another engine before the alert was raised)
+        for (const a of open) {
           const why = alertEnded(a, units);
           if (why) await this.clear(a.id, why);
         }
