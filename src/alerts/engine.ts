@@ -9,7 +9,7 @@ import type { Notice } from '../notify/types.js';
 import { fieldMap, type UnitStore } from '../store/units.js';
 import { alertEnded, alertFromEntry, alertsFromState, clearsFromEntry, type AlertPolicy } from './rules.js';
 import { alertId, type AlertStore, type RaiseResult } from './store.js';
-import { alertSummary, type AlertDraft, type AlertKind } from './types.js';
+import { alertSummary, type Alert, type AlertDraft, type AlertKind } from './types.js';
 
 export const ALERTS_GROUP = 'alerts';
 
@@ -196,7 +196,7 @@ export class AlertEngine {
         for (const draft of alertsFromState(units, this.d.clock.now(), this.d.policy)) await this.raise(draft);
         // conditions that ended without an entry that cleared them (read by another engine before the alert was raised)
         for (const a of open) {
-          const why = alertEnded(a, units);
+          const why = alertEnded(a, units) ?? (await this.endedElsewhere(a));
           if (why) await this.clear(a.id, why);
         }
       } catch (err) {
@@ -215,6 +215,30 @@ export class AlertEngine {
       this.d.logger.warn('staff alert raised', { id: r.id, kind: draft.kind, unit: draft.unit, compartment: draft.compartment, key: draft.key });
     }
     return r;
+  }
+
+  /**
+   * Backstop for the alerts ended by an entry only (clearsFromEntry): with several engines, the entry that ends one may
+   * be read by another engine before this one raised it. Their records say: the parcel no longer missing, the claim
+   * resolved or closed, the lockdown gone.
+   */
+  private async endedElsewhere(a: Alert): Promise<string | null> {
+    const k = this.d.log.k;
+    if (a.kind === 'parcel-missing' && a.parcel) {
+      const j = await this.d.redis.hget(k.parcel(a.parcel), 'j');
+      const state = j ? (JSON.parse(j) as { state?: string }).state : undefined;
+      return state && state !== 'missing' ? `parcel-${state}` : null;
+    }
+    if (a.kind === 'claim-clock' && a.claim) {
+      const state = await this.d.redis.hget(k.claim(a.claim), 'state');
+      return state === 'resolved' || state === 'closed' ? `claim-${state}` : null;
+    }
+    if (a.kind === 'lockdown') {
+      const scope = a.subject.slice('lockdown:'.length);
+      const held = await this.d.redis.exists(scope === 'fleet' ? k.lockdownFleet : k.lockdownUnit(scope));
+      return held ? null : 'lockdown-lifted';
+    }
+    return null;
   }
 
   /** The alert's condition ended: cleared once (several engines may find it), counted, logged. */

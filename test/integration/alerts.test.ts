@@ -262,6 +262,31 @@ describe('alert engine', () => {
     });
   });
 
+  it('clears from the records too, when another engine read the ending entry before this alert was raised', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const at = clock.now();
+    // raised as another engine would, while the entries that end them were already read elsewhere
+    await a.engine.raise({ kind: 'parcel-missing', key: 'parcel-missing:p_2', subject: 'parcel-missing:p_2', unit: UNIT, parcel: 'p_2', at, detail: {} });
+    await a.engine.raise({ kind: 'claim-clock', key: 'claim-clock:c_2:0:ack:near', subject: 'claim-clock:c_2:0:ack:near', claim: 'c_2', at, detail: {}, notified: true });
+    await a.engine.raise({ kind: 'lockdown', key: `lockdown:${UNIT}:${at}`, subject: `lockdown:${UNIT}`, unit: UNIT, at, detail: {}, notified: true });
+    await a.engine.raise({ kind: 'lockdown', key: `lockdown:fleet:${at}`, subject: 'lockdown:fleet', at, detail: {}, notified: true });
+    await a.r.hset(`${prefix}parcel:p_2`, 'j', JSON.stringify({ id: 'p_2', state: 'missing' }));
+    await a.r.hset(`${prefix}claim:c_2`, 'state', 'investigating');
+    await a.r.set(`${prefix}lockdown:unit:${UNIT}`, '{}');
+    await a.r.set(`${prefix}lockdown:fleet`, '{}');
+    await a.engine.check();
+    expect(await a.alerts.open()).toHaveLength(4);
+    await a.r.hset(`${prefix}parcel:p_2`, 'j', JSON.stringify({ id: 'p_2', state: 'returned' }));
+    await a.r.hset(`${prefix}claim:c_2`, 'state', 'closed');
+    await a.r.del(`${prefix}lockdown:unit:${UNIT}`);
+    await a.engine.check();
+    expect((await a.alerts.open()).map((x) => x.subject)).toEqual(['lockdown:fleet']);
+    const reasons = Object.fromEntries((await a.alerts.recent()).map((x) => [x.subject, x.clearReason]));
+    expect(reasons).toMatchObject({ 'parcel-missing:p_2': 'parcel-returned', 'claim-clock:c_2:0:ack:near': 'claim-closed', [`lockdown:${UNIT}`]: 'lockdown-lifted' });
+  });
+
   it('counts open alerts by kind for /metrics', async () => {
     const prefix = `t${++n}:`;
     const clock = new ManualClock(Date.now());
