@@ -42,6 +42,8 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_lockdowns_total: { help: 'lockdowns begun (unit or fleet), by cause (burst of unexplained opens, or manual)', labels: ['scope', 'cause'] },
   lg_lockdown_lifts_total: { help: 'lockdowns lifted by an admin', labels: ['scope'] },
   lg_alerts_raised_total: { help: 'staff alerts raised (each occurrence once; repeats while one is open are not counted)', labels: ['kind'] },
+  // alerts clearing themselves (issue 10 follow-up); open ones: the lg_alerts_open gauge (runtime/gauges.ts)
+  lg_alerts_cleared_total: { help: 'staff alerts cleared by themselves, their condition over (unit back online, door closed…)', labels: ['kind'] },
   notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
   notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },

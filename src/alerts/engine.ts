@@ -7,9 +7,9 @@ import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import type { Notice } from '../notify/types.js';
 import { fieldMap, type UnitStore } from '../store/units.js';
-import { alertFromEntry, alertsFromState, type AlertPolicy } from './rules.js';
+import { alertEnded, alertFromEntry, alertsFromState, clearsFromEntry, type AlertPolicy } from './rules.js';
 import { alertId, type AlertStore, type RaiseResult } from './store.js';
-import { alertSummary, type AlertDraft, type AlertKind } from './types.js';
+import { alertSummary, type Alert, type AlertDraft, type AlertKind } from './types.js';
 
 export const ALERTS_GROUP = 'alerts';
 
@@ -23,7 +23,10 @@ const WEBHOOKED: ReadonlySet<AlertKind> = new Set(['keypad-locked', 'parcel-miss
  * is idempotent, each occurrence is raised once). Conditions that come from time passing (a unit offline for five
  * minutes, a door left open) are checked every `checkMs` against the live state. Raised alerts reach the console
  * (their evidence entry feeds the live pages) and, through the notification queue, the staff on duty (SMS) and the
- * property's system (webhook).
+ * property's system (webhook). An alert whose condition ends (the unit back online, the door closed, the keypad
+ * unlocked, the parcel found, the claim resolved, the lockdown lifted) is cleared: off the open list, kept in the
+ * history with when and why, still open to acknowledgement; cleared from the entry that ends it, and by the state
+ * check as a backstop. Each occurrence is still raised once: clearing frees the subject, not the occurrence.
  */
 export class AlertEngine {
   private running = false;
@@ -174,14 +177,28 @@ export class AlertEngine {
     }
     const draft = alertFromEntry(entry, `${chain}/${id}`, { doorOpenedAt });
     if (draft) await this.raise(draft);
+    const ends = clearsFromEntry(entry);
+    if (ends) {
+      const ids = await this.d.alerts.openBySubject((s) => ends.subjects.includes(s) || (ends.prefix !== undefined && s.startsWith(ends.prefix)));
+      for (const alert of ids) await this.clear(alert, ends.reason);
+    }
   }
 
   /** Time-based conditions, against the live state (every checkMs; tests call it with their own clock). */
   check(): Promise<void> {
     this.checking ??= (async () => {
       try {
+        // The open alerts before the state: each was raised before the state was read, so the state is at least as
+        // new as what raised it (read the other way round, a keypad lock raised in between would be judged by the
+        // state before the lock, and cleared at once).
+        const open = await this.d.alerts.open(1000);
         const units = await this.d.units.units();
         for (const draft of alertsFromState(units, this.d.clock.now(), this.d.policy)) await this.raise(draft);
+        // conditions that ended without an entry that cleared them (read by another engine before the alert was raised)
+        for (const a of open) {
+          const why = alertEnded(a, units) ?? (await this.endedElsewhere(a));
+          if (why) await this.clear(a.id, why);
+        }
       } catch (err) {
         this.d.logger.warn('alerts: checking the units failed; will try again', { err });
       } finally {
@@ -198,6 +215,38 @@ export class AlertEngine {
       this.d.logger.warn('staff alert raised', { id: r.id, kind: draft.kind, unit: draft.unit, compartment: draft.compartment, key: draft.key });
     }
     return r;
+  }
+
+  /**
+   * Backstop for the alerts ended by an entry only (clearsFromEntry): with several engines, the entry that ends one may
+   * be read by another engine before this one raised it. Their records say: the parcel no longer missing, the claim
+   * resolved or closed, the lockdown gone.
+   */
+  private async endedElsewhere(a: Alert): Promise<string | null> {
+    const k = this.d.log.k;
+    if (a.kind === 'parcel-missing' && a.parcel) {
+      const j = await this.d.redis.hget(k.parcel(a.parcel), 'j');
+      const state = j ? (JSON.parse(j) as { state?: string }).state : undefined;
+      return state && state !== 'missing' ? `parcel-${state}` : null;
+    }
+    if (a.kind === 'claim-clock' && a.claim) {
+      const state = await this.d.redis.hget(k.claim(a.claim), 'state');
+      return state === 'resolved' || state === 'closed' ? `claim-${state}` : null;
+    }
+    if (a.kind === 'lockdown') {
+      const scope = a.subject.slice('lockdown:'.length);
+      const held = await this.d.redis.exists(scope === 'fleet' ? k.lockdownFleet : k.lockdownUnit(scope));
+      return held ? null : 'lockdown-lifted';
+    }
+    return null;
+  }
+
+  /** The alert's condition ended: cleared once (several engines may find it), counted, logged. */
+  private async clear(id: string, reason: string): Promise<void> {
+    const alert = await this.d.alerts.get(id);
+    if (!alert || (await this.d.alerts.clear(id, reason, this.d.clock.now())) !== 'ok') return;
+    this.d.counters.inc('lg_alerts_cleared_total', { kind: alert.kind });
+    this.d.logger.info('staff alert cleared', { id, kind: alert.kind, unit: alert.unit, compartment: alert.compartment, reason });
   }
 
   /** To the staff on duty by SMS, and to the property's system unless a notice of its own already went there. */

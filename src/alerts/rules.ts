@@ -1,6 +1,6 @@
 import type { UnitState } from '../domain/model.js';
 import type { EvidenceEntry } from '../evidence/entry.js';
-import type { AlertDraft, AlertKind } from './types.js';
+import type { Alert, AlertDraft, AlertKind } from './types.js';
 
 /**
  * Which evidence entries and which states are alerts. Pure: the engine feeds them entries from the evidence chains
@@ -138,4 +138,64 @@ export function alertsFromState(units: readonly UnitState[], now: number, policy
     }
   }
   return out;
+}
+
+/**
+ * What an evidence entry ends: the subjects of open alerts whose condition it ends (exact, or every subject starting
+ * with a prefix), and why. Pure. The engine clears them; the state check (alertsEnded) is the backstop for an entry
+ * read before the alert it ends was raised.
+ */
+export function clearsFromEntry(e: EvidenceEntry): { subjects: string[]; prefix?: string; reason: string } | null {
+  const unit = str(e.unit);
+  const no = num(e.compartment);
+  switch (e.kind) {
+    case 'presence':
+      return e.online === true && unit ? { subjects: [`unit-offline:${unit}`], reason: 'unit-online' } : null;
+    case 'door-closed':
+      return unit && no !== undefined ? { subjects: [`door-left-open:${unit}:${no}`], reason: 'door-closed' } : null;
+    case 'door-opened':
+      // the lock released since: the jam is over (the fault a unit reported stays recorded until it reports otherwise)
+      return unit && no !== undefined ? { subjects: [`door-jammed:${unit}:${no}`], reason: 'door-opened' } : null;
+    case 'keypad':
+      return unit && e.state !== undefined && e.state !== 'locked' ? { subjects: [`keypad-locked:${unit}`], reason: 'keypad-unlocked' } : null;
+    case 'parcel': {
+      const parcel = str(e.parcel);
+      return e.from === 'missing' && e.to !== 'missing' && parcel ? { subjects: [`parcel-missing:${parcel}`], reason: `parcel-${String(e.to)}` } : null;
+    }
+    case 'claim': {
+      const claim = str(e.claim);
+      return claim && (e.to === 'resolved' || e.to === 'closed') ? { subjects: [], prefix: `claim-clock:${claim}:`, reason: `claim-${e.to}` } : null;
+    }
+    case 'lockdown-lifted': {
+      const scope = e.scope === 'fleet' ? 'fleet' : unit ?? 'fleet';
+      return { subjects: [`lockdown:${scope}`], reason: 'lockdown-lifted' };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Why an open alert's condition has ended, by the live state, or null while it lasts (or when the state cannot
+ * tell: parcels, claims and lockdowns are ended by entries only). Alarms that are events rather than conditions (a
+ * door forced, tamper, power, a dead letter) never end by themselves: a forced door closed again a minute later must
+ * still reach someone, so they stay open until acknowledged.
+ */
+export function alertEnded(a: Pick<Alert, 'kind' | 'unit' | 'compartment' | 'at'>, units: readonly UnitState[]): string | null {
+  const u = a.unit ? units.find((x) => x.id === a.unit) : undefined;
+  if (!u) return null;
+  const c = a.compartment !== undefined ? u.compartments.find((x) => x.no === a.compartment) : undefined;
+  switch (a.kind) {
+    case 'unit-offline':
+      return u.online ? 'unit-online' : null;
+    case 'keypad-locked':
+      return u.keypad !== 'locked' ? 'keypad-unlocked' : null;
+    case 'door-left-open':
+      return c && !c.doorOpen ? 'door-closed' : null;
+    case 'door-jammed':
+      // the door has worked since (a later change with no fault): a jam that was never recorded as a fault too
+      return c && c.fault === null && c.updatedAt !== null && c.updatedAt > a.at ? 'door-working' : null;
+    default:
+      return null;
+  }
 }

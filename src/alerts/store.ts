@@ -5,7 +5,7 @@ import { EVIDENCE_LUA } from '../evidence/lua.js';
 import { HeadMoved, OFFICE_CHAIN, unitChain, type EvidenceLog } from '../evidence/log.js';
 import type { Notice } from '../notify/types.js';
 import { keys, type Keys } from '../store/keys.js';
-import type { Alert, AlertDraft } from './types.js';
+import { ALERT_KINDS, type Alert, type AlertDraft, type AlertKind } from './types.js';
 
 /** How long an occurrence is remembered as raised (an occurrence older than this is not reported again anyway). */
 const SEEN_TTL_S = 30 * 86_400;
@@ -62,7 +62,30 @@ ev_write(a.ev)
 return {'ok'}
 `;
 
-type WithScripts = Redis & { lgAlertRaise(spec: string): Promise<string[]>; lgAlertAck(spec: string): Promise<string[]> };
+/**
+ * Clear: the alert's condition ended. Only an alert still open (neither acknowledged nor cleared, and the open one of
+ * its subject) is cleared: it leaves the open list and frees its subject, once, with its evidence entry.
+ */
+const CLEAR = `${EVIDENCE_LUA}
+local a = cjson.decode(ARGV[1])
+local moved = ev_check(a.ev)
+if moved then return moved end
+local key = a.prefix .. a.id
+if redis.call('EXISTS', key) == 0 then return {'none'} end
+if redis.call('HEXISTS', key, 'ackedAt') == 1 or redis.call('HEXISTS', key, 'clearedAt') == 1 then return {'already'} end
+if redis.call('HGET', a.subjects, a.subject) ~= a.id then return {'already'} end
+redis.call('HSET', key, 'clearedAt', a.at, 'clearReason', a.reason)
+redis.call('ZREM', a.open, a.id)
+redis.call('HDEL', a.subjects, a.subject)
+ev_write(a.ev)
+return {'ok'}
+`;
+
+type WithScripts = Redis & {
+  lgAlertRaise(spec: string): Promise<string[]>;
+  lgAlertAck(spec: string): Promise<string[]>;
+  lgAlertClear(spec: string): Promise<string[]>;
+};
 
 export const alertId = (key: string) => `a_${createHash('sha256').update(key).digest('hex').slice(0, 20)}`;
 
@@ -83,6 +106,7 @@ export class AlertStore {
     if (!('lgAlertRaise' in redis)) {
       redis.defineCommand('lgAlertRaise', { numberOfKeys: 0, lua: RAISE });
       redis.defineCommand('lgAlertAck', { numberOfKeys: 0, lua: ACK });
+      redis.defineCommand('lgAlertClear', { numberOfKeys: 0, lua: CLEAR });
     }
     this.redis = redis as WithScripts;
   }
@@ -98,7 +122,7 @@ export class AlertStore {
   async raise(draft: AlertDraft, notices: Notice[], now: number): Promise<RaiseResult> {
     const id = alertId(draft.key);
     const { notified: _n, ...rest } = draft;
-    const alert: Alert = { ...rest, id, raisedAt: now, ackedAt: null, ackedBy: null, repeats: 0 };
+    const alert: Alert = { ...rest, id, raisedAt: now, ackedAt: null, ackedBy: null, repeats: 0, clearedAt: null, clearReason: null };
     const entry: EvidenceEntry = {
       at: now,
       kind: 'alert',
@@ -164,6 +188,40 @@ export class AlertStore {
     });
   }
 
+  /** The alert's condition has ended (`reason`: what ended it). 'already': acknowledged or cleared before. */
+  async clear(id: string, reason: string, now: number): Promise<AckResult> {
+    const alert = await this.get(id);
+    if (!alert) return 'none';
+    if (alert.ackedAt !== null || alert.clearedAt !== null) return 'already';
+    const entry: EvidenceEntry = {
+      at: now,
+      kind: 'alert-clear',
+      actor: systemActor('alerts'),
+      ...(alert.unit ? { unit: alert.unit } : {}),
+      ...(alert.compartment !== undefined ? { compartment: alert.compartment } : {}),
+      ...(alert.parcel && alert.unit ? { parcel: alert.parcel } : {}),
+      ...(alert.claim ? { claim: alert.claim } : {}),
+      alert: id,
+      alertKind: alert.kind,
+      reason,
+    };
+    return this.log.within(this.chainOf(alert), [entry], async (ev) => {
+      const res = await this.redis.lgAlertClear(JSON.stringify({ ...this.common(), ev, id, at: now, reason, subject: alert.subject }));
+      const moved = HeadMoved.from(res);
+      if (moved) return moved;
+      const r = res[0] as AckResult;
+      return { result: r, appended: r === 'ok' };
+    });
+  }
+
+  /** Open alerts whose subject `match` accepts (the subjects index holds one open alert per subject). */
+  async openBySubject(match: (subject: string) => boolean): Promise<string[]> {
+    const all = await this.redis.hgetall(this.k.alertSubjects);
+    return Object.entries(all)
+      .filter(([subject]) => match(subject))
+      .map(([, id]) => id);
+  }
+
   async get(id: string): Promise<Alert | null> {
     if (!/^a_[0-9a-f]{20}$/.test(id)) return null;
     const h = await this.redis.hgetall(this.k.alert(id));
@@ -200,5 +258,23 @@ function toAlert(h: Record<string, string>): Alert {
     repeats: Number(h.repeats ?? 0),
     ackedAt: h.ackedAt ? Number(h.ackedAt) : null,
     ackedBy: h.ackedBy ? (JSON.parse(h.ackedBy) as Alert['ackedBy']) : null,
+    clearedAt: h.clearedAt ? Number(h.clearedAt) : null,
+    clearReason: h.clearReason ?? null,
   };
+}
+
+/** Open alerts by kind, every kind listed (0 when none): for the `lg_alerts_open` gauge. */
+export async function openAlertsByKind(redis: Redis, prefix: string): Promise<Map<AlertKind, number>> {
+  const k = keys(prefix);
+  const n = new Map<AlertKind, number>(ALERT_KINDS.map((kind) => [kind, 0]));
+  const ids = await redis.zrange(k.alertsOpen, 0, -1);
+  if (!ids.length) return n;
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hget(k.alert(id), 'j');
+  for (const [, j] of (await pipe.exec()) ?? []) {
+    if (typeof j !== 'string') continue;
+    const kind = (JSON.parse(j) as Alert).kind;
+    if (n.has(kind)) n.set(kind, n.get(kind)! + 1);
+  }
+  return n;
 }

@@ -44,6 +44,13 @@ export interface Alert extends Omit<AlertDraft, 'notified'> {
   ackedBy: { id: string; name: string } | null;
   /** occurrences folded into this alert while it was open */
   repeats: number;
+  /**
+   * when its condition ended by itself (the unit back online, the door closed, the keypad unlocked, the parcel found,
+   * the claim resolved…), and what ended it. A cleared alert is no longer open (it stays in the history, and staff
+   * can still acknowledge it); a new occurrence about the same subject raises a new alert.
+   */
+  clearedAt: number | null;
+  clearReason: string | null;
 }
 
 /** What staff read: Chinese first, English beside. */

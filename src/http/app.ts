@@ -10,6 +10,9 @@ import type { ParcelService } from '../parcels/service.js';
 import type { StaffService } from '../staff/service.js';
 import type { UnitStore } from '../store/units.js';
 import { describeZod, errorBody, onError } from './errors.js';
+
+/** The largest request body taken (a 413 beyond). */
+const BODY_MAX_BYTES = 64 * 1024;
 import type { StaffAuthDeps } from './auth.js';
 import type { ApiDeps, ClientAddress, RuntimeDeps } from './deps.js';
 import { adminRoutes, type FailureLister } from './routes/admin.js';
@@ -135,7 +138,17 @@ export function createApp(deps: AppDeps) {
     else access.info('request', line);
   });
   app.use(secureHeaders());
-  app.use(bodyLimit({ maxSize: 64 * 1024 }));
+  app.use(
+    bodyLimit({
+      maxSize: BODY_MAX_BYTES,
+      // The rest of the body is never read: the connection cannot carry another request, so say it closes (without
+      // this the 413 said keep-alive, the server then dropped the socket, and the client's next request on it died).
+      onError: (c) => {
+        c.header('Connection', 'close');
+        return c.json(errorBody(c, 'payload_too_large', `request body larger than ${BODY_MAX_BYTES / 1024} KiB`), 413);
+      },
+    }),
+  );
   app.use(staffActions(deps.staffActions ?? logStaffActions(deps.logger)));
   app.onError(onError(deps.logger));
   app.notFound((c) => c.json(errorBody(c, 'not_found', `no route ${c.req.method} ${c.req.path}`), 404));

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { openAlertsByKind } from '../alerts/store.js';
 import type { CompartmentState, UnitProfile } from '../domain/model.js';
 import type { Counters } from '../metrics.js';
 import { ENGINE_GROUP } from '../parcels/engine.js';
@@ -78,6 +79,10 @@ export function registerGauges(counters: Counters, s: GaugeSources): void {
   );
   counters.gauge('lg_engine_lag', 'unit events not yet read by the parcel engine (consumer group "parcels")', ['unit'], async () =>
     (await engineGroups(s)).filter((g) => g.lag !== null).map((g) => ({ labels: { unit: g.unit }, value: g.lag! })),
+  );
+
+  counters.gauge('lg_alerts_open', 'staff alerts open (neither acknowledged nor cleared), by kind', ['kind'], async () =>
+    [...(await openAlertsByKind(s.redis, s.prefix))].map(([kind, value]) => ({ labels: { kind }, value })),
   );
 
   counters.gauge('lg_deadletters', `entries in the dead-letter stream (${keys(s.prefix).deadLetter})`, [], async () => [

@@ -23,7 +23,7 @@ export function topicsOf(chain: string, e: EvidenceEntry): string[] {
   if (e.parcel) t.add(`parcel:${e.parcel}`).add('parcels');
   if (typeof e.claim === 'string') t.add(`claim:${e.claim}`).add('claims');
   if (e.kind.startsWith('claim')) t.add('claims');
-  if (e.kind === 'alert' || e.kind === 'alert-ack' || e.kind === 'dead-letter') t.add('alerts');
+  if (e.kind === 'alert' || e.kind === 'alert-ack' || e.kind === 'alert-clear' || e.kind === 'dead-letter') t.add('alerts');
   if (e.kind === 'notice' || e.kind === 'notice-retry') t.add('notices');
   if (e.kind.startsWith('lockdown')) t.add('lockdown').add('alerts');
   if (e.kind === 'staff') {

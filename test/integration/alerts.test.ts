@@ -6,6 +6,8 @@ import { AlertStore } from '../../src/alerts/store.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { EvidenceLog } from '../../src/evidence/log.js';
 import { Counters } from '../../src/metrics.js';
+import { registerGauges } from '../../src/runtime/gauges.js';
+import { ParcelStore } from '../../src/store/parcels.js';
 import { ChangeFeed, type Change } from '../../src/store/feed.js';
 import { UnitStore } from '../../src/store/units.js';
 import { TestRedis } from '../support/redis.js';
@@ -146,6 +148,166 @@ describe('alert engine', () => {
     const notices = (await outbox(a.r, prefix)).filter((x) => x.kind === 'staff-alert');
     expect(notices.filter((x) => x.to.webhook === 'property').map((x) => x.params.alertKind)).toEqual(['door-jammed']);
     expect(notices.filter((x) => x.to.sms)).toHaveLength(6);
+  });
+
+  it('clears a unit-offline alert when the unit is back, keeps it in the history, and raises the next outage anew', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const b = proc(prefix, clock, 'gw-b');
+    await a.engine.start();
+    await b.engine.start();
+    running.push(a.engine, b.engine);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: false });
+    clock.advance(6 * MIN);
+    await a.engine.check();
+    const [alert] = await a.alerts.open();
+    expect(alert).toMatchObject({ kind: 'unit-offline', clearedAt: null });
+
+    // back online: the presence entry ends it (both engines read the chain: cleared once)
+    clock.advance(MIN);
+    await b.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    const cleared = await eventually(async () => {
+      const x = await a.alerts.get(alert!.id);
+      return x?.clearedAt ? x : null;
+    }, 8000, 'cleared');
+    expect(cleared).toMatchObject({ clearedAt: clock.now(), clearReason: 'unit-online', ackedAt: null });
+    expect(await a.alerts.open()).toEqual([]);
+    expect((await a.alerts.recent()).map((x) => x.id)).toEqual([alert!.id]);
+    const entries = (await a.units.events(UNIT, { limit: 100 })).filter((e) => e.event.kind === 'alert-clear');
+    expect(entries.map((e) => [e.event.alert, e.event.reason])).toEqual([[alert!.id, 'unit-online']]);
+    // checks after the fact find nothing more to do; the same outage is never raised again
+    await Promise.all([a.engine.check(), b.engine.check()]);
+    expect((await a.units.events(UNIT, { limit: 100 })).filter((e) => e.event.kind === 'alert-clear')).toHaveLength(1);
+    expect(await a.alerts.open()).toEqual([]);
+
+    // staff can still acknowledge the cleared alert, once
+    const who = { type: 'staff' as const, id: 's_1', name: '张主任' };
+    expect(await a.alerts.ack(alert!.id, who, clock.now())).toBe('ok');
+    expect(await a.alerts.ack(alert!.id, who, clock.now())).toBe('already');
+    expect(await a.alerts.get(alert!.id)).toMatchObject({ clearedAt: cleared.clearedAt, ackedBy: { name: '张主任' } });
+
+    // a new outage is a new alert (the subject was freed)
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: false });
+    clock.advance(5 * MIN);
+    await b.engine.check();
+    const open = await a.alerts.open();
+    expect(open.map((x) => x.kind)).toEqual(['unit-offline']);
+    expect(open[0]!.id).not.toBe(alert!.id);
+  });
+
+  it('clears by the state check too: an alert raised after the entry that ended it was read', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-opened', compartment: 5 });
+    clock.advance(6 * MIN);
+    await a.engine.check();
+    const [alert] = await a.alerts.open();
+    expect(alert).toMatchObject({ kind: 'door-left-open', compartment: 5 });
+    // closed while no engine reads the chain; the engine starts at the end of the chain (first start): only the
+    // state tells
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-closed', compartment: 5, occupied: false });
+    await a.engine.check();
+    expect(await a.alerts.open()).toEqual([]);
+    expect(await a.alerts.get(alert!.id)).toMatchObject({ clearReason: 'door-closed' });
+  });
+
+  it('clears keypad locks, jammed doors, missing parcels, claim clocks and lockdowns when they end; forced doors wait for staff', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const sys = { type: 'system' as const, id: 'test' };
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    // the office chain exists when the engine starts (else it is found by the next scan, seconds later)
+    await a.log.append('office', [{ at: clock.now(), kind: 'staff', actor: sys, action: 'staff.add' }]);
+    await a.engine.start();
+    running.push(a.engine);
+    const chain = `unit:${UNIT}`;
+    await a.log.append(chain, [{ at: clock.now(), kind: 'keypad', actor: sys, unit: UNIT, state: 'locked', until: clock.now() + 10 * MIN }]);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'fault', compartment: 4, fault: 'jammed' });
+    await a.log.append(chain, [{ at: clock.now(), kind: 'parcel', actor: sys, unit: UNIT, compartment: 3, parcel: 'p_1', from: 'stored', to: 'missing', reason: 'door-open-empty' }]);
+    await a.log.append('office', [{ at: clock.now(), kind: 'claim-alert', actor: sys, claim: 'c_1', clock: 'ack', stage: 'near' }]);
+    await a.log.append(chain, [{ at: clock.now(), kind: 'lockdown', actor: sys, unit: UNIT, scope: 'unit', cause: 'burst' }]);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'alarm', alarm: 'door_forced', compartment: 9 });
+    const kinds = await eventually(async () => {
+      const k = (await a.alerts.open()).map((x) => x.kind).sort();
+      return k.length === 6 ? k : null;
+    }, 8000, 'six alerts');
+    expect(kinds).toEqual(['claim-clock', 'door-forced', 'door-jammed', 'keypad-locked', 'lockdown', 'parcel-missing']);
+
+    clock.advance(MIN);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'keypad', state: 'enabled' });
+    await a.log.append(chain, [{ at: clock.now(), kind: 'parcel', actor: sys, unit: UNIT, compartment: 3, parcel: 'p_1', from: 'missing', to: 'collected', reason: 'found' }]);
+    await a.log.append('office', [{ at: clock.now(), kind: 'claim', actor: sys, claim: 'c_1', action: 'resolve', from: 'investigating', to: 'resolved' }]);
+    await a.log.append(chain, [{ at: clock.now(), kind: 'lockdown-lifted', actor: sys, unit: UNIT, scope: 'unit' }]);
+    // the forced door is closed again: still open, a forced door is for staff to see
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-closed', compartment: 9, occupied: false });
+    // the jammed door opens again: the lock released
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-opened', compartment: 4 });
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-closed', compartment: 4, occupied: false });
+    await eventually(async () => (await a.alerts.open()).length === 1, 8000, 'five cleared by their entries');
+    await a.engine.check();
+    expect((await a.alerts.open()).map((x) => x.kind)).toEqual(['door-forced']);
+    const reasons = Object.fromEntries((await a.alerts.recent()).map((x) => [x.kind, x.clearReason]));
+    expect(reasons).toEqual({
+      'keypad-locked': 'keypad-unlocked',
+      'door-jammed': 'door-opened',
+      'parcel-missing': 'parcel-collected',
+      'claim-clock': 'claim-resolved',
+      lockdown: 'lockdown-lifted',
+      'door-forced': null,
+    });
+  });
+
+  it('clears from the records too, when another engine read the ending entry before this alert was raised', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const at = clock.now();
+    // raised as another engine would, while the entries that end them were already read elsewhere
+    await a.engine.raise({ kind: 'parcel-missing', key: 'parcel-missing:p_2', subject: 'parcel-missing:p_2', unit: UNIT, parcel: 'p_2', at, detail: {} });
+    await a.engine.raise({ kind: 'claim-clock', key: 'claim-clock:c_2:0:ack:near', subject: 'claim-clock:c_2:0:ack:near', claim: 'c_2', at, detail: {}, notified: true });
+    await a.engine.raise({ kind: 'lockdown', key: `lockdown:${UNIT}:${at}`, subject: `lockdown:${UNIT}`, unit: UNIT, at, detail: {}, notified: true });
+    await a.engine.raise({ kind: 'lockdown', key: `lockdown:fleet:${at}`, subject: 'lockdown:fleet', at, detail: {}, notified: true });
+    await a.r.hset(`${prefix}parcel:p_2`, 'j', JSON.stringify({ id: 'p_2', state: 'missing' }));
+    await a.r.hset(`${prefix}claim:c_2`, 'state', 'investigating');
+    await a.r.set(`${prefix}lockdown:unit:${UNIT}`, '{}');
+    await a.r.set(`${prefix}lockdown:fleet`, '{}');
+    await a.engine.check();
+    expect(await a.alerts.open()).toHaveLength(4);
+    await a.r.hset(`${prefix}parcel:p_2`, 'j', JSON.stringify({ id: 'p_2', state: 'returned' }));
+    await a.r.hset(`${prefix}claim:c_2`, 'state', 'closed');
+    await a.r.del(`${prefix}lockdown:unit:${UNIT}`);
+    await a.engine.check();
+    expect((await a.alerts.open()).map((x) => x.subject)).toEqual(['lockdown:fleet']);
+    const reasons = Object.fromEntries((await a.alerts.recent()).map((x) => [x.subject, x.clearReason]));
+    expect(reasons).toMatchObject({ 'parcel-missing:p_2': 'parcel-returned', 'claim-clock:c_2:0:ack:near': 'claim-closed', [`lockdown:${UNIT}`]: 'lockdown-lifted' });
+  });
+
+  it('counts open alerts by kind for /metrics', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const counters = new Counters();
+    registerGauges(counters, { redis: a.r, prefix, units: UNITS, store: a.units, parcels: new ParcelStore(a.r, prefix), queues: () => [] });
+    const gauge = async (kind: string) => {
+      const text = await counters.registry.metrics();
+      const m = new RegExp(`^lg_alerts_open\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : null;
+    };
+    expect(await gauge('unit-offline')).toBe(0);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: false });
+    clock.advance(6 * MIN);
+    await a.engine.check();
+    await a.engine.raise({ kind: 'tamper', key: 'tamper:x', subject: `tamper:${UNIT}`, unit: UNIT, at: clock.now(), detail: {} });
+    expect([await gauge('unit-offline'), await gauge('tamper'), await gauge('door-jammed')]).toEqual([1, 1, 0]);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'presence', online: true });
+    await a.engine.check();
+    expect([await gauge('unit-offline'), await gauge('tamper')]).toEqual([0, 1]);
   });
 
   it('feeds every change to the live pages of another gateway process', async () => {

@@ -19,6 +19,24 @@ function detailText(a: Alert, tz: string): string {
   return '';
 }
 
+/** What ended an alert's condition (rules.ts: clearsFromEntry, alertEnded), in both languages. */
+const CLEAR_REASONS: Record<string, string> = {
+  'unit-online': '快递柜已恢复在线 unit back online',
+  'door-closed': '柜门已关 door closed',
+  'keypad-unlocked': '键盘已解锁 keypad unlocked',
+  'door-working': '柜门已恢复正常 door working again',
+  'door-opened': '柜门已能打开 door opened since',
+  'claim-resolved': '理赔已解决 claim resolved',
+  'claim-closed': '理赔已关闭 claim closed',
+  'lockdown-lifted': '锁定已解除 lockdown lifted',
+};
+
+function clearText(reason: string | null): string {
+  if (!reason) return '';
+  if (reason.startsWith('parcel-')) return `包裹已找到 parcel found (${reason.slice(7)})`;
+  return CLEAR_REASONS[reason] ?? reason;
+}
+
 function AlertItem({ a, c, tz }: { a: Alert; c: C; tz: string }) {
   const label = ALERT_LABELS[a.kind];
   return (
@@ -37,6 +55,7 @@ function AlertItem({ a, c, tz }: { a: Alert; c: C; tz: string }) {
         <span>{`报警 raised ${formatInZone(a.raisedAt, tz)}`}</span>
         <span>{detailText(a, tz)}</span>
       </p>
+      {a.clearedAt !== null ? <p class="muted">{`已解除 cleared ${formatInZone(a.clearedAt, tz)} · ${clearText(a.clearReason)}`}</p> : ''}
       {a.ackedAt ? (
         <p class="muted">{`已确认 acknowledged by ${a.ackedBy?.name ?? ''} · ${formatInZone(a.ackedAt, tz)}`}</p>
       ) : (
@@ -53,10 +72,13 @@ function AlertItem({ a, c, tz }: { a: Alert; c: C; tz: string }) {
   );
 }
 
-/** Open alerts first (each with its acknowledge form), then the recent acknowledged ones. */
+/**
+ * Open alerts first (each with its acknowledge form), then the recent acknowledged or cleared ones (a cleared alert
+ * nobody acknowledged keeps its form).
+ */
 export async function alertsPage(c: C, d: ConsoleDeps): Promise<Response> {
   const [open, recent] = await Promise.all([d.alerts.open(), d.alerts.recent(50)]);
-  const done = recent.filter((a) => a.ackedAt !== null).slice(0, 20);
+  const done = recent.filter((a) => a.ackedAt !== null || a.clearedAt !== null).slice(0, 20);
   return page(
     c,
     d,
@@ -75,7 +97,7 @@ export async function alertsPage(c: C, d: ConsoleDeps): Promise<Response> {
         )}
       </section>
       <section id="alerts-done" data-live="alerts">
-        <h2>最近已确认 Recently acknowledged</h2>
+        <h2>最近已确认或已解除 Recently acknowledged or cleared</h2>
         <ul class="list">
           {done.map((a) => (
             <AlertItem a={a} c={c} tz={d.timeZone} />

@@ -58,6 +58,8 @@ export function describe(e: EvidenceEntry): string {
     }
     case 'alert-ack':
       return `警报已确认 alert acknowledged`;
+    case 'alert-clear':
+      return `警报已解除 alert cleared: ${s(e.reason)}`;
     default:
       return e.kind;
   }

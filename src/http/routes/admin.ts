@@ -235,8 +235,11 @@ export function adminRoutes(deps: {
       const { id } = c.req.valid('param');
       const key = c.req.valid('header')['idempotency-key'] ?? `${deps.parcels.clock.now()}`;
       const { reason } = c.req.valid('json');
-      await recordStaffAction(c, 'parcel.open', { parcel: id, reason });
+      // Recorded once done, like every other staff action: an open refused (no such parcel, not in a compartment,
+      // rate limited, locked down) changed nothing and is no staff action (the open's own entry, with the member
+      // and the reason, is in the unit's chain; a refusal by the open guard is recorded there too).
       const r = await deps.parcels.staffOpen(id, memberOf(c), reason, `staff-open-${id}-${key}`, { admin: c.get('staff').role === 'admin' });
+      await recordStaffAction(c, 'parcel.open', { parcel: id, reason });
       return c.json({ parcel: parcelView(deps.parcels, r.parcel), result: r.result }, 200);
     },
   );
