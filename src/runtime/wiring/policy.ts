@@ -10,6 +10,9 @@ export function parcelPolicy(config: Config): ParcelPolicy {
     depositOpenTimeoutMs: config.DEPOSIT_OPEN_TIMEOUT_MS,
     codeMaxAgeMs: config.CODE_MAX_AGE_MS,
     intentTimeoutMs: config.INTENT_TIMEOUT_MS,
+    // several gateways: an open not back after its command's whole time (queue grace included,
+    // src/scale/remote-commands.ts) died with its gateway; a code typed again may open the door
+    ...(config.UNIT_LEASES ? { staleOpenMs: Math.min(config.INTENT_TIMEOUT_MS, config.COMMAND_TIMEOUT_MS + 5_000) } : {}),
     lockout: { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS },
     presenceCodes: config.PRESENCE_CODES,
   };
@@ -28,5 +31,8 @@ export function notifyConfig(config: Config) {
     webhookRatePerSecond: config.WEBHOOK_RATE_PER_S,
     attempts: config.NOTIFY_ATTEMPTS,
     backoffMs: config.NOTIFY_BACKOFF_MS,
+    // several gateways: a job a dead gateway's worker held runs again elsewhere within a lease's time (BullMQ's
+    // default is a 30 s lock checked every 30 s: up to a minute)
+    ...(config.UNIT_LEASES ? { worker: { lockDurationMs: config.LEASE_TTL_MS, stalledIntervalMs: config.LEASE_RENEW_MS } } : {}),
   };
 }
