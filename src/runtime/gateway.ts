@@ -39,6 +39,7 @@ import type { AlertStore } from '../alerts/store.js';
 import type { ChangeFeed } from '../store/feed.js';
 import { startConsoleServices } from './console.js';
 import type { UnitLeases } from '../scale/leases.js';
+import { oncePerPeriod } from '../scale/once.js';
 import { serveHttp } from './wiring/http.js';
 import { startLeases, startMqtt } from './wiring/mqtt.js';
 import { notifyConfig, parcelPolicy } from './wiring/policy.js';
@@ -125,7 +126,8 @@ export async function startGateway(
       logger,
       retentionDays: config.EVIDENCE_RETENTION_DAYS,
     });
-    evidence.start(config.EVIDENCE_CHECKPOINT_S * 1000);
+    // several gateways: one of them checkpoints and trims per period (src/scale/once.ts)
+    evidence.start(config.EVIDENCE_CHECKPOINT_S * 1000, config.UNIT_LEASES ? oncePerPeriod(redis, config.REDIS_PREFIX, config.GATEWAY_ID) : undefined);
     cleanups.push(() => evidence.stop());
     const couriers = new Couriers(redis, parcelStore.k);
     const residents = new Residents(redis, parcelStore.k);

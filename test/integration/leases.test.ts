@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys, UnitLeases } from '../../src/scale/leases.js';
+import { oncePerPeriod } from '../../src/scale/once.js';
 import { TestRedis } from '../support/redis.js';
 import { eventually, logger } from '../support/stack.js';
 
@@ -124,5 +125,19 @@ describe('unit leases', () => {
     expect(stoppedAfter).toBeLessThan(Math.min(...ttls));
     expect(a.leases.owned()).toEqual([]);
     await a.leases.stop();
+  });
+
+  it('a periodic job runs on one gateway per period (evidence checkpoints and retention)', async () => {
+    const prefix = `t${n++}:`;
+    let now = 1_000_000;
+    const conn = new Redis(redis.url);
+    conns.push(conn);
+    const a = oncePerPeriod(conn, prefix, 'a', () => now);
+    const b = oncePerPeriod(conn, prefix, 'b', () => now);
+    expect(await Promise.all([a('retention', 60_000), b('retention', 60_000)])).toEqual([true, false]);
+    expect(await a('retention', 60_000)).toBe(false);
+    expect(await b('checkpoint', 60_000)).toBe(true); // another job, its own turn
+    now += 60_000;
+    expect(await b('retention', 60_000)).toBe(true);
   });
 });
