@@ -186,7 +186,7 @@ async function anyGateway(first: number, path: string, init: { method?: string; 
     const g = gateways[(first + attempt) % 2]!;
     if (g.dead) continue;
     try {
-      return await api(g, path, init);
+      return { ...(await api(g, path, init)), gateway: g.id };
     } catch (err) {
       lastErr = err;
     }
@@ -205,6 +205,8 @@ interface Lifecycle {
   compartment: number;
   codeTries: number;
   deposits: number;
+  /** the deposit's door command went to another gateway (the unit's owner) through Redis */
+  crossed: boolean;
 }
 
 const stored: string[] = [];
@@ -220,9 +222,12 @@ async function lifecycle(n: number, unit: string, token: string, onStored: () =>
   let parcel = '';
   let no = 0;
   let deposits = 0;
+  let crossed = false;
   for (;;) {
     deposits++;
+    const owner = (await owners()).get(unit);
     const res = await anyGateway(n % 2, '/v1/deposits', { method: 'POST', token, body });
+    crossed ||= owner !== undefined && owner !== res.gateway;
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     parcel = res.body.id as string;
     no = res.body.compartment as number;
@@ -257,7 +262,7 @@ async function lifecycle(n: number, unit: string, token: string, onStored: () =>
   sim.takeParcel(no);
   sim.closeDoor(no);
   await eventually(async () => (await parcelState(parcel)) === 'collected', 50_000, `${parcel} collected`);
-  return { n, unit, parcel, compartment: no, codeTries, deposits };
+  return { n, unit, parcel, compartment: no, codeTries, deposits, crossed };
 }
 
 describe('two gateways share the units', () => {
@@ -297,9 +302,12 @@ describe('two gateways share the units', () => {
     while (done.length < total);
     console.info(
       `scale-out: ${done.length} lifecycles; ${victim.id} (serving ${counts.get(victim.id)} units) killed with ${storedAtKill} parcels stored; ` +
-        `takeover ${takeoverMs} ms; codes typed again: ${done.filter((d) => d.codeTries > 1).length}; ` +
+        `takeover ${takeoverMs} ms; deposits through the other gateway: ${done.filter((d) => d.crossed).length}; codes typed again: ${done.filter((d) => d.codeTries > 1).length}; ` +
         `deposits asked again (open lost with the dead gateway): ${done.filter((d) => d.deposits > 1).length}`,
     );
+
+    // half the deposits were asked of a gateway that did not serve the unit: their doors opened through its owner
+    expect(done.filter((d) => d.crossed).length).toBeGreaterThan(0);
 
     // nothing lost: every parcel collected, each text once
     for (const d of done) {
