@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
 
 /**
  * Per-unit leases: each unit has one owner gateway at a time. A lease is a Redis key `lease:{unit}` holding the
@@ -39,6 +40,7 @@ export interface UnitLeasesDeps {
   acquired(unit: string): Promise<void>;
   /** a lease was lost or is being released: stop the unit's driver at once */
   lost(unit: string): Promise<void>;
+  counters?: Counters;
   now?: () => number;
 }
 
@@ -97,6 +99,7 @@ export class UnitLeases {
     for (const [unit, h] of [...this.held]) {
       if (h.validUntil > now) continue;
       this.held.delete(unit);
+      this.d.counters?.inc('lg_leases_total', { event: 'lost' });
       this.log.warn('lease expired before it could be renewed: unit dropped', { unit });
       await this.d.lost(unit).catch((err: unknown) => this.log.error('stopping a unit failed', { unit, err }));
     }
@@ -119,6 +122,7 @@ export class UnitLeases {
           if (Number(ok) === 1) h.validUntil = started + this.d.ttlMs - this.margin();
           else {
             this.held.delete(unit);
+            this.d.counters?.inc('lg_leases_total', { event: 'lost' });
             this.log.warn('lease lost to another gateway: unit dropped', { unit });
             await this.d.lost(unit);
           }
@@ -142,6 +146,7 @@ export class UnitLeases {
         const at = this.now();
         if ((await this.r.set(this.k.lease(unit), token, 'PX', this.d.ttlMs, 'NX')) !== 'OK') continue;
         this.held.set(unit, { token, validUntil: at + this.d.ttlMs - this.margin() });
+        this.d.counters?.inc('lg_leases_total', { event: 'acquired' });
         this.log.info('lease acquired: this gateway now serves the unit', { unit });
         try {
           await this.d.acquired(unit);
@@ -158,8 +163,10 @@ export class UnitLeases {
   private async release(unit: string): Promise<void> {
     const h = this.held.get(unit);
     if (!h) return;
-    this.held.delete(unit);
+    // still held while its driver stops (a poll under way may finish), then let go
     await this.d.lost(unit).catch((err: unknown) => this.log.error('stopping a unit failed', { unit, err }));
+    this.held.delete(unit);
+    this.d.counters?.inc('lg_leases_total', { event: 'released' });
     await this.r.lgLeaseRelease(this.k.lease(unit), h.token).catch((err: unknown) => this.log.warn('lease release failed (it expires by itself)', { unit, err }));
   }
 

@@ -3,6 +3,7 @@ import { CommandError, type CommandBus, type RemoteCommandSender, type SendOptio
 import { OpenRefused } from '../bus/open-guard.js';
 import type { CommandOp, CommandRecord } from '../domain/model.js';
 import type { Logger } from '../log.js';
+import type { Counters } from '../metrics.js';
 
 /**
  * Door commands across gateways. A gateway's HTTP may ask for a command at a unit another gateway serves: the
@@ -54,6 +55,7 @@ export interface RemoteCommandsDeps {
   holds: (unit: string) => boolean;
   timeoutMs: number;
   logger: Logger;
+  counters?: Counters;
   now?: () => number;
 }
 
@@ -102,6 +104,20 @@ export class RemoteCommands implements RemoteCommandSender {
   // ---- the asking side ----
 
   async send(unit: string, op: CommandOp, opts: SendOptions & { id: string }): Promise<CommandRecord> {
+    let result = 'error';
+    try {
+      const rec = await this.ask(unit, op, opts);
+      result = rec.result ?? rec.state;
+      return rec;
+    } catch (err) {
+      result = err instanceof OpenRefused ? err.why : err instanceof CommandError ? err.code : 'error';
+      throw err;
+    } finally {
+      this.d.counters?.inc('lg_remote_commands_total', { side: 'asked', result });
+    }
+  }
+
+  private async ask(unit: string, op: CommandOp, opts: SendOptions & { id: string }): Promise<CommandRecord> {
     const timeoutMs = opts.timeoutMs ?? this.d.timeoutMs;
     const req: RemoteRequest = { id: opts.id, unit, op, opts, replyTo: this.d.gatewayId, deadline: this.now() + timeoutMs + QUEUE_GRACE_MS };
     let resolve!: (r: RemoteReply | null) => void;
@@ -218,6 +234,7 @@ export class RemoteCommands implements RemoteCommandSender {
       const claimed = await this.d.redis.set(this.k.claim(req.id), this.d.gatewayId, 'PX', CLAIM_TTL_MS, 'NX');
       if (claimed !== 'OK' && (await this.d.redis.get(this.k.claim(req.id))) === 'requester') return; // given up: never run
       const reply = await this.execute(req);
+      this.d.counters?.inc('lg_remote_commands_total', { side: 'ran', result: reply.ok ? (reply.record.result ?? reply.record.state) : reply.kind });
       await this.d.redis.publish(this.k.replies(req.replyTo), JSON.stringify(reply));
     } finally {
       if (done) await this.d.redis.multi().xack(stream, OWNER_GROUP, entryId).xdel(stream, entryId).exec();

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
-import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
+import { DEV_METRICS_TOKEN, DEV_STAFF_TOKEN } from '../../src/config/config.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { Evidence, EvidenceLog } from '../../src/evidence/index.js';
 import { jobIdFor } from '../../src/notify/notifier.js';
@@ -305,6 +305,12 @@ describe('two gateways share the units', () => {
         `takeover ${takeoverMs} ms; deposits through the other gateway: ${done.filter((d) => d.crossed).length}; codes typed again: ${done.filter((d) => d.codeTries > 1).length}; ` +
         `deposits asked again (open lost with the dead gateway): ${done.filter((d) => d.deposits > 1).length}`,
     );
+
+    // the survivor's metrics tell the same story: units taken over, commands asked of and run for the other gateway
+    const metrics = await (await fetch(`${survivor.url}/metrics`, { headers: { authorization: `Bearer ${DEV_METRICS_TOKEN}` } })).text();
+    const metric = (re: RegExp) => [...metrics.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(metric(/^lg_leases_total\{event="acquired"\} (\d+)/gm)).toBeGreaterThanOrEqual(UNITS.length);
+    expect(metric(/^lg_remote_commands_total\{side="(?:asked|ran)",result="[a-z_]+"\} (\d+)/gm)).toBeGreaterThan(0);
 
     // half the deposits were asked of a gateway that did not serve the unit: their doors opened through its owner
     expect(done.filter((d) => d.crossed).length).toBeGreaterThan(0);

@@ -108,6 +108,7 @@ export async function startMqtt(d: {
       logger,
       acquired: (unit) => bus.attach(unit),
       lost: (unit) => bus.detach(unit),
+      counters,
     });
     const l = leases;
     remote = new RemoteCommands({
@@ -120,6 +121,7 @@ export async function startMqtt(d: {
       holds: (unit) => l.holds(unit),
       timeoutMs: config.COMMAND_TIMEOUT_MS,
       logger,
+      counters,
     });
     await remote.start();
     const r = remote;
