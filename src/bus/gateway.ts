@@ -71,7 +71,8 @@ export interface GatewayBusOptions {
 }
 
 /**
- * The gateway's side of MQTT: one client, one driver per unit, messages routed by topic to their unit's driver.
+ * The gateway's side of MQTT: one client, one driver per unit it serves (every unit, or with UNIT_LEASES the units
+ * whose lease it holds: attach/detach), messages routed by topic to their unit's driver.
  * Emits 'event' (LoggedEvent) for every event logged, for live views and the parcel engine.
  */
 export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
@@ -115,46 +116,46 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       ...(o.remote ? { remote: o.remote } : {}),
     });
     this.ctxFor = (unit) => ({
-        unit,
-        key: unitKey(o.credentials, unit.id),
-        codeKey: o.codeKey,
-        publish: (topic, payload, qos, retain = false) => {
-          // fencing: a unit whose lease this gateway no longer holds gets nothing more from it
-          if (o.fence && !o.fence(unit.id)) return Promise.reject(new Error(`unit ${unit.id}: not owned by this gateway (lease lost)`));
-          return this.publish(topic, payload, qos, retain);
-        },
-        store: o.store,
-        onEvent: (e) => this.emit('event', e),
-        onLateReply: (id, result) =>
-          void this.commands.lateReply(id, result).catch((err: unknown) => o.logger.warn('late reply not recorded', { id, err })),
-        nextDownMsgId: async () =>
-          Number(await (o.redis as Redis & { lgNextMsgId(k: string): Promise<number> }).lgNextMsgId(k.downMsgId(unit.id))),
-        rememberDownMsg: async (m, id) => {
-          await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
-        },
-        lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
-        reserveCommandSlot: async ({ commandId, sensitive, limit, windowMs }) =>
-          Number(
-            await (o.redis as Redis & { lgCommandSlot(k: string, ...a: (string | number)[]): Promise<number> }).lgCommandSlot(
-              k.commandWindow(unit.id),
-              now(),
-              windowMs,
-              limit,
-              sensitive ? 's' : 'o',
-              commandId,
-            ),
+      unit,
+      key: unitKey(o.credentials, unit.id),
+      codeKey: o.codeKey,
+      publish: (topic, payload, qos, retain = false) => {
+        // fencing: a unit whose lease this gateway no longer holds gets nothing more from it
+        if (o.fence && !o.fence(unit.id)) return Promise.reject(new Error(`unit ${unit.id}: not owned by this gateway (lease lost)`));
+        return this.publish(topic, payload, qos, retain);
+      },
+      store: o.store,
+      onEvent: (e) => this.emit('event', e),
+      onLateReply: (id, result) =>
+        void this.commands.lateReply(id, result).catch((err: unknown) => o.logger.warn('late reply not recorded', { id, err })),
+      nextDownMsgId: async () =>
+        Number(await (o.redis as Redis & { lgNextMsgId(k: string): Promise<number> }).lgNextMsgId(k.downMsgId(unit.id))),
+      rememberDownMsg: async (m, id) => {
+        await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
+      },
+      lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
+      reserveCommandSlot: async ({ commandId, sensitive, limit, windowMs }) =>
+        Number(
+          await (o.redis as Redis & { lgCommandSlot(k: string, ...a: (string | number)[]): Promise<number> }).lgCommandSlot(
+            k.commandWindow(unit.id),
+            now(),
+            windowMs,
+            limit,
+            sensitive ? 's' : 'o',
+            commandId,
           ),
-        alertStaff: async (alert) => {
-          if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
-          // The same outbox the parcel steps write: the relay hands it to the property's webhook.
-          const notice = { id: alert.id, kind: alert.kind, to: { lang: 'zh', webhook: 'property' }, params: alert.params };
-          await o.redis.xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice));
-        },
-        counters: o.counters,
-        logger: o.logger,
-        now,
-        timings: o.timings,
-      });
+        ),
+      alertStaff: async (alert) => {
+        if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
+        // The same outbox the parcel steps write: the relay hands it to the property's webhook.
+        const notice = { id: alert.id, kind: alert.kind, to: { lang: 'zh', webhook: 'property' }, params: alert.params };
+        await o.redis.xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice));
+      },
+      counters: o.counters,
+      logger: o.logger,
+      now,
+      timings: o.timings,
+    });
     if (!o.leased) for (const unit of o.units) this.createDriver(unit);
   }
 
