@@ -211,8 +211,18 @@ interface Lifecycle {
 
 const stored: string[] = [];
 
-/** One parcel from courier to resident, deposited over gateway `n % 2`'s HTTP. */
+/** One parcel from courier to resident; a failure says where, with the end of both gateways' logs. */
 async function lifecycle(n: number, unit: string, token: string, onStored: () => void): Promise<Lifecycle> {
+  try {
+    return await lifecycleSteps(n, unit, token, onStored);
+  } catch (err) {
+    const logs = gateways.map((g) => `--- ${g.id}${g.dead ? ' (killed)' : ''}, last lines ---\n${g.output.slice(-3000)}`).join('\n');
+    throw new Error(`lifecycle ${n} at ${unit}: ${(err as Error).message}\n${logs}`);
+  }
+}
+
+/** One parcel from courier to resident, deposited over gateway `n % 2`'s HTTP. */
+async function lifecycleSteps(n: number, unit: string, token: string, onStored: () => void): Promise<Lifecycle> {
   const sim = sims.get(unit)!;
   const phone = String(PHONE_BASE + n);
   const body = { unit, size: 'S', trackingNumber: `SF-SCALE-${n}`, carrier: 'SF', phone };
@@ -243,10 +253,10 @@ async function lifecycle(n: number, unit: string, token: string, onStored: () =>
   }
   sim.putParcel(no);
   sim.closeDoor(no);
-  await eventually(async () => (await parcelState(parcel)) === 'stored', 50_000, `${parcel} stored`);
+  await eventually(async () => (await parcelState(parcel)) === 'stored', 90_000, `${parcel} stored`);
   stored.push(parcel);
   onStored();
-  const sms = await eventually(() => smsFor(parcel, 'stored')[0], 50_000, `code SMS of ${parcel}`);
+  const sms = await eventually(() => smsFor(parcel, 'stored')[0], 90_000, `code SMS of ${parcel}`);
   const code = /\d{6}/.exec((sms.body as { text: string }).text)![0];
   // The resident types the code; if the door has not opened a while later (the gateway serving the unit died
   // and the keypad message went with it), they type it again.
@@ -261,7 +271,7 @@ async function lifecycle(n: number, unit: string, token: string, onStored: () =>
   }
   sim.takeParcel(no);
   sim.closeDoor(no);
-  await eventually(async () => (await parcelState(parcel)) === 'collected', 50_000, `${parcel} collected`);
+  await eventually(async () => (await parcelState(parcel)) === 'collected', 90_000, `${parcel} collected`);
   return { n, unit, parcel, compartment: no, codeTries, deposits, crossed };
 }
 
@@ -368,5 +378,5 @@ describe('two gateways share the units', () => {
       expect(opens, `opens at ${u.id}`).toBeGreaterThanOrEqual(2 * lifecycles);
       expect(opens, `opens at ${u.id} vs opens logged as sent`).toBeLessThanOrEqual(opensLogged.get(u.id)!.size);
     }
-  }, 240_000);
+  }, 300_000);
 });
