@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
 import { writeMosquittoConfig } from '../src/broker/mosquitto.js';
-import { UNITS } from '../devices/units.js';
+import { loadUnits } from '../src/config/units-file.js';
 
 const USAGE =
   'usage: npm run mosquitto:config -- --out DIR [--credentials FILE] [--port 1883] [--host ADDR] [--user NAME]';
@@ -48,7 +48,8 @@ function main(): void {
     port,
     host: values.host,
     credentials,
-    units: UNITS,
+    // the gateway's units: UNITS_FILE when set, else the three real ones
+    units: loadUnits(process.env.UNITS_FILE),
     runAsUser: values.user,
   });
   console.log(`wrote ${confPath}\n      ${passwdPath}\n      ${aclPath}`);

@@ -12,7 +12,7 @@
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { UNITS } from '../devices/units.js';
+import { loadUnits } from '../src/config/units-file.js';
 import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
 import type { UnitProfile } from '../src/domain/model.js';
 import type { Level } from '../src/log.js';
@@ -77,6 +77,8 @@ function parseCli(argv: string[]): CliOptions {
     console.log(`${USAGE}\n\n${HELP}`);
     process.exit(0);
   }
+  // the gateway's units: UNITS_FILE when set, else the three real ones
+  const UNITS = loadUnits(process.env.UNITS_FILE);
   let units: readonly UnitProfile[] = UNITS;
   if (values.units !== 'all') {
     const ids = values.units.split(',').map((s) => s.trim()).filter(Boolean);

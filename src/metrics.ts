@@ -49,6 +49,9 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },
   lg_claims_total: { help: 'claim changes, by action (opened: by channel)', labels: ['action', 'channel'] },
   lg_claim_alerts_total: { help: "claim clock alerts sent (each stage of each clock once), by clock and stage", labels: ['clock', 'stage'] },
+  // ---- several gateways (src/scale/) ----
+  lg_leases_total: { help: 'unit leases this gateway acquired, lost (to another, or not renewed in time) and released', labels: ['event'] },
+  lg_remote_commands_total: { help: 'commands for a unit another gateway serves: asked (by result) and run for another gateway', labels: ['side', 'result'] },
   lg_metric_label_mismatch_total: { help: 'inc() calls with labels their metric was not declared with (extra labels dropped)', labels: ['metric'] },
 };
 

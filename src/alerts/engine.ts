@@ -56,6 +56,8 @@ export class AlertEngine {
       checkMs: number;
       blockMs?: number;
       claimIdleMs?: number;
+      /** several gateways: look for a dead consumer's pending entries this often (default: only at start) */
+      claimEveryMs?: number;
     },
   ) {}
 
@@ -93,7 +95,12 @@ export class AlertEngine {
 
   private async run(): Promise<void> {
     let backlog = true;
+    let lastClaim = Date.now();
     while (this.running) {
+      if (this.d.claimEveryMs && Date.now() - lastClaim > this.d.claimEveryMs) {
+        lastClaim = Date.now();
+        backlog = true;
+      }
       try {
         if (Date.now() - this.lastScan >= 5_000 || this.streams.size === 0) {
           await this.discover();

@@ -20,6 +20,23 @@ export class CommandError extends Error {
   }
 }
 
+/** The options of CommandBus.send: plain data, so a command can be handed to another gateway as JSON. */
+export interface SendOptions {
+  id?: string;
+  reason?: string;
+  timeoutMs?: number;
+  actor?: Actor;
+  parcel?: string;
+  keypadState?: KeypadState;
+  intent?: OpenIntent;
+  admin?: boolean;
+}
+
+/** Hands a command for a unit another gateway serves to that gateway (src/scale/remote-commands.ts). */
+export interface RemoteCommandSender {
+  send(unit: string, op: CommandOp, opts: SendOptions & { id: string }): Promise<CommandRecord>;
+}
+
 /** Door and keypad commands are kept a week (evidence); screen texts and status requests an hour. */
 const recordTtl = (op: CommandOp['op']) => (op === 'open' || op === 'keypad' ? 7 * 24 * 3600 : 3600);
 
@@ -47,6 +64,10 @@ export class CommandBus {
       now?: () => number;
       /** rate limits and lockdowns of door opens (open-guard.ts); every open passes it */
       opens?: OpenGuard;
+      /** every unit of the fleet (default: those with a driver here) */
+      units?: readonly string[];
+      /** commands for a known unit without a driver here go to its owner (several gateways) */
+      remote?: RemoteCommandSender;
     },
   ) {
     this.k = keys(deps.prefix);
@@ -66,20 +87,18 @@ export class CommandBus {
   async send(
     unit: string,
     op: CommandOp,
-    opts: {
-      id?: string;
-      reason?: string;
-      timeoutMs?: number;
-      actor?: Actor;
-      parcel?: string;
-      keypadState?: KeypadState;
-      intent?: OpenIntent;
-      admin?: boolean;
-    } = {},
+    opts: SendOptions = {},
+    /** false: only through a driver here (the owner running a command handed to it) */
+    forward = true,
   ): Promise<CommandRecord> {
     const driver = this.deps.drivers.get(unit);
-    if (!driver) throw new CommandError('unknown_unit', `no unit ${unit}`);
     const id = opts.id ?? ulid(this.now());
+    if (!driver) {
+      if (!forward) throw new CommandError('unknown_unit', `unit ${unit} is not served by this gateway`);
+      // another gateway serves the unit: it sends the command (records, guard, evidence) and answers through Redis
+      if (this.deps.remote && this.deps.units?.includes(unit)) return this.deps.remote.send(unit, op, { ...opts, id });
+      throw new CommandError('unknown_unit', `no unit ${unit}`);
+    }
     const local = this.inFlight.get(id);
     if (local) return this.sameCommand(await local, unit, op);
 
@@ -130,7 +149,7 @@ export class CommandBus {
    */
   showLockdown(l: Pick<Lockdown, 'unit'>, again = false): void {
     const now = this.now();
-    for (const unit of l.unit ? [l.unit] : [...this.deps.drivers.keys()]) {
+    for (const unit of l.unit ? [l.unit] : [...(this.deps.units ?? this.deps.drivers.keys())]) {
       if (again && now - (this.lockdownShown.get(unit) ?? -Infinity) < 60_000) continue;
       this.lockdownShown.set(unit, now);
       void this.send(unit, { op: 'display', text: `${LOCKDOWN_SCREEN.zh} ${LOCKDOWN_SCREEN.en}`, ascii: LOCKDOWN_SCREEN.en, seconds: 255 }, { timeoutMs: 3_000 }).catch(

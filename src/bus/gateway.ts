@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import { keys } from '../store/keys.js';
 import type { LoggedEvent, UnitStore } from '../store/units.js';
-import { CommandBus } from './commands.js';
+import { CommandBus, type RemoteCommandSender } from './commands.js';
 import type { OpenGuard } from './open-guard.js';
 import type { Driver, DriverContext, DriverTimings } from './driver.js';
 import { UnitIntake, type IncomingMessage } from './intake.js';
@@ -62,10 +62,17 @@ export interface GatewayBusOptions {
   now?: () => number;
   /** rate limits and lockdowns of door opens, passed to the command bus */
   opens?: OpenGuard;
+  /** units are served once their lease is acquired (attach/detach); otherwise every unit from the start */
+  leased?: boolean;
+  /** false when this gateway may no longer act for the unit (its lease lapsed): nothing is published for it */
+  fence?: (unit: string) => boolean;
+  /** doors of units served by another gateway: commands go to their owner through Redis (src/scale/) */
+  remote?: RemoteCommandSender;
 }
 
 /**
- * The gateway's side of MQTT: one client, one driver per unit, messages routed by topic to their unit's driver.
+ * The gateway's side of MQTT: one client, one driver per unit it serves (every unit, or with UNIT_LEASES the units
+ * whose lease it holds: attach/detach), messages routed by topic to their unit's driver.
  * Emits 'event' (LoggedEvent) for every event logged, for live views and the parcel engine.
  */
 export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
@@ -104,50 +111,93 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       counters: o.counters,
       timeoutMs: o.timings.COMMAND_TIMEOUT_MS,
       now,
+      units: o.units.map((u) => u.id),
       ...(o.opens ? { opens: o.opens } : {}),
+      ...(o.remote ? { remote: o.remote } : {}),
     });
-    for (const unit of o.units) {
-      const ctx: DriverContext = {
-        unit,
-        key: unitKey(o.credentials, unit.id),
-        codeKey: o.codeKey,
-        publish: (topic, payload, qos, retain = false) => this.publish(topic, payload, qos, retain),
-        store: o.store,
-        onEvent: (e) => this.emit('event', e),
-        onLateReply: (id, result) =>
-          void this.commands.lateReply(id, result).catch((err: unknown) => o.logger.warn('late reply not recorded', { id, err })),
-        nextDownMsgId: async () =>
-          Number(await (o.redis as Redis & { lgNextMsgId(k: string): Promise<number> }).lgNextMsgId(k.downMsgId(unit.id))),
-        rememberDownMsg: async (m, id) => {
-          await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
-        },
-        lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
-        reserveCommandSlot: async ({ commandId, sensitive, limit, windowMs }) =>
-          Number(
-            await (o.redis as Redis & { lgCommandSlot(k: string, ...a: (string | number)[]): Promise<number> }).lgCommandSlot(
-              k.commandWindow(unit.id),
-              now(),
-              windowMs,
-              limit,
-              sensitive ? 's' : 'o',
-              commandId,
-            ),
+    this.ctxFor = (unit) => ({
+      unit,
+      key: unitKey(o.credentials, unit.id),
+      codeKey: o.codeKey,
+      publish: (topic, payload, qos, retain = false) => {
+        // fencing: a unit whose lease this gateway no longer holds gets nothing more from it
+        if (o.fence && !o.fence(unit.id)) return Promise.reject(new Error(`unit ${unit.id}: not owned by this gateway (lease lost)`));
+        return this.publish(topic, payload, qos, retain);
+      },
+      store: o.store,
+      onEvent: (e) => this.emit('event', e),
+      onLateReply: (id, result) =>
+        void this.commands.lateReply(id, result).catch((err: unknown) => o.logger.warn('late reply not recorded', { id, err })),
+      nextDownMsgId: async () =>
+        Number(await (o.redis as Redis & { lgNextMsgId(k: string): Promise<number> }).lgNextMsgId(k.downMsgId(unit.id))),
+      rememberDownMsg: async (m, id) => {
+        await o.redis.set(k.downMsgMap(unit.id, m), id, 'EX', 3600);
+      },
+      lookupDownMsg: (m) => o.redis.get(k.downMsgMap(unit.id, m)),
+      reserveCommandSlot: async ({ commandId, sensitive, limit, windowMs }) =>
+        Number(
+          await (o.redis as Redis & { lgCommandSlot(k: string, ...a: (string | number)[]): Promise<number> }).lgCommandSlot(
+            k.commandWindow(unit.id),
+            now(),
+            windowMs,
+            limit,
+            sensitive ? 's' : 'o',
+            commandId,
           ),
-        alertStaff: async (alert) => {
-          if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
-          // The same outbox the parcel steps write: the relay hands it to the property's webhook.
-          const notice = { id: alert.id, kind: alert.kind, to: { lang: 'zh', webhook: 'property' }, params: alert.params };
-          await o.redis.xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice));
-        },
-        counters: o.counters,
-        logger: o.logger,
-        now,
-        timings: o.timings,
-      };
-      const driver = createDriver(ctx);
-      this.drivers.set(unit.id, driver);
-      for (const s of driver.subscriptions) this.byTopicPrefix.set(topicPrefix(s.topic), driver);
+        ),
+      alertStaff: async (alert) => {
+        if ((await o.redis.set(k.staffAlert(alert.id), '1', 'EX', 24 * 3600, 'NX')) === null) return;
+        // The same outbox the parcel steps write: the relay hands it to the property's webhook.
+        const notice = { id: alert.id, kind: alert.kind, to: { lang: 'zh', webhook: 'property' }, params: alert.params };
+        await o.redis.xadd(k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice));
+      },
+      counters: o.counters,
+      logger: o.logger,
+      now,
+      timings: o.timings,
+    });
+    if (!o.leased) for (const unit of o.units) this.createDriver(unit);
+  }
+
+  private readonly ctxFor: (unit: UnitProfile) => DriverContext;
+
+  private createDriver(unit: UnitProfile): Driver {
+    const driver = createDriver(this.ctxFor(unit));
+    this.drivers.set(unit.id, driver);
+    for (const s of driver.subscriptions) this.byTopicPrefix.set(topicPrefix(s.topic), driver);
+    return driver;
+  }
+
+  /**
+   * Start serving a unit (its lease was acquired, src/scale/leases.ts): a driver of its own, its topics subscribed,
+   * then the dialect's re-sync (status request, retained snapshot, board poll), since messages the unit sent while
+   * nobody served it went to the previous owner's session.
+   */
+  async attach(unitId: string): Promise<void> {
+    if (this.drivers.has(unitId)) return;
+    const unit = this.o.units.find((u) => u.id === unitId);
+    if (!unit) throw new Error(`unknown unit ${unitId}`);
+    const driver = this.createDriver(unit);
+    driver.start();
+    const client = this.client;
+    if (client?.connected) {
+      await this.subscribe(driver.subscriptions);
+      await driver.brokerConnected();
     }
+  }
+
+  /** Stop serving a unit (lease lost or handed over): unsubscribe, stop its driver (pending commands time out). */
+  async detach(unitId: string): Promise<void> {
+    const driver = this.drivers.get(unitId);
+    if (!driver) return;
+    this.drivers.delete(unitId);
+    for (const s of driver.subscriptions) this.byTopicPrefix.delete(topicPrefix(s.topic));
+    const client = this.client;
+    if (client?.connected) {
+      const share = this.o.shareGroup ? `$share/${this.o.shareGroup}/` : '';
+      await client.unsubscribeAsync(driver.subscriptions.map((s) => share + s.topic)).catch((err: unknown) => this.o.logger.warn('unsubscribe failed', { unit: unitId, err }));
+    }
+    await driver.stop();
   }
 
   get connected(): boolean {
@@ -178,6 +228,12 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     // dedupe drops what was logged. Units take turns; each unit's messages are handled one at a time, in order.
     client.handleMessage = (packet, done) => {
       const driver = this.byTopicPrefix.get(topicPrefix(packet.topic));
+      if (!driver && this.o.leased && this.o.units.some((u) => topicPrefix(packet.topic).endsWith(`/${u.id}`))) {
+        // a unit just handed over (unsubscribed): its new owner re-syncs with the unit
+        log.debug('message for a unit this gateway no longer serves dropped', { topic: packet.topic });
+        done();
+        return;
+      }
       if (!driver) {
         this.o.counters.inc('lg_malformed_total', { unit: 'unknown', dialect: 'unknown' });
         log.warn('message on an unknown topic dropped', { topic: packet.topic });
@@ -228,9 +284,14 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
   }
 
   private async subscribeAll(): Promise<void> {
+    await this.subscribe([...this.drivers.values()].flatMap((d) => d.subscriptions));
+  }
+
+  private async subscribe(list: readonly { topic: string; qos: 0 | 1 }[]): Promise<void> {
+    if (!list.length) return;
     const share = this.o.shareGroup ? `$share/${this.o.shareGroup}/` : '';
     const subs: Record<string, { qos: 0 | 1 }> = {};
-    for (const d of this.drivers.values()) for (const s of d.subscriptions) subs[share + s.topic] = { qos: s.qos };
+    for (const s of list) subs[share + s.topic] = { qos: s.qos };
     const granted = await this.client!.subscribeAsync(subs);
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
     if (refused.length) this.o.logger.error('broker refused subscriptions (check its ACL)', { refused });

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { normalizePhone } from '../notify/phone.js';
 import { DEV_CREDENTIALS_FILE } from './credentials.js';
@@ -178,9 +180,21 @@ export const ConfigSchema = z.object({
   ALERT_DOOR_OPEN_MINUTES: z.coerce.number().positive().max(24 * 60).default(5),
   /** how often the alert engine checks conditions that come from time passing (offline units, open doors) */
   ALERT_CHECK_MS: ms.default(5_000),
+
+  // ---- scale-out: units from a file, several gateways sharing them (src/scale/, docs/scaling.md) ----
+  /** JSON array of unit profiles (src/config/units-file.ts); unset = the three units of devices/units.ts */
+  UNITS_FILE: z.string().min(1).optional(),
+  /** this process among the gateways sharing the units; unset = hostname-pid-random */
+  GATEWAY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, at most 64').optional(),
+  /** on = units are shared with other gateways through per-unit leases in Redis; off = this gateway owns every unit */
+  UNIT_LEASES: bool.default(false),
+  /** a unit's lease lasts this long unless renewed (a dead gateway's units are free after it) */
+  LEASE_TTL_MS: ms.min(1000).max(600_000).default(15_000),
+  /** how often the owner renews its leases, and how often free units are looked for */
+  LEASE_RENEW_MS: ms.min(100).max(300_000).default(5_000),
 });
 
-export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string };
+export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string; GATEWAY_ID: string };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -231,5 +245,29 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       'invalid configuration: MQTT_SHARE_GROUP: shared subscriptions need an external broker (set MQTT_URL, e.g. Mosquitto); the embedded broker has none',
     );
   }
-  return { ...cfg, STAFF_TOKEN: cfg.STAFF_TOKEN, credentialsFile };
+  const GATEWAY_ID = cfg.GATEWAY_ID ?? defaultGatewayId();
+  if (cfg.UNIT_LEASES) scaleOutChecks(cfg, cleaned, GATEWAY_ID);
+  return { ...cfg, STAFF_TOKEN: cfg.STAFF_TOKEN, credentialsFile, GATEWAY_ID };
+}
+
+// ---- scale-out (docs/scaling.md) ----
+/** hostname-pid-random: unique per process */
+function defaultGatewayId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 40) || 'gw';
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** UNIT_LEASES=on: several gateways share one broker and one Redis; each has its own MQTT session. */
+function scaleOutChecks(cfg: z.infer<typeof ConfigSchema>, set: Record<string, string | undefined>, gatewayId: string): void {
+  const problems: string[] = [];
+  if (!cfg.MQTT_URL) problems.push('MQTT_URL: required with UNIT_LEASES=on (the gateways share one broker; the embedded one serves one gateway)');
+  if (!cfg.REDIS_URL) problems.push('REDIS_URL: required with UNIT_LEASES=on (the gateways share one Redis)');
+  if (cfg.MQTT_SHARE_GROUP) problems.push('MQTT_SHARE_GROUP: not with UNIT_LEASES=on (each unit is served by its lease owner alone)');
+  if (cfg.SIMULATORS) problems.push('SIMULATORS: must be off with UNIT_LEASES=on (every gateway would run the same units; run `npm run simulate` once)');
+  if (cfg.LEASE_RENEW_MS * 2 > cfg.LEASE_TTL_MS) {
+    problems.push(`LEASE_RENEW_MS: at most half of LEASE_TTL_MS (got ${cfg.LEASE_RENEW_MS} with LEASE_TTL_MS ${cfg.LEASE_TTL_MS})`);
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  // each gateway its own persistent MQTT session: the default client id would make two gateways take it in turns
+  if (!set.MQTT_CLIENT_ID) cfg.MQTT_CLIENT_ID = `lg-${gatewayId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 }

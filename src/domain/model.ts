@@ -20,6 +20,8 @@ export interface UnitProfile {
   compartments: CompartmentProfile[];
   /** Site position, used to offer the nearest other unit when one is full. */
   location: { lat: number; lng: number };
+  /** compartments within easy reach (for residents who ask for a low one); default devices/units.ts LOW_COMPARTMENTS */
+  low?: number[];
 }
 
 export type FaultKind = 'jammed' | 'sensor';

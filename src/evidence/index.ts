@@ -28,12 +28,18 @@ export class Evidence {
     this.retention = new Retention({ redis: d.redis, prefix: d.prefix, log, checkpoints: this.checkpoints, clock: d.clock, logger: d.logger, retentionDays: d.retentionDays });
   }
 
-  /** Checkpoint every chain that moved, every `checkpointMs`; apply retention every hour. */
-  start(checkpointMs: number): void {
-    const guard = (what: string, fn: () => Promise<unknown>) => () =>
-      void fn().catch((err: unknown) => this.d.logger.error(`evidence: ${what} failed; will try again`, { err }));
-    this.timers.push(setInterval(guard('checkpoint', () => this.checkpoints.takeAll()), checkpointMs));
-    this.timers.push(setInterval(guard('retention', () => this.retention.run()), 3_600_000));
+  /**
+   * Checkpoint every chain that moved, every `checkpointMs`; apply retention every hour. `once` (several gateways,
+   * src/scale/once.ts): whether this gateway is the one to run a job this period.
+   */
+  start(checkpointMs: number, once?: (what: string, periodMs: number) => Promise<boolean>): void {
+    const guard = (what: string, periodMs: number, fn: () => Promise<unknown>) => () =>
+      void (async () => {
+        if (once && !(await once(`evidence-${what}`, periodMs))) return;
+        await fn();
+      })().catch((err: unknown) => this.d.logger.error(`evidence: ${what} failed; will try again`, { err }));
+    this.timers.push(setInterval(guard('checkpoint', checkpointMs, () => this.checkpoints.takeAll()), checkpointMs));
+    this.timers.push(setInterval(guard('retention', 3_600_000, () => this.retention.run()), 3_600_000));
   }
 
   /** A last checkpoint at shutdown, so a tail cut while the gateway is down is caught too. */

@@ -26,8 +26,9 @@ import { cancelIdsSchema, outboxEntrySchema } from './types.js';
  * the stream).
  *
  * The consumer name must be stable across restarts for the PEL replay (default `relay-1`), and one consumer
- * should run per group. Entries are deliberately not taken over from other consumers (XAUTOCLAIM): a stale
- * `notice` claimed after its `cancel` was handled elsewhere would bring a cancelled reminder back.
+ * should run per group. Entries are not taken over from live consumers (XAUTOCLAIM): a stale `notice` claimed
+ * after its `cancel` was handled elsewhere would bring a cancelled reminder back. With several gateways
+ * (`claimDeadAfterMs`), the pending entries of a consumer silent for that long (a dead gateway) are taken over whole.
  */
 export interface OutboxRelayDeps {
   redis: Redis;
@@ -41,6 +42,11 @@ export interface OutboxRelayDeps {
   /** how long one XREADGROUP blocks; stop() interrupts it */
   blockMs?: number;
   batch?: number;
+  /**
+   * several gateways: another consumer of the group silent for this long is dead, and its pending entries are
+   * taken over (in stream order) and handled here. Unset: never (one relay per group, the default).
+   */
+  claimDeadAfterMs?: number;
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
@@ -62,8 +68,11 @@ export class OutboxRelay {
   private running = false;
   private groupReady = false;
   private wake: (() => void) | null = null;
+  private readonly claimDeadAfterMs: number | null;
+  private lastDeadCheck = 0;
 
   constructor(deps: OutboxRelayDeps) {
+    this.claimDeadAfterMs = deps.claimDeadAfterMs ?? null;
     this.redis = deps.redis;
     this.stream = `${deps.keyPrefix}outbox`;
     this.group = deps.group ?? 'notify';
@@ -116,6 +125,10 @@ export class OutboxRelay {
     while (this.running) {
       try {
         await this.ensureGroup();
+        if (this.claimDeadAfterMs !== null && Date.now() - this.lastDeadCheck > this.claimDeadAfterMs / 4) {
+          this.lastDeadCheck = Date.now();
+          if ((await this.claimFromDead(this.claimDeadAfterMs)) > 0) replay = true;
+        }
         if (replay) {
           await this.replayPending();
           replay = false;
@@ -143,6 +156,27 @@ export class OutboxRelay {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
     this.groupReady = true;
+  }
+
+  /**
+   * The pending entries of consumers silent for longer than `idleMs` (a gateway that died), moved to this consumer;
+   * the next replay handles them in stream order. A cancel the dead relay had read is taken over with its notice,
+   * so a claimed notice is followed by its cancel as before. Returns how many entries were taken over.
+   */
+  private async claimFromDead(idleMs: number): Promise<number> {
+    const consumers = (await this.redis.xinfo('CONSUMERS', this.stream, this.group)) as unknown[][];
+    let n = 0;
+    for (const c of consumers) {
+      const f: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < c.length; i += 2) f[String(c[i])] = c[i + 1];
+      if (f.name === this.consumer || Number(f.pending) === 0 || Number(f.idle) < idleMs) continue;
+      const pending = (await this.redis.xpending(this.stream, this.group, '-', '+', 1000, String(f.name))) as [string, string, number, number][];
+      if (!pending.length) continue;
+      await this.redis.xclaim(this.stream, this.group, this.consumer, idleMs, ...pending.map(([id]) => id), 'JUSTID');
+      this.logger.warn('outbox entries of a silent relay taken over', { from: f.name, entries: pending.length });
+      n += pending.length;
+    }
+    return n;
   }
 
   /** Our own PEL from the start, page by page (ID 0 then after the last one seen). */

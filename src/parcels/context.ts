@@ -16,6 +16,11 @@ export interface ParcelPolicy extends NoticePolicy {
   /** keypad events older than this (e.g. replayed after a reconnect) open nothing */
   codeMaxAgeMs: number;
   intentTimeoutMs: number;
+  /**
+   * An open under way for longer than this, whose door has not opened, yields to a new code typed for the same
+   * compartment (the gateway that sent it died with it; several gateways). Default: intentTimeoutMs.
+   */
+  staleOpenMs?: number;
   lockout: { max: number; windowMs: number; lockMs: number };
   /** show the unit's presence code on its screen (also right after a deposit's door closes) */
   presenceCodes?: boolean;

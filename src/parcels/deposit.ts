@@ -166,7 +166,7 @@ export class Deposits {
     const state = await this.d.unitStore.unit(unit.id);
     if (!state) return null;
     const allocated = await this.d.parcels.allocated(unit.id);
-    const order = candidates(state.compartments, allocated, input.size, { preferLow: prefs.lowCompartment, low: LOW_COMPARTMENTS[unit.id] ?? [] });
+    const order = candidates(state.compartments, allocated, input.size, { preferLow: prefs.lowCompartment, low: unit.low ?? LOW_COMPARTMENTS[unit.id] ?? [] });
     for (const no of order) {
       const parcel = { ...base, compartment: no };
       const slot: Slot = { unit: unit.id, compartment: no, phone: input.phone, parcels: [id], codeHash: null, intent: 'deposit', intentAt: now, v: -1 };

@@ -56,10 +56,10 @@ export class Doors {
       if (opts.phone && cur.slot.phone !== opts.phone) throw new ParcelError('wrong_code', 'code and phone do not match');
       parcels = cur.parcels;
       if (cur.slot.intentRef === opts.ref) break;
-      if (!canStart(cur.slot, cur.parcels, intent, opts)) {
+      const now = this.d.clock.now();
+      if (!canStart(cur.slot, cur.parcels, intent, opts) && !this.staleOpen(cur.slot, cur.parcels, intent, now, opts)) {
         throw new ParcelError('busy', intent === 'pickup' ? 'that compartment is being opened already' : 'nothing to take back there');
       }
-      const now = this.d.clock.now();
       const slot: Slot = { ...cur.slot, intent, intentAt: now, intentRef: opts.ref, intentParcel: intent === 'return' ? (opts.parcelId ?? null) : null };
       const ok = await this.d.parcels.commit(unitChain(unit), [], [this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)], this.d.parcels.putSlot(slot));
       if (ok) break;
@@ -103,6 +103,18 @@ export class Doors {
   }
 
   /** Give up an intent whose door never opened (a failed open, or nobody came). Never once the door is open. */
+  /**
+   * An earlier open of this compartment that never came back (its door did not open within staleOpenMs: the gateway
+   * serving the unit died between setting the intent and sending the open): a new one may take its place, as the
+   * sweep would let it after intentTimeoutMs.
+   */
+  private staleOpen(slot: Slot, parcels: Parcel[], intent: Intent, now: number, opts: { courierId?: string; parcelId?: string }): boolean {
+    if (slot.intent === null || slot.intentAt === null || slot.intent !== intent) return false;
+    if (now - slot.intentAt <= (this.d.policy.staleOpenMs ?? this.d.policy.intentTimeoutMs)) return false;
+    if (parcels.some((p) => p.state === 'collecting' || p.state === 'returning')) return false;
+    return canStart({ ...slot, intent: null }, parcels, intent, opts);
+  }
+
   async clearIntent(unit: string, compartment: number, ref?: string): Promise<void> {
     for (let i = 0; i < MAX_RETRIES; i++) {
       const cur = await this.d.parcels.slotWithParcels(unit, compartment);

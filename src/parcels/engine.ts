@@ -51,7 +51,10 @@ export class ParcelEngine {
   private outstanding = 0;
   private readonly acks = new Map<string, string[]>();
   private ackTimer: NodeJS.Timeout | null = null;
-  private readonly streams: string[];
+  private readonly allStreams: string[];
+  /** entries read here and not yet acknowledged: a claim round must not hand them out again */
+  private readonly seen = new Set<string>();
+  private lastClaim = 0;
   private readonly k: Keys;
   private readonly opts: EngineOptions;
 
@@ -72,15 +75,26 @@ export class ParcelEngine {
       presenceCodes: boolean;
       clock: Clock;
       options?: Partial<EngineOptions>;
+      /**
+       * several gateways (src/scale/leases.ts): the units this gateway serves now. Only their input is read here
+       * (their order kept by one reader), and a previous owner's unacknowledged entries are claimed within seconds.
+       */
+      owned?: () => readonly string[];
     },
   ) {
     this.k = keys(d.prefix);
-    this.streams = d.units.map((u) => this.k.events(u.id));
+    this.allStreams = d.units.map((u) => this.k.events(u.id));
     this.opts = { ...DEFAULT_ENGINE, ...d.options };
   }
 
+  /** the input streams this engine reads: every unit's, or those of the units this gateway serves */
+  private get streams(): string[] {
+    const owned = this.d.owned?.();
+    return owned ? owned.map((u) => this.k.events(u)) : this.allStreams;
+  }
+
   async start(): Promise<void> {
-    for (const s of this.streams) {
+    for (const s of this.allStreams) {
       try {
         await this.d.blocking.xgroup('CREATE', s, ENGINE_GROUP, '$', 'MKSTREAM');
       } catch (err) {
@@ -126,6 +140,10 @@ export class ParcelEngine {
         continue;
       }
       try {
+        if (this.d.owned && this.d.clock.now() - this.lastClaim > 2_000) {
+          this.lastClaim = this.d.clock.now();
+          await this.claimAbandoned(3_000);
+        }
         await this.read('>', 1000);
       } catch (err) {
         if (!this.running) break;
@@ -150,7 +168,12 @@ export class ParcelEngine {
   /** Read one batch ('0': this consumer's pending entries after the last id seen; '>': new ones). */
   private lastPending = new Map<string, string>();
   private async read(from: '0' | '>', blockMs: number): Promise<number> {
-    const ids = this.streams.map((s) => (from === '0' ? (this.lastPending.get(s) ?? '0') : '>'));
+    const streams = this.streams;
+    if (!streams.length) {
+      await new Promise((r) => setTimeout(r, Math.min(blockMs, 200)));
+      return 0;
+    }
+    const ids = streams.map((s) => (from === '0' ? (this.lastPending.get(s) ?? '0') : '>'));
     const res = (await this.d.blocking.xreadgroup(
       'GROUP',
       ENGINE_GROUP,
@@ -160,7 +183,7 @@ export class ParcelEngine {
       'BLOCK',
       blockMs,
       'STREAMS',
-      ...this.streams,
+      ...streams,
       ...ids,
     )) as [string, [string, string[] | null][]][] | null;
     let got = 0;
@@ -174,16 +197,16 @@ export class ParcelEngine {
     return got;
   }
 
-  private async claimAbandoned(): Promise<void> {
+  private async claimAbandoned(idleMs = this.opts.claimIdleMs): Promise<void> {
     for (const stream of this.streams) {
       let cursor = '0-0';
       do {
-        const [next, entries] = (await this.d.redis.xautoclaim(stream, ENGINE_GROUP, this.d.consumer, this.opts.claimIdleMs, cursor, 'COUNT', 100)) as [
+        const [next, entries] = (await this.d.redis.xautoclaim(stream, ENGINE_GROUP, this.d.consumer, idleMs, cursor, 'COUNT', 100)) as [
           string,
           [string, string[] | null][],
         ];
         cursor = next;
-        for (const [id, fields] of entries) this.dispatch({ stream, id, fields: fields ?? [] });
+        for (const [id, fields] of entries) if (!this.seen.has(`${stream}|${id}`)) this.dispatch({ stream, id, fields: fields ?? [] });
       } while (cursor !== '0-0' && this.running);
     }
   }
@@ -197,6 +220,7 @@ export class ParcelEngine {
       event = null;
     }
     this.outstanding++;
+    this.seen.add(`${entry.stream}|${entry.id}`);
     const lane =
       event && (event.kind === 'door-opened' || event.kind === 'door-closed')
         ? `${event.unit}|${event.compartment}`
@@ -307,6 +331,7 @@ export class ParcelEngine {
     for (const [stream, ids] of batches) {
       try {
         await this.d.redis.xack(stream, ENGINE_GROUP, ...ids);
+        for (const id of ids) this.seen.delete(`${stream}|${id}`);
       } catch (err) {
         // Not acknowledged: handled again after a restart, which every step tolerates.
         this.d.logger.warn('engine: acknowledgement failed', { stream, n: ids.length, err });
@@ -316,7 +341,7 @@ export class ParcelEngine {
 
   /** Input entries every consumer has acknowledged are evidence elsewhere already: trim them. */
   async housekeeping(): Promise<void> {
-    for (const stream of this.streams) {
+    for (const stream of this.allStreams) {
       try {
         const pending = (await this.d.redis.xpending(stream, ENGINE_GROUP)) as [number, string | null, string | null, unknown];
         let upTo = pending[0] > 0 ? pending[1] : null;
@@ -348,9 +373,10 @@ export class ParcelEngine {
   }
 
   private async showPresenceCodes(): Promise<void> {
-    for (const u of this.d.units) {
-      const state = await this.d.unitStore.unit(u.id).catch(() => null);
-      if (state?.online) void this.d.service.screen.presence(u.id);
+    // several gateways: each shows the codes of the units it serves (one screen text a minute per unit)
+    for (const id of this.d.owned?.() ?? this.d.units.map((u) => u.id)) {
+      const state = await this.d.unitStore.unit(id).catch(() => null);
+      if (state?.online) void this.d.service.screen.presence(id);
     }
   }
 }

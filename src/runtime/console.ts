@@ -58,6 +58,8 @@ export async function startConsoleServices(d: {
     dutyPhones: d.dutyPhones,
     consumer: config.MQTT_CLIENT_ID,
     checkMs: config.ALERT_CHECK_MS,
+    // several gateways: a dead one's pending entries are taken over within seconds, not at the next start
+    ...(config.UNIT_LEASES ? { claimIdleMs: config.LEASE_TTL_MS, claimEveryMs: config.LEASE_RENEW_MS } : {}),
   });
   await alerts.start();
   d.cleanups.push(() => alerts.stop());

@@ -1,13 +1,9 @@
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { UNITS } from '../../devices/units.js';
 import { redisUnitMemory, startSimulators, type SimulatedUnit } from '../../simulators/index.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
-import { GatewayBus } from '../bus/gateway.js';
-import { OpenGuard, openLimits } from '../bus/open-guard.js';
+import type { EmbeddedBroker } from '../broker/embedded.js';
+import type { GatewayBus } from '../bus/gateway.js';
 import { ConfigError, type Config } from '../config/config.js';
+import { loadUnits } from '../config/units-file.js';
 import { loadCredentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -18,7 +14,7 @@ import { Counters } from '../metrics.js';
 import { UnitStore } from '../store/units.js';
 import { ParcelStore } from '../store/parcels.js';
 import { Couriers, Residents } from '../parcels/accounts.js';
-import { ParcelService, type ParcelPolicy } from '../parcels/service.js';
+import { ParcelService } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
 import { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
@@ -42,6 +38,14 @@ import type { AlertEngine } from '../alerts/engine.js';
 import type { AlertStore } from '../alerts/store.js';
 import type { ChangeFeed } from '../store/feed.js';
 import { startConsoleServices } from './console.js';
+import type { UnitLeases } from '../scale/leases.js';
+import { oncePerPeriod } from '../scale/once.js';
+import { serveHttp } from './wiring/http.js';
+import { startLeases, startMqtt } from './wiring/mqtt.js';
+import { notifyConfig, parcelPolicy } from './wiring/policy.js';
+import { connectRedis, quiet } from './wiring/redis.js';
+
+export { parcelPolicy };
 
 export interface RunningGateway {
   url: string;
@@ -68,35 +72,9 @@ export interface RunningGateway {
   alerts: AlertEngine;
   alertStore: AlertStore;
   feed: ChangeFeed;
+  /** UNIT_LEASES=on: the leases of the units this gateway serves (null: it serves every unit) */
+  leases: UnitLeases | null;
   close(): Promise<void>;
-}
-
-export function parcelPolicy(config: Config): ParcelPolicy {
-  return {
-    holdMs: config.HOLD_HOURS * 3600_000,
-    extendMs: config.EXTEND_HOURS * 3600_000,
-    reminderHours: config.REMINDER_HOURS,
-    depositOpenTimeoutMs: config.DEPOSIT_OPEN_TIMEOUT_MS,
-    codeMaxAgeMs: config.CODE_MAX_AGE_MS,
-    intentTimeoutMs: config.INTENT_TIMEOUT_MS,
-    lockout: { max: config.LOCKOUT_ATTEMPTS, windowMs: config.LOCKOUT_WINDOW_MS, lockMs: config.LOCKOUT_MS },
-    presenceCodes: config.PRESENCE_CODES,
-  };
-}
-
-function notifyConfig(config: Config) {
-  const [start, end] = config.QUIET_HOURS === 'off' ? [] : config.QUIET_HOURS.split('-');
-  return {
-    prefix: `${config.REDIS_PREFIX}bull`,
-    timeZone: config.TIME_ZONE,
-    quietHours: start && end ? { start, end } : null,
-    sms: config.SMS_URL ? { url: config.SMS_URL, ...(config.SMS_TOKEN ? { token: config.SMS_TOKEN } : {}), ratePerSecond: config.SMS_RATE_PER_S } : null,
-    propertyWebhook:
-      config.PROPERTY_WEBHOOK_URL && config.PROPERTY_WEBHOOK_SECRET ? { url: config.PROPERTY_WEBHOOK_URL, secret: config.PROPERTY_WEBHOOK_SECRET } : null,
-    webhookRatePerSecond: config.WEBHOOK_RATE_PER_S,
-    attempts: config.NOTIFY_ATTEMPTS,
-    backoffMs: config.NOTIFY_BACKOFF_MS,
-  };
 }
 
 /** Wires the real dependencies once, in start-up order; close() shuts down in reverse. */
@@ -107,7 +85,7 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
-  const units = opts.units ?? UNITS;
+  const units = opts.units ?? loadUnits(config.UNITS_FILE);
   const redisUrl = config.REDIS_URL;
   if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
@@ -129,50 +107,12 @@ export async function startGateway(
     const redis = await connectRedis(redisUrl, logger);
     cleanups.push(async () => redis.quit());
 
-    let broker: EmbeddedBroker | null = null;
-    let mqttUrl = config.MQTT_URL;
-    if (!mqttUrl) {
-      broker = await startEmbeddedBroker({
-        host: config.MQTT_HOST,
-        port: config.MQTT_PORT,
-        credentials,
-        units,
-        logger,
-        counters,
-        limits: {
-          maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
-          gatewayMaxPacketBytes: config.MQTT_GATEWAY_MAX_PACKET_BYTES,
-          connectTimeoutMs: config.MQTT_CONNECT_TIMEOUT_MS,
-          maxInflight: config.MQTT_MAX_INFLIGHT,
-        },
-      });
-      cleanups.push(() => broker!.close());
-      mqttUrl = broker.url;
-      logger.info('embedded MQTT broker listening', { url: mqttUrl });
-    }
-
     // One evidence log per process: UnitStore and ParcelStore append through it (one cached head per chain).
     const evidenceLog = new EvidenceLog(redis, config.REDIS_PREFIX);
     const store = new UnitStore(redis, config.REDIS_PREFIX, units, evidenceLog);
-    // Every door open passes the open guard (rate limits, lockdowns), through the command bus.
-    const opens = new OpenGuard({ redis, prefix: config.REDIS_PREFIX, evidence: evidenceLog, units, limits: openLimits(config), counters, logger, now: () => clock.now() });
-    const bus = new GatewayBus({
-      opens,
-      mqttUrl,
-      clientId: config.MQTT_CLIENT_ID,
-      shareGroup: config.MQTT_SHARE_GROUP,
-      credentials,
-      codeKey: Buffer.from(credentials.gateway.codeKeyHex, 'hex'),
-      units,
-      redis,
-      prefix: config.REDIS_PREFIX,
-      store,
-      logger,
-      counters,
-      timings: config,
-    });
-    cleanups.push(() => bus.stop());
-    await bus.start();
+    const connection = () => quiet(redis.duplicate(), logger);
+    const mqtt = await startMqtt({ config, credentials, units, redis, connection, store, evidenceLog, clock, logger, counters, cleanups });
+    const { bus, broker, mqttUrl, leases } = mqtt;
 
     // ---- parcels and notifications ----
     const codeKey = Buffer.from(credentials.gateway.codeKeyHex, 'hex');
@@ -186,7 +126,8 @@ export async function startGateway(
       logger,
       retentionDays: config.EVIDENCE_RETENTION_DAYS,
     });
-    evidence.start(config.EVIDENCE_CHECKPOINT_S * 1000);
+    // several gateways: one of them checkpoints and trims per period (src/scale/once.ts)
+    evidence.start(config.EVIDENCE_CHECKPOINT_S * 1000, config.UNIT_LEASES ? oncePerPeriod(redis, config.REDIS_PREFIX, config.GATEWAY_ID) : undefined);
     cleanups.push(() => evidence.stop());
     const couriers = new Couriers(redis, parcelStore.k);
     const residents = new Residents(redis, parcelStore.k);
@@ -214,7 +155,16 @@ export async function startGateway(
     notifier.startWorkers();
     cleanups.push(() => notifier.close());
     const relayRedis = quiet(redis.duplicate(), logger);
-    const relay = new OutboxRelay({ redis: relayRedis, keyPrefix: config.REDIS_PREFIX, notifier, logger, counters, consumer: config.MQTT_CLIENT_ID });
+    const relay = new OutboxRelay({
+      redis: relayRedis,
+      keyPrefix: config.REDIS_PREFIX,
+      notifier,
+      logger,
+      counters,
+      consumer: config.MQTT_CLIENT_ID,
+      // several gateways: a dead one's unrelayed notices are taken over (its relay silent for a lease's time)
+      ...(config.UNIT_LEASES ? { claimDeadAfterMs: config.LEASE_TTL_MS + config.LEASE_RENEW_MS } : {}),
+    });
     relay.start();
     cleanups.push(async () => {
       await relay.stop();
@@ -235,12 +185,15 @@ export async function startGateway(
       presenceCodes: config.PRESENCE_CODES,
       clock,
       options: { maxAttempts: config.ENGINE_MAX_ATTEMPTS, backoffMs: config.ENGINE_BACKOFF_MS },
+      ...(leases ? { owned: () => leases.owned() } : {}),
     });
     await engine.start();
     cleanups.push(async () => {
       await engine.stop();
       engineRedis.disconnect();
     });
+    // several gateways: serve this gateway's share of the units from now on
+    await startLeases(leases, cleanups);
 
     setApiTimeZone(config.TIME_ZONE); // API times are ISO 8601 with this zone's offset
     // ---- staff and resident sign-in ----
@@ -296,7 +249,7 @@ export async function startGateway(
     const consoleServices = await startConsoleServices({
       config,
       redis,
-      connection: () => quiet(redis.duplicate(), logger),
+      connection,
       log: evidenceLog,
       store,
       k: parcelStore.k,
@@ -349,17 +302,7 @@ export async function startGateway(
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];
     if (config.SIMULATORS) app.route('/', devRoutes(simulated, { host: config.HOST, staff: staffAuthDeps(staffDeps) }, phones));
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-    await listen(server, config.PORT, config.HOST);
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const port = (server.address() as AddressInfo).port;
-    const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+    const url = await serveHttp(app.fetch, config, cleanups);
 
     let simulators: SimulatedUnit[] = [];
     if (config.SIMULATORS) {
@@ -376,74 +319,9 @@ export async function startGateway(
       simulated.push(...simulators);
     }
     const metricsUrl = metrics.url ?? `${url}/metrics`;
-    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, claims, alerts, alertStore, feed, close };
+    return { url, metricsUrl, mqttUrl, redis, bus, store, counters, broker, simulators, parcels, engine, couriers, residents, notifier, relay, evidence, staff, residentSignIn, claims, alerts, alertStore, feed, leases, close };
   } catch (err) {
     await close();
     throw err;
   }
-}
-
-/** Every connection reports its errors to the log (ioredis prints "Unhandled error event" otherwise). */
-function quiet(r: Redis, logger: Logger): Redis {
-  let last = 0;
-  r.on('error', (err: Error) => {
-    // a Redis outage makes every connection fail every retry: one line per connection per 10 s is enough
-    if (Date.now() - last > 10_000) logger.error('redis connection error', { err });
-    last = Date.now();
-  });
-  return r;
-}
-
-async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000 });
-  let lastError: Error | null = null;
-  redis.on('error', (err: Error) => {
-    lastError = err;
-  });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (err) {
-    redis.disconnect();
-    const why = (lastError ?? (err as Error)).message;
-    throw new ConfigError(`REDIS_URL: cannot reach Redis at ${url} (${why}). Start redis-server or set REDIS_URL.`);
-  }
-  const policy = await evictionPolicy(redis).catch(() => null);
-  if (policy !== 'noeviction') {
-    redis.disconnect();
-    throw new ConfigError(
-      `REDIS_URL: Redis at ${url} has maxmemory-policy ${policy ?? '(unreadable)'}; the gateway keeps parcels, codes and ` +
-        'the event log there and eviction would delete them silently. Set maxmemory-policy noeviction ' +
-        '(redis.conf, or CONFIG SET maxmemory-policy noeviction) and persist with appendonly yes (README, "Redis").',
-    );
-  }
-  if ((await redis.info('persistence').catch(() => '')).includes('aof_enabled:0')) {
-    logger.warn('Redis has no append-only file (appendonly no): a Redis restart loses every write since its last snapshot', { url });
-  }
-  redis.removeAllListeners('error');
-  redis.on('error', (err: Error) => logger.error('redis error', { err }));
-  return redis;
-}
-
-/** maxmemory-policy from INFO (CONFIG is often disabled on managed Redis; INFO is not). */
-async function evictionPolicy(redis: Redis): Promise<string | null> {
-  const info = await redis.info('memory');
-  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new ConfigError(`PORT ${port} on ${host} is already in use. Set PORT to a free port.`)
-          : err,
-      );
-    };
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }
