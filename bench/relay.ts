@@ -60,7 +60,7 @@ for (const u of UNITS) {
   await store.apply({ unit: u.id, at: Date.now(), source: {}, kind: 'presence', online: true });
   await store.reconcile({ unit: u.id, at: Date.now(), source: {}, compartments: u.compartments.map((c) => ({ compartment: c.no, doorOpen: false, occupied: false })) });
 }
-const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF', webhook: { url: 'http://127.0.0.1:9/hook', secret: 'bench-secret' } });
+const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF' });
 
 // Whole lifecycles, in rounds (the compartments are reused once collected); the outbox keeps every entry.
 let phone = 13900000000;
