@@ -4,12 +4,15 @@
  *
  *   npx tsx bench/relay.ts                 # 300 lifecycles' outbox entries (stored, collected, reminders, cancels)
  *   npx tsx bench/relay.ts --parcels 1000
+ *   npx tsx bench/relay.ts --cpu-prof /tmp/relay.cpuprofile   # a CPU profile of the drain alone
  *
  * Real lifecycles through ParcelService (as bench/memory.ts runs them) leave their outbox entries in the stream; then
  * one OutboxRelay.drainOnce() turns them into BullMQ jobs (no workers: sending is not measured here). CPU time is the
  * process's own (process.cpuUsage), so it is less sensitive to a loaded machine than a rate is.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { UNITS } from '../devices/units.js';
@@ -30,7 +33,7 @@ import { ParcelStore } from '../src/store/parcels.js';
 import { UnitStore } from '../src/store/units.js';
 import { TestRedis } from '../test/support/redis.js';
 
-const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' } } });
+const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' } } });
 const N = Number(opt.parcels);
 const PREFIX = 'relay:';
 
@@ -125,11 +128,21 @@ const sent = { commands: 0, pipelined: 0 };
 await Promise.all(notifier.queues().map((q) => q.waitUntilReady()));
 const c0 = await calls();
 const s0 = { ...sent };
+const profiler = opt['cpu-prof'] ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const handled = await relay.drainOnce();
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(opt['cpu-prof']!, JSON.stringify(profile));
+}
 const serverCalls = (await calls()) - c0 - 2;
 const per = (x: number) => (x / handled).toFixed(2);
 console.log(`outbox: ${entries} entries from ${N} lifecycles (per lifecycle: ${[...kinds].map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ')})`);

@@ -249,15 +249,19 @@ export class Notifier {
       if (err) throw err;
       return n === 1;
     });
-    for (const [i, { jobId, channel }] of candidates.entries()) {
-      if (!found[i]) continue;
-      const queue = this.queueByChannel[channel];
-      const state = await queue.getJobState(jobId);
-      if (!PENDING_STATES.has(state)) continue;
-      const removed = await queue.remove(jobId);
-      if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
-      else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
-    }
+    // Each job on its own (the jobs are independent of each other): side by side, not one after another.
+    await Promise.all(
+      candidates
+        .filter((_, i) => found[i])
+        .map(async ({ jobId, channel }) => {
+          const queue = this.queueByChannel[channel];
+          const state = await queue.getJobState(jobId);
+          if (!PENDING_STATES.has(state)) return;
+          const removed = await queue.remove(jobId);
+          if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
+          else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
+        }),
+    );
   }
 
   startWorkers(): void {
