@@ -61,7 +61,7 @@ export class Committer {
     const byId = new Map(before.parcels.map((p) => [p.id, p]));
     for (const p of plan.parcels) {
       if (byId.get(p.id) === p) continue;
-      ops.push(this.d.parcels.putParcel(p), ...this.indexOps(p));
+      ops.push(...this.d.parcels.putParcel(p), ...this.indexOps(p));
     }
     if (plan.slot === null) {
       ops.push(...this.d.parcels.delSlot(slot.unit, slot.compartment));

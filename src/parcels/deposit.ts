@@ -142,7 +142,7 @@ export class Deposits {
         [transitionEntry(unit.id, p.compartment, { parcelId: p.id, from: 'new', to: 'reserved', reason: `deposit by ${courier.id}` }, now, courierActor(courier))],
         [slotCheck, { key: this.k.parcel(id), absent: true }, { key: this.k.tracking(input.carrier, input.trackingNumber), value: trackingWas }],
         [
-          this.d.parcels.putParcel({ ...p, v: -1 }),
+          ...this.d.parcels.putParcel({ ...p, v: -1 }),
           ...this.d.parcels.lifeOps(p, true),
           ['SADD', this.k.phone(p.phone), p.id],
           ['SET', this.k.tracking(p.carrier, p.trackingNumber), p.id],

@@ -3,6 +3,7 @@ import type { Parcel, Slot } from '../domain/parcel.js';
 import type { EvidenceEntry } from '../evidence/entry.js';
 import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
+import { decodeParcel, decodeSlot, parcelFields, readParcels, slotFields } from './records.js';
 import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
@@ -24,21 +25,15 @@ export class ParcelStore {
   }
 
   async parcel(id: string): Promise<Parcel | null> {
-    const j = await this.redis.hget(this.k.parcel(id), 'j');
-    return j ? (JSON.parse(j) as Parcel) : null;
+    return decodeParcel(await this.redis.hgetall(this.k.parcel(id)));
   }
 
   async parcels(ids: readonly string[]): Promise<Parcel[]> {
-    if (!ids.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.k.parcel(id), 'j');
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([, j]) => (j ? (JSON.parse(j as string) as Parcel) : null)).filter((p): p is Parcel => p !== null);
+    return readParcels(this.redis, this.k, ids);
   }
 
   async slot(unit: string, no: number): Promise<Slot | null> {
-    const j = await this.redis.hget(this.k.slot(unit, no), 'j');
-    return j ? (JSON.parse(j) as Slot) : null;
+    return decodeSlot(await this.redis.hgetall(this.k.slot(unit, no)));
   }
 
   /** A slot and its parcels, read together. */
@@ -75,8 +70,9 @@ export class ParcelStore {
     return { key, field: 'v', equals: v === null ? null : String(v) };
   }
 
-  putParcel(p: Parcel): Op {
-    return ['HSET', this.k.parcel(p.id), 'v', p.v + 1, 'j', JSON.stringify({ ...p, v: p.v + 1 }), 'state', p.state];
+  /** Write a parcel (the whole hash: a record of the older encoding is replaced, see records.ts). */
+  putParcel(p: Parcel): Op[] {
+    return [['DEL', this.k.parcel(p.id)], ['HSET', this.k.parcel(p.id), ...parcelFields(p, p.v + 1)]];
   }
 
   /** Live parcels by creation (retention keeps their evidence), ended ones by end time (retention trims them). */
@@ -90,7 +86,8 @@ export class ParcelStore {
   putSlot(s: Slot): Op[] {
     const member = ParcelStore.intentMember(s.unit, s.compartment);
     return [
-      ['HSET', this.k.slot(s.unit, s.compartment), 'v', s.v + 1, 'j', JSON.stringify({ ...s, v: s.v + 1 })],
+      ['DEL', this.k.slot(s.unit, s.compartment)],
+      ['HSET', this.k.slot(s.unit, s.compartment), ...slotFields(s, s.v + 1)],
       s.intent && s.intent !== 'deposit' && s.intentAt !== null ? ['ZADD', this.k.intents, s.intentAt, member] : ['ZREM', this.k.intents, member],
     ];
   }
