@@ -7,6 +7,35 @@ import { decodeParcel, decodeSlot, parcelFields, readParcels, slotFields } from 
 import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
+/**
+ * KEYS[1] the slot; ARGV[1] the parcel key prefix. Returns the slot's hash and each of its parcels' (HGETALL,
+ * flat), either encoding (records.ts): the parcel ids are in field ps, or in the JSON of field j.
+ */
+const SLOT_WITH_PARCELS = `
+local s = redis.call('HGETALL', KEYS[1])
+local out = {s}
+if #s == 0 then return out end
+local h = {}
+for i = 1, #s, 2 do h[s[i]] = s[i + 1] end
+local ids = {}
+if h.j then
+  ids = cjson.decode(h.j).parcels or {}
+elseif h.ps then
+  for id in string.gmatch(h.ps, '%S+') do table.insert(ids, id) end
+end
+for _, id in ipairs(ids) do table.insert(out, redis.call('HGETALL', ARGV[1] .. id)) end
+return out
+`;
+
+type RedisWithReads = Redis & { lgSlotWithParcels(slotKey: string, parcelPrefix: string): Promise<string[][]> };
+
+function flatToHash(flat: string[] | undefined): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (!flat) return h;
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return h;
+}
+
 /** Reads parcels and slots, and writes planned steps atomically (see tx.ts). */
 export class ParcelStore {
   readonly k: Keys;
@@ -19,6 +48,7 @@ export class ParcelStore {
     prefix: string,
     evidence?: EvidenceLog,
   ) {
+    if (!('lgSlotWithParcels' in redis)) redis.defineCommand('lgSlotWithParcels', { numberOfKeys: 1, lua: SLOT_WITH_PARCELS, readOnly: true });
     this.k = keys(prefix);
     this.tx = new Tx(redis);
     this.evidence = evidence ?? new EvidenceLog(redis, prefix);
@@ -36,11 +66,12 @@ export class ParcelStore {
     return decodeSlot(await this.redis.hgetall(this.k.slot(unit, no)));
   }
 
-  /** A slot and its parcels, read together. */
+  /** A slot and its parcels, read together: one round trip (a read-only script). */
   async slotWithParcels(unit: string, no: number): Promise<{ slot: Slot; parcels: Parcel[] } | null> {
-    const slot = await this.slot(unit, no);
+    const [slotFlat, ...parcelFlats] = await (this.redis as RedisWithReads).lgSlotWithParcels(this.k.slot(unit, no), this.k.parcel(''));
+    const slot = decodeSlot(flatToHash(slotFlat));
     if (!slot) return null;
-    return { slot, parcels: await this.parcels(slot.parcels) };
+    return { slot, parcels: parcelFlats.map((f) => decodeParcel(flatToHash(f))).filter((p): p is Parcel => p !== null) };
   }
 
   async allocated(unit: string): Promise<Set<number>> {
