@@ -146,7 +146,7 @@ export class Deposits {
         [
           ...this.d.parcels.putParcel({ ...p, v: -1 }),
           ...this.d.parcels.lifeOps(p, true),
-          ['SADD', this.k.phone(p.phone), p.id],
+          ['ZADD', this.k.phoneLive(p.phone), p.createdAt, p.id],
           ['SET', this.k.tracking(p.carrier, p.trackingNumber), p.id],
           ['ZADD', this.k.reservations, now + this.d.policy.depositOpenTimeoutMs, p.id],
           ...slotOps,

@@ -83,8 +83,13 @@ export class ParcelStore {
     return v === null ? null : Number(v);
   }
 
+  /** Live parcel ids of a phone: the zset, and the set older records went to (one round trip). */
   async liveParcelIds(phone: string): Promise<string[]> {
-    return this.redis.smembers(this.k.phone(phone));
+    const [[, older], [, ids]] = (await this.redis.pipeline().smembers(this.k.phone(phone)).zrange(this.k.phoneLive(phone), 0, -1).exec()) as [
+      [Error | null, string[]],
+      [Error | null, string[]],
+    ];
+    return older.length ? [...new Set([...older, ...ids])] : ids;
   }
 
   async byTracking(carrier: string, tn: string): Promise<string | null> {
