@@ -2,10 +2,11 @@ import type { Redis } from 'ioredis';
 import { ulid } from '../domain/ids.js';
 import type { CommandOp, CommandRecord, CommandResult, KeypadState } from '../domain/model.js';
 import { systemActor, type Actor, type EvidenceEntry } from '../evidence/entry.js';
-import { unitChain } from '../evidence/log.js';
+import { HeadMoved, unitChain } from '../evidence/log.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import { keys, type Keys } from '../store/keys.js';
+import { Tx } from '../store/tx.js';
 import type { UnitStore } from '../store/units.js';
 import type { Driver } from './driver.js';
 import { LOCKDOWN_SCREEN, OpenRefused, type Lockdown, type OpenGuard, type OpenIntent } from './open-guard.js';
@@ -49,6 +50,7 @@ export class CommandBus {
   private readonly k: Keys;
   private readonly inFlight = new Map<string, Promise<CommandRecord>>();
   readonly opens: OpenGuard | null;
+  private readonly tx: Tx;
   /** when each unit's screen last said it is locked down (a refused script must not flood the screen) */
   private readonly lockdownShown = new Map<string, number>();
 
@@ -71,6 +73,7 @@ export class CommandBus {
     },
   ) {
     this.k = keys(deps.prefix);
+    this.tx = new Tx(deps.redis);
     this.opens = deps.opens ?? null;
   }
 
@@ -175,22 +178,20 @@ export class CommandBus {
     const { reason } = opts;
     const actor = opts.actor ?? systemActor('gateway');
     const compartment = record.args.op === 'open' ? record.args.compartment : undefined;
-    const logCommand = (r: CommandRecord) => {
-      const entry: EvidenceEntry = {
-        at: this.now(),
-        kind: 'command',
-        actor,
-        unit: r.unit,
-        commandId: r.id,
-        op: r.op,
-        state: r.state,
-        ...(compartment !== undefined ? { compartment } : {}),
-        ...(opts.parcel ? { parcel: opts.parcel } : {}),
-        ...(r.result ? { result: r.result } : {}),
-        ...(reason ? { reason } : {}),
-      };
-      return this.deps.store.evidence.append(unitChain(r.unit), [entry]);
-    };
+    const entryOf = (r: CommandRecord): EvidenceEntry => ({
+      at: this.now(),
+      kind: 'command',
+      actor,
+      unit: r.unit,
+      commandId: r.id,
+      op: r.op,
+      state: r.state,
+      ...(compartment !== undefined ? { compartment } : {}),
+      ...(opts.parcel ? { parcel: opts.parcel } : {}),
+      ...(r.result ? { result: r.result } : {}),
+      ...(reason ? { reason } : {}),
+    });
+    const logCommand = (r: CommandRecord) => this.deps.store.evidence.append(unitChain(r.unit), [entryOf(r)]);
     // Door and keypad commands are evidence; screen texts and status requests would only bury it.
     const logged = record.args.op === 'open' || record.args.op === 'keypad';
     if (logged) await logCommand(record);
@@ -201,8 +202,8 @@ export class CommandBus {
       this.deps.logger.error('command failed to send', { unit: record.unit, id: record.id, err });
       result = 'timed_out';
     }
-    const done = await this.finish(record, result);
-    if (logged) await logCommand(done);
+    // the result and its evidence entry in one step (one round trip)
+    const done = await this.finish(record, result, logged ? entryOf : undefined);
     if (done.args.op === 'keypad' && result === 'done') {
       await this.deps.store.apply(
         {
@@ -221,14 +222,23 @@ export class CommandBus {
     return done;
   }
 
-  private async finish(record: CommandRecord, result: CommandResult): Promise<CommandRecord> {
+  /** Store the command's result; with `entry`, together with its evidence entry (one atomic step). */
+  private async finish(record: CommandRecord, result: CommandResult, entry?: (done: CommandRecord) => EvidenceEntry): Promise<CommandRecord> {
     const done: CommandRecord = {
       ...record,
       state: result === 'done' ? 'done' : result === 'timed_out' ? 'timed_out' : 'failed',
       result,
       finishedAt: this.now(),
     };
-    await this.deps.redis.set(this.k.command(record.id), JSON.stringify(done), 'EX', recordTtl(record.op));
+    const set = ['SET', this.k.command(record.id), JSON.stringify(done), 'EX', recordTtl(record.op)];
+    if (entry) {
+      await this.deps.store.evidence.within(unitChain(record.unit), [entry(done)], async (spec) => {
+        const r = await this.tx.apply([], [set], spec);
+        return r instanceof HeadMoved ? r : { result: undefined, appended: true };
+      });
+    } else {
+      await this.deps.redis.set(this.k.command(record.id), JSON.stringify(done), 'EX', recordTtl(record.op));
+    }
     this.deps.counters.inc('lg_commands_total', { unit: record.unit, op: record.op, result });
     return done;
   }

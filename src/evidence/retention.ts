@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../domain/clock.js';
-import type { Parcel } from '../domain/parcel.js';
 import type { Logger } from '../log.js';
 import { keys, type Keys } from '../store/keys.js';
 import type { Checkpoints } from './checkpoints.js';
 import type { EvidenceLog } from './log.js';
 import { compareIds } from './timeline.js';
+import { decodeParcel } from '../store/records.js';
 
 /**
  * Keeps ended parcels and their evidence for EVIDENCE_RETENTION_DAYS, then trims them. A chain is cut only before
@@ -50,8 +50,7 @@ export class Retention {
   }
 
   private async dropParcel(id: string): Promise<void> {
-    const raw = await this.d.redis.hget(this.k.parcel(id), 'j');
-    const p = raw ? (JSON.parse(raw) as Parcel) : null;
+    const p = decodeParcel(await this.d.redis.hgetall(this.k.parcel(id)));
     const multi = this.d.redis.multi().del(this.k.parcel(id), this.k.evParcel(id)).zrem(this.k.ended, id);
     if (p) {
       const tracking = this.k.tracking(p.carrier, p.trackingNumber);

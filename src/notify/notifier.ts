@@ -80,6 +80,13 @@ export const SENT_TTL_S = 14 * 24 * 3600;
 /** Failed jobs are kept (failures(), staff can retry them from Bull Board), bounded so Redis cannot fill up. */
 export const KEEP_FAILED_COUNT = 10_000;
 
+/** One job to add: what Queue.add / Queue.addBulk take. */
+interface QueuedJob {
+  name: string;
+  data: NoticeJob;
+  opts: { jobId: string; delay: number };
+}
+
 const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 /** `<noticeId>.<route>`. The notice id is URI-encoded: BullMQ refuses custom ids containing ':'. */
@@ -157,6 +164,42 @@ export class Notifier {
    * quiet hours is delayed to their end. Throws InvalidNoticeError for a notice that can never be sent.
    */
   async enqueue(input: Notice): Promise<void> {
+    for (const j of this.jobsOf(input)) {
+      await this.queueByChannel[j.data.channel].add(j.name, j.data, j.opts);
+      this.logger.debug('notice queued', { jobId: j.opts.jobId, channel: j.data.channel, kind: j.name, delay: j.opts.delay });
+    }
+  }
+
+  /**
+   * enqueue() for many notices at once: one `addBulk` (one round trip) per queue instead of one script call per
+   * job. Same jobs, same ids, same idempotence. Returns, per notice, the InvalidNoticeError that kept it out (the
+   * others are queued all the same), or null.
+   */
+  async enqueueMany(inputs: readonly Notice[]): Promise<(InvalidNoticeError | null)[]> {
+    const out: (InvalidNoticeError | null)[] = [];
+    const byChannel = new Map<ChannelName, QueuedJob[]>();
+    for (const input of inputs) {
+      try {
+        for (const j of this.jobsOf(input)) {
+          const list = byChannel.get(j.data.channel) ?? [];
+          list.push(j);
+          byChannel.set(j.data.channel, list);
+        }
+        out.push(null);
+      } catch (err) {
+        if (!(err instanceof InvalidNoticeError)) throw err;
+        out.push(err);
+      }
+    }
+    await Promise.all([...byChannel].map(([channel, jobs]) => this.queueByChannel[channel].addBulk(jobs)));
+    for (const jobs of byChannel.values()) {
+      for (const j of jobs) this.logger.debug('notice queued', { jobId: j.opts.jobId, channel: j.data.channel, kind: j.name, delay: j.opts.delay });
+    }
+    return out;
+  }
+
+  /** The jobs of a notice, one per route; throws InvalidNoticeError for a notice that can never be sent. */
+  private jobsOf(input: Notice): QueuedJob[] {
     const parsed = noticeSchema.safeParse(input);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -176,13 +219,11 @@ export class Notifier {
     const due = notice.sendAt ?? now;
     const at = notice.quiet ? nextAllowed(due, this.config.timeZone, this.config.quietHours) : due;
     const delay = Math.max(0, at - now);
-    for (const route of routes) {
+    return routes.map((route) => {
       const channel = this.channelFor(route, notice);
       const jobId = jobIdFor(notice.id, route);
-      const data: NoticeJob = { jobId, route, channel, notice };
-      await this.queueByChannel[channel].add(notice.kind, data, { jobId, delay });
-      this.logger.debug('notice queued', { jobId, channel, kind: notice.kind, delay });
-    }
+      return { name: notice.kind, data: { jobId, route, channel, notice }, opts: { jobId, delay } };
+    });
   }
 
   /**
@@ -192,19 +233,35 @@ export class Notifier {
    * (that is how a reminder is moved when a deadline is extended: cancel, then enqueue with the new sendAt).
    */
   async cancel(noticeIds: string[]): Promise<void> {
+    // Which of the candidate jobs (each route's id in each queue) exist at all, in one round trip: most do not
+    // (a reminder is an SMS only, and in one queue), and a job that does not exist is in no pending state.
+    const candidates: { jobId: string; channel: ChannelName }[] = [];
     for (const noticeId of noticeIds) {
       for (const route of ROUTES) {
         const jobId = jobIdFor(noticeId, route);
-        for (const channel of CHANNELS) {
+        for (const channel of CHANNELS) candidates.push({ jobId, channel });
+      }
+    }
+    if (!candidates.length) return;
+    const pipe = this.redis.pipeline();
+    for (const c of candidates) pipe.exists(this.queueByChannel[c.channel].toKey(c.jobId));
+    const found = ((await pipe.exec()) ?? []).map(([err, n]) => {
+      if (err) throw err;
+      return n === 1;
+    });
+    // Each job on its own (the jobs are independent of each other): side by side, not one after another.
+    await Promise.all(
+      candidates
+        .filter((_, i) => found[i])
+        .map(async ({ jobId, channel }) => {
           const queue = this.queueByChannel[channel];
           const state = await queue.getJobState(jobId);
-          if (!PENDING_STATES.has(state)) continue;
+          if (!PENDING_STATES.has(state)) return;
           const removed = await queue.remove(jobId);
           if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
           else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
-        }
-      }
-    }
+        }),
+    );
   }
 
   startWorkers(): void {

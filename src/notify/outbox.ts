@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import { InvalidNoticeError } from './errors.js';
 import type { Notifier } from './notifier.js';
+import type { Notice } from './types.js';
 import { cancelIdsSchema, outboxEntrySchema } from './types.js';
 
 /**
@@ -33,7 +34,7 @@ import { cancelIdsSchema, outboxEntrySchema } from './types.js';
 export interface OutboxRelayDeps {
   redis: Redis;
   keyPrefix: string;
-  notifier: Pick<Notifier, 'enqueue' | 'cancel'>;
+  notifier: Pick<Notifier, 'enqueue' | 'cancel'> & Partial<Pick<Notifier, 'enqueueMany'>>;
   logger: Logger;
   group?: string;
   consumer?: string;
@@ -57,7 +58,7 @@ export class OutboxRelay {
   readonly consumer: string;
   readonly stats = { processed: 0, malformed: 0, errors: 0 };
   private readonly redis: Redis;
-  private readonly notifier: Pick<Notifier, 'enqueue' | 'cancel'>;
+  private readonly notifier: Pick<Notifier, 'enqueue' | 'cancel'> & Partial<Pick<Notifier, 'enqueueMany'>>;
   private readonly logger: Logger;
   private readonly counters: Counters | undefined;
   private readonly deleteAcked: boolean;
@@ -199,50 +200,92 @@ export class OutboxRelay {
     return res?.[0]?.[1] ?? [];
   }
 
+  /**
+   * A batch in stream order. Consecutive notices are queued together (Notifier.enqueueMany: one addBulk per queue);
+   * a cancel first waits for the notices before it, so a notice followed by its cancel still ends cancelled. The
+   * entries handled are acked together (one XACK, one XDEL), also when a later one fails: that one and the rest
+   * stay pending and are replayed in order.
+   */
   private async handleAll(entries: StreamEntry[]): Promise<number> {
-    for (const [id, fields] of entries) {
-      await this.handle(id, fields);
-      await this.ack(id);
-      this.stats.processed++;
+    const done: string[] = [];
+    let notices: { id: string; notice: Notice }[] = [];
+    const flush = async () => {
+      if (!notices.length) return;
+      const batch = notices;
+      notices = [];
+      const errors = await this.enqueueMany(batch.map((n) => n.notice));
+      for (const [i, n] of batch.entries()) {
+        const err = errors[i];
+        if (err) this.malformed(n.id, err.message);
+        done.push(n.id);
+      }
+    };
+    try {
+      for (const [id, fields] of entries) {
+        const item = this.parse(id, fields);
+        if (item.type === 'notice') {
+          notices.push({ id, notice: item.notice });
+          continue;
+        }
+        await flush();
+        if (item.type === 'cancel') await this.notifier.cancel(item.ids);
+        done.push(id);
+      }
+      await flush();
+    } finally {
+      if (done.length) {
+        await this.ack(done);
+        this.stats.processed += done.length;
+      }
     }
     return entries.length;
   }
 
-  private async ack(id: string): Promise<void> {
-    const tx = this.redis.multi().xack(this.stream, this.group, id);
-    if (this.deleteAcked) tx.xdel(this.stream, id);
+  private async enqueueMany(notices: Notice[]): Promise<(Error | null)[]> {
+    if (this.notifier.enqueueMany) return this.notifier.enqueueMany(notices);
+    const out: (Error | null)[] = [];
+    for (const n of notices) {
+      try {
+        await this.notifier.enqueue(n);
+        out.push(null);
+      } catch (err) {
+        if (!(err instanceof InvalidNoticeError)) throw err;
+        out.push(err);
+      }
+    }
+    return out;
+  }
+
+  private async ack(ids: string[]): Promise<void> {
+    const tx = this.redis.multi().xack(this.stream, this.group, ...ids);
+    if (this.deleteAcked) tx.xdel(this.stream, ...ids);
     await tx.exec();
   }
 
-  /** Resolves when the entry is done with (handled or dropped as malformed); throws to leave it pending. */
-  private async handle(id: string, fields: string[] | null): Promise<void> {
-    if (fields === null) return; // deleted from the stream after we read it: nothing left to do
+  /** What an entry asks for; a malformed one (logged and counted here) is done with at once. */
+  private parse(id: string, fields: string[] | null): { type: 'notice'; notice: Notice } | { type: 'cancel'; ids: string[] } | { type: 'none' } {
+    if (fields === null) return { type: 'none' }; // deleted from the stream after we read it: nothing left to do
     const map: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
     const entry = outboxEntrySchema.safeParse(map);
-    if (!entry.success) return this.malformed(id, `unknown entry type ${JSON.stringify(map.type ?? null)} or missing field`);
+    if (!entry.success) {
+      this.malformed(id, `unknown entry type ${JSON.stringify(map.type ?? null)} or missing field`);
+      return { type: 'none' };
+    }
     if (entry.data.type === 'notice') {
-      let notice: unknown;
       try {
-        notice = JSON.parse(entry.data.notice);
+        return { type: 'notice', notice: JSON.parse(entry.data.notice) as Notice };
       } catch {
-        return this.malformed(id, 'notice is not JSON');
+        this.malformed(id, 'notice is not JSON');
+        return { type: 'none' };
       }
-      try {
-        await this.notifier.enqueue(notice as Parameters<Notifier['enqueue']>[0]);
-      } catch (err) {
-        if (err instanceof InvalidNoticeError) return this.malformed(id, err.message);
-        throw err;
-      }
-      return;
     }
-    let ids: string[];
     try {
-      ids = cancelIdsSchema.parse(JSON.parse(entry.data.ids));
+      return { type: 'cancel', ids: cancelIdsSchema.parse(JSON.parse(entry.data.ids)) };
     } catch {
-      return this.malformed(id, 'ids is not a JSON array of notice ids');
+      this.malformed(id, 'ids is not a JSON array of notice ids');
+      return { type: 'none' };
     }
-    await this.notifier.cancel(ids);
   }
 
   private malformed(id: string, reason: string): void {

@@ -61,7 +61,7 @@ export class Committer {
     const byId = new Map(before.parcels.map((p) => [p.id, p]));
     for (const p of plan.parcels) {
       if (byId.get(p.id) === p) continue;
-      ops.push(this.d.parcels.putParcel(p), ...this.indexOps(p));
+      ops.push(...this.d.parcels.putParcel(p), ...this.indexOps(p));
     }
     if (plan.slot === null) {
       ops.push(...this.d.parcels.delSlot(slot.unit, slot.compartment));
@@ -90,7 +90,7 @@ export class Committer {
   indexOps(p: Parcel): Op[] {
     const ops: Op[] = [...this.d.parcels.lifeOps(p, LIVE_STATES.has(p.state))];
     if (!LIVE_STATES.has(p.state)) {
-      ops.push(['SREM', this.k.phone(p.phone), p.id], ['ZREM', this.k.deadlines, p.id], ['ZREM', this.k.reservations, p.id]);
+      ops.push(['SREM', this.k.phone(p.phone), p.id], ['ZREM', this.k.phoneLive(p.phone), p.id], ['ZREM', this.k.deadlines, p.id], ['ZREM', this.k.reservations, p.id]);
       // a signed-in resident's recent parcels: the newest 50 ended ones of the phone
       ops.push(['ZADD', this.k.phoneEnded(p.phone), p.endedAt ?? p.createdAt, p.id], ['ZREMRANGEBYRANK', this.k.phoneEnded(p.phone), 0, -51]);
     } else {

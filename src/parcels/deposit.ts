@@ -2,7 +2,7 @@ import { LOW_COMPARTMENTS } from '../../devices/units.js';
 import { OpenRefused } from '../bus/open-guard.js';
 import { candidates, nearestUnits, sizeRank } from '../domain/allocation.js';
 import { ulid } from '../domain/ids.js';
-import type { Size, UnitProfile } from '../domain/model.js';
+import type { Size, UnitProfile, UnitState } from '../domain/model.js';
 import { COLLECTABLE, LIVE_STATES, canStart, onDepositAbandoned, type Parcel, type Slot } from '../domain/parcel.js';
 import type { Actor } from '../evidence/entry.js';
 import { unitChain } from '../evidence/log.js';
@@ -80,7 +80,7 @@ export class Deposits {
         if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is ${why}`, await this.suggest(unit, input.size));
         continue;
       }
-      const parcel = await this.reserve(unit, courier, input, prefs, existingId);
+      const parcel = await this.reserve(unit, courier, input, prefs, existingId, state);
       // The same deposit asked twice at once: the other request reserved it; answer with that parcel.
       if (parcel === 'tracking-taken') return this.deposit(courier, input);
       if (parcel) return this.openForDeposit(parcel, courier);
@@ -112,6 +112,8 @@ export class Deposits {
     prefs: { lowCompartment: boolean; lang: 'zh' | 'en' },
     /** what the tracking key held when we looked: a concurrent deposit of the same parcel makes the step fail */
     trackingWas: string | null,
+    /** the unit's state, just read by the caller (read again if sharing a compartment was tried first) */
+    fresh: UnitState,
   ): Promise<Parcel | 'tracking-taken' | null> {
     const now = this.d.clock.now();
     const id = `p_${ulid(now).toLowerCase()}`;
@@ -142,9 +144,9 @@ export class Deposits {
         [transitionEntry(unit.id, p.compartment, { parcelId: p.id, from: 'new', to: 'reserved', reason: `deposit by ${courier.id}` }, now, courierActor(courier))],
         [slotCheck, { key: this.k.parcel(id), absent: true }, { key: this.k.tracking(input.carrier, input.trackingNumber), value: trackingWas }],
         [
-          this.d.parcels.putParcel({ ...p, v: -1 }),
+          ...this.d.parcels.putParcel({ ...p, v: -1 }),
           ...this.d.parcels.lifeOps(p, true),
-          ['SADD', this.k.phone(p.phone), p.id],
+          ['ZADD', this.k.phoneLive(p.phone), p.createdAt, p.id],
           ['SET', this.k.tracking(p.carrier, p.trackingNumber), p.id],
           ['ZADD', this.k.reservations, now + this.d.policy.depositOpenTimeoutMs, p.id],
           ...slotOps,
@@ -152,8 +154,10 @@ export class Deposits {
       );
 
     // 1. With the recipient's other parcels, when they fit and the compartment is not in use.
+    let tried = false;
     if (input.shareCompartment !== false) {
       for (const sharedNo of await this.sharedCandidates(unit.id, input.phone, input.size)) {
+        tried = true;
         const cur = await this.d.parcels.slotWithParcels(unit.id, sharedNo);
         if (!cur || cur.slot.phone !== input.phone || !canStart(cur.slot, cur.parcels, 'deposit')) continue;
         const parcel = { ...base, compartment: sharedNo };
@@ -163,7 +167,7 @@ export class Deposits {
       }
     }
     // 2. The smallest free compartment that fits.
-    const state = await this.d.unitStore.unit(unit.id);
+    const state = tried ? await this.d.unitStore.unit(unit.id) : fresh;
     if (!state) return null;
     const allocated = await this.d.parcels.allocated(unit.id);
     const order = candidates(state.compartments, allocated, input.size, { preferLow: prefs.lowCompartment, low: unit.low ?? LOW_COMPARTMENTS[unit.id] ?? [] });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Parcel, Slot } from '../domain/parcel.js';
 import type { Keys } from './keys.js';
+import { decodeSlot, readParcels } from './records.js';
 
 export interface SlotWithParcels {
   slot: Slot;
@@ -23,8 +24,8 @@ export class InventoryReader {
     for (const u of units) pipe.smembers(this.k.slots(u));
     const nos = ((await pipe.exec()) ?? []).map(([, r]) => ((r as string[] | null) ?? []).map(Number));
     const slotPipe = this.redis.pipeline();
-    units.forEach((u, i) => nos[i]!.forEach((no) => slotPipe.hget(this.k.slot(u, no), 'j')));
-    const slotRows = ((await slotPipe.exec()) ?? []).map(([, j]) => (typeof j === 'string' ? (JSON.parse(j) as Slot) : null));
+    units.forEach((u, i) => nos[i]!.forEach((no) => slotPipe.hgetall(this.k.slot(u, no))));
+    const slotRows = ((await slotPipe.exec()) ?? []).map(([, h]) => decodeSlot(h as Record<string, string>));
     const slots = slotRows.filter((s): s is Slot => s !== null);
     const parcels = await this.parcels([...new Set(slots.flatMap((s) => s.parcels))]);
     const byId = new Map(parcels.map((p) => [p.id, p]));
@@ -41,9 +42,6 @@ export class InventoryReader {
   }
 
   async parcels(ids: readonly string[]): Promise<Parcel[]> {
-    if (!ids.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.k.parcel(id), 'j');
-    return ((await pipe.exec()) ?? []).map(([, j]) => (typeof j === 'string' ? (JSON.parse(j) as Parcel) : null)).filter((p): p is Parcel => p !== null);
+    return readParcels(this.redis, this.k, ids);
   }
 }

@@ -26,8 +26,11 @@ export function keys(p: string) {
     slots: (unit: string) => `${p}slots:${unit}`,
     /** keyed hash of a live pickup code -> compartment number; its existence makes codes unique per unit */
     code: (unit: string, hash: string) => `${p}code:${unit}:${hash}`,
-    /** live parcel ids of a phone */
+    /** live parcel ids of a phone: a set, as written before issue 12 (read, and emptied as its parcels end) */
     phone: (phone: string) => `${p}phone:${phone}`,
+    // ---- issue 12 (memory) ----
+    /** live parcel ids of a phone, zset id -> createdAt (listpack-encoded: 120 bytes for one parcel, the set 216) */
+    phoneLive: (phone: string) => `${p}phone-live:${phone}`,
     tracking: (carrier: string, tn: string) => `${p}tracking:${carrier}:${tn}`,
     /** zset parcel id -> deadline (stored parcels) */
     deadlines: `${p}deadlines`,

@@ -3,8 +3,38 @@ import type { Parcel, Slot } from '../domain/parcel.js';
 import type { EvidenceEntry } from '../evidence/entry.js';
 import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
+import { decodeParcel, decodeSlot, parcelFields, readParcels, slotFields } from './records.js';
 import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
+
+/**
+ * KEYS[1] the slot; ARGV[1] the parcel key prefix. Returns the slot's hash and each of its parcels' (HGETALL,
+ * flat), either encoding (records.ts): the parcel ids are in field ps, or in the JSON of field j.
+ */
+const SLOT_WITH_PARCELS = `
+local s = redis.call('HGETALL', KEYS[1])
+local out = {s}
+if #s == 0 then return out end
+local h = {}
+for i = 1, #s, 2 do h[s[i]] = s[i + 1] end
+local ids = {}
+if h.j then
+  ids = cjson.decode(h.j).parcels or {}
+elseif h.ps then
+  for id in string.gmatch(h.ps, '%S+') do table.insert(ids, id) end
+end
+for _, id in ipairs(ids) do table.insert(out, redis.call('HGETALL', ARGV[1] .. id)) end
+return out
+`;
+
+type RedisWithReads = Redis & { lgSlotWithParcels(slotKey: string, parcelPrefix: string): Promise<string[][]> };
+
+function flatToHash(flat: string[] | undefined): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (!flat) return h;
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return h;
+}
 
 /** Reads parcels and slots, and writes planned steps atomically (see tx.ts). */
 export class ParcelStore {
@@ -18,34 +48,30 @@ export class ParcelStore {
     prefix: string,
     evidence?: EvidenceLog,
   ) {
+    if (!('lgSlotWithParcels' in redis)) redis.defineCommand('lgSlotWithParcels', { numberOfKeys: 1, lua: SLOT_WITH_PARCELS, readOnly: true });
     this.k = keys(prefix);
     this.tx = new Tx(redis);
     this.evidence = evidence ?? new EvidenceLog(redis, prefix);
   }
 
   async parcel(id: string): Promise<Parcel | null> {
-    const j = await this.redis.hget(this.k.parcel(id), 'j');
-    return j ? (JSON.parse(j) as Parcel) : null;
+    return decodeParcel(await this.redis.hgetall(this.k.parcel(id)));
   }
 
   async parcels(ids: readonly string[]): Promise<Parcel[]> {
-    if (!ids.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.k.parcel(id), 'j');
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([, j]) => (j ? (JSON.parse(j as string) as Parcel) : null)).filter((p): p is Parcel => p !== null);
+    return readParcels(this.redis, this.k, ids);
   }
 
   async slot(unit: string, no: number): Promise<Slot | null> {
-    const j = await this.redis.hget(this.k.slot(unit, no), 'j');
-    return j ? (JSON.parse(j) as Slot) : null;
+    return decodeSlot(await this.redis.hgetall(this.k.slot(unit, no)));
   }
 
-  /** A slot and its parcels, read together. */
+  /** A slot and its parcels, read together: one round trip (a read-only script). */
   async slotWithParcels(unit: string, no: number): Promise<{ slot: Slot; parcels: Parcel[] } | null> {
-    const slot = await this.slot(unit, no);
+    const [slotFlat, ...parcelFlats] = await (this.redis as RedisWithReads).lgSlotWithParcels(this.k.slot(unit, no), this.k.parcel(''));
+    const slot = decodeSlot(flatToHash(slotFlat));
     if (!slot) return null;
-    return { slot, parcels: await this.parcels(slot.parcels) };
+    return { slot, parcels: parcelFlats.map((f) => decodeParcel(flatToHash(f))).filter((p): p is Parcel => p !== null) };
   }
 
   async allocated(unit: string): Promise<Set<number>> {
@@ -57,8 +83,13 @@ export class ParcelStore {
     return v === null ? null : Number(v);
   }
 
+  /** Live parcel ids of a phone: the zset, and the set older records went to (one round trip). */
   async liveParcelIds(phone: string): Promise<string[]> {
-    return this.redis.smembers(this.k.phone(phone));
+    const [[, older], [, ids]] = (await this.redis.pipeline().smembers(this.k.phone(phone)).zrange(this.k.phoneLive(phone), 0, -1).exec()) as [
+      [Error | null, string[]],
+      [Error | null, string[]],
+    ];
+    return older.length ? [...new Set([...older, ...ids])] : ids;
   }
 
   async byTracking(carrier: string, tn: string): Promise<string | null> {
@@ -75,8 +106,9 @@ export class ParcelStore {
     return { key, field: 'v', equals: v === null ? null : String(v) };
   }
 
-  putParcel(p: Parcel): Op {
-    return ['HSET', this.k.parcel(p.id), 'v', p.v + 1, 'j', JSON.stringify({ ...p, v: p.v + 1 }), 'state', p.state];
+  /** Write a parcel (the whole hash: a record of the older encoding is replaced, see records.ts). */
+  putParcel(p: Parcel): Op[] {
+    return [['DEL', this.k.parcel(p.id)], ['HSET', this.k.parcel(p.id), ...parcelFields(p, p.v + 1)]];
   }
 
   /** Live parcels by creation (retention keeps their evidence), ended ones by end time (retention trims them). */
@@ -90,7 +122,8 @@ export class ParcelStore {
   putSlot(s: Slot): Op[] {
     const member = ParcelStore.intentMember(s.unit, s.compartment);
     return [
-      ['HSET', this.k.slot(s.unit, s.compartment), 'v', s.v + 1, 'j', JSON.stringify({ ...s, v: s.v + 1 })],
+      ['DEL', this.k.slot(s.unit, s.compartment)],
+      ['HSET', this.k.slot(s.unit, s.compartment), ...slotFields(s, s.v + 1)],
       s.intent && s.intent !== 'deposit' && s.intentAt !== null ? ['ZADD', this.k.intents, s.intentAt, member] : ['ZREM', this.k.intents, member],
     ];
   }

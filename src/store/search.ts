@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Parcel } from '../domain/parcel.js';
 import type { Keys } from './keys.js';
 import type { Op } from './tx.js';
+import { decodeParcel } from './records.js';
 
 /** Tracking numbers are matched whatever their case and surrounding blanks. */
 export const trackingKey = (tn: string) => tn.trim().toUpperCase();
@@ -42,12 +43,13 @@ export class ParcelSearch {
     const ids = await this.redis.zrevrange(key, 0, limit - 1);
     if (!ids.length) return [];
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.k.parcel(id), 'j');
+    for (const id of ids) pipe.hgetall(this.k.parcel(id));
     const rows = (await pipe.exec()) ?? [];
     const out: Parcel[] = [];
     const gone: string[] = [];
-    rows.forEach(([, j], i) => {
-      if (typeof j === 'string') out.push(JSON.parse(j) as Parcel);
+    rows.forEach(([, h], i) => {
+      const p = decodeParcel(h as Record<string, string>);
+      if (p) out.push(p);
       else gone.push(ids[i]!);
     });
     if (gone.length) await this.redis.zrem(key, ...gone);
@@ -66,12 +68,13 @@ export class ParcelSearch {
         const ids = await this.redis.zrange(set, start, start + batch - 1);
         if (!ids.length) break;
         const pipe = this.redis.pipeline();
-        for (const id of ids) pipe.hget(this.k.parcel(id), 'j');
+        for (const id of ids) pipe.hgetall(this.k.parcel(id));
         const rows = (await pipe.exec()) ?? [];
         const write = this.redis.pipeline();
-        for (const [, j] of rows) {
-          if (typeof j !== 'string') continue;
-          for (const op of searchOps(this.k, JSON.parse(j) as Parcel)) write.call(String(op[0]), ...op.slice(1).map(String));
+        for (const [, h] of rows) {
+          const p = decodeParcel(h as Record<string, string>);
+          if (!p) continue;
+          for (const op of searchOps(this.k, p)) write.call(String(op[0]), ...op.slice(1).map(String));
           n++;
         }
         await write.exec();

@@ -3,6 +3,7 @@ import { CONSOLE_ROUTES } from '../../src/http/console/index.js';
 import { ConsoleWorld, type Session } from '../support/console.js';
 import { JSON_V1, STAFF, type TestCourier } from '../support/parcels.js';
 import { eventually } from '../support/stack.js';
+import { PARCEL_FIELD } from '../../src/store/records.js';
 
 /** Every console route answers a request without a session by sending it to the login page (the stream: 401). */
 describe('staff console', () => {
@@ -190,8 +191,7 @@ describe('staff console', () => {
     // time passing, without waiting three days: the parcel's deadline is moved into the past
     const redis = w.stack.gw!.redis;
     const key = `${w.stack.config.REDIS_PREFIX}parcel:${parcel.id}`;
-    const p = JSON.parse((await redis.hget(key, 'j'))!);
-    await redis.hset(key, 'j', JSON.stringify({ ...p, deadline: Date.now() - 3_600_000 }));
+    await redis.hset(key, PARCEL_FIELD.deadline, Date.now() - 3_600_000);
     const page = await w.page(staff, '/console/overdue');
     expect(page.text).toContain(`/console/parcels/${parcel.id}`);
     expect(page.text).toContain('超期 over by 1 小时 h');

@@ -157,6 +157,32 @@ describe('outbox relay', () => {
     expect(await smsQueue(n).getJobCounts('waiting')).toEqual({ waiting: 2 });
   });
 
+  it('one batch keeps stream order: a cancel applies to the notices before it, not to one queued again after it', async () => {
+    const { keyPrefix, bullPrefix } = world();
+    const n = notifier(bullPrefix);
+    const counters = new Counters();
+    const r = relay(keyPrefix, n, counters);
+    const later = Date.now() + 60_000;
+    // all written before the relay reads: one XREADGROUP batch
+    await addNotice(keyPrefix, notice('B1'));
+    await addNotice(keyPrefix, notice('B2', { id: 'B2.reminder-24h', kind: 'reminder', sendAt: later }));
+    await addNotice(keyPrefix, notice('B3', { id: 'B3.reminder-24h', kind: 'reminder', sendAt: later }));
+    await addCancel(keyPrefix, ['B2.reminder-24h', 'B3.reminder-24h']);
+    await addNotice(keyPrefix, notice('B4', { params: {} })); // missing template parameters: malformed
+    await addNotice(keyPrefix, notice('B3', { id: 'B3.reminder-24h', kind: 'reminder', sendAt: later })); // moved: queued again
+    await addNotice(keyPrefix, notice('B5'));
+    expect(await r.drainOnce()).toBe(7);
+    const q = smsQueue(n);
+    expect(await q.getJobState('B1.stored.sms')).toBe('waiting');
+    expect(await q.getJobState('B2.reminder-24h.sms')).toBe('unknown');
+    expect(await q.getJobState('B3.reminder-24h.sms')).toBe('delayed');
+    expect(await q.getJobState('B5.stored.sms')).toBe('waiting');
+    expect(r.stats).toMatchObject({ processed: 7, malformed: 1 });
+    expect(counters.get('notify_outbox_malformed_total')).toBe(1);
+    expect(await pendingCount(keyPrefix)).toBe(0);
+    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+  });
+
   it('stops promptly while blocked on the stream', async () => {
     const { keyPrefix, bullPrefix } = world();
     const r = relay(keyPrefix, notifier(bullPrefix));

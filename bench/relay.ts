@@ -1,0 +1,156 @@
+/**
+ * The notification outbox relay alone: entries/s, Node CPU per entry and Redis calls per entry. Prints figures;
+ * never a test.
+ *
+ *   npx tsx bench/relay.ts                 # 300 lifecycles' outbox entries (stored, collected, reminders, cancels)
+ *   npx tsx bench/relay.ts --parcels 1000
+ *   npx tsx bench/relay.ts --cpu-prof /tmp/relay.cpuprofile   # a CPU profile of the drain alone
+ *
+ * Real lifecycles through ParcelService (as bench/memory.ts runs them) leave their outbox entries in the stream; then
+ * one OutboxRelay.drainOnce() turns them into BullMQ jobs (no workers: sending is not measured here). CPU time is the
+ * process's own (process.cpuUsage), so it is less sensitive to a loaded machine than a rate is.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { UNITS } from '../devices/units.js';
+import { CommandBus } from '../src/bus/commands.js';
+import type { Driver } from '../src/bus/driver.js';
+import { parseConfig } from '../src/config/config.js';
+import { codeHash, maskCode } from '../src/domain/codes.js';
+import type { CommandResult } from '../src/domain/model.js';
+import { EvidenceLog } from '../src/evidence/index.js';
+import { silentLogger } from '../src/log.js';
+import { Counters } from '../src/metrics.js';
+import { Notifier } from '../src/notify/notifier.js';
+import { OutboxRelay } from '../src/notify/outbox.js';
+import { Couriers, Residents } from '../src/parcels/accounts.js';
+import { ParcelService } from '../src/parcels/service.js';
+import { parcelPolicy } from '../src/runtime/gateway.js';
+import { ParcelStore } from '../src/store/parcels.js';
+import { UnitStore } from '../src/store/units.js';
+import { TestRedis } from '../test/support/redis.js';
+
+const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' } } });
+const N = Number(opt.parcels);
+const PREFIX = 'relay:';
+
+const server = await new TestRedis().start();
+const redis = new Redis(server.url);
+const counters = new Counters();
+const codeKey = randomBytes(32);
+const log = new EvidenceLog(redis, PREFIX);
+const store = new UnitStore(redis, PREFIX, UNITS, log);
+const parcels = new ParcelStore(redis, PREFIX, log);
+const done = async (): Promise<CommandResult> => 'done';
+const drivers = new Map<string, Driver>(UNITS.map((u) => [u.id, { execute: done } as unknown as Driver]));
+const commands = new CommandBus({ redis, prefix: PREFIX, drivers, store, logger: silentLogger, counters, timeoutMs: 1000 });
+const couriers = new Couriers(redis, parcels.k);
+const service = new ParcelService({
+  parcels,
+  unitStore: store,
+  commands,
+  couriers,
+  residents: new Residents(redis, parcels.k),
+  codeKey,
+  policy: { ...parcelPolicy(parseConfig({})), presenceCodes: false },
+  logger: silentLogger,
+  counters,
+});
+for (const u of UNITS) {
+  await store.apply({ unit: u.id, at: Date.now(), source: {}, kind: 'presence', online: true });
+  await store.reconcile({ unit: u.id, at: Date.now(), source: {}, compartments: u.compartments.map((c) => ({ compartment: c.no, doorOpen: false, occupied: false })) });
+}
+const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF' });
+
+// Whole lifecycles, in rounds (the compartments are reused once collected); the outbox keeps every entry.
+let phone = 13900000000;
+let made = 0;
+while (made < N) {
+  const round: { id: string; unit: string; no: number; code?: string }[] = [];
+  for (const u of UNITS) {
+    for (let i = 0; i < u.compartments.length && made + round.length < N; i++) {
+      const p = await service.deposit(courier, { unit: u.id, size: 'S', trackingNumber: `R${made + round.length}`, carrier: 'SF', phone: String(phone++), shareCompartment: false }).catch(() => null);
+      if (!p) break;
+      round.push({ id: p.id, unit: p.unit, no: p.compartment });
+    }
+  }
+  const from = (await redis.xrevrange(`${PREFIX}outbox`, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0';
+  for (const p of round) {
+    await service.onUnitEvent({ streamId: '0-1', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-opened', compartment: p.no } });
+    await service.onUnitEvent({ streamId: '0-2', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-closed', compartment: p.no, occupied: true } });
+  }
+  const codes = new Map<string, string>();
+  for (const [, f] of await redis.xrange(`${PREFIX}outbox`, `(${from}`, '+')) {
+    const n = JSON.parse(f[3] ?? '{}') as { kind?: string; parcelId?: string; params?: { code?: string } };
+    if (n.kind === 'stored' && n.parcelId && n.params?.code) codes.set(n.parcelId, n.params.code);
+  }
+  for (const [i, p] of round.entries()) {
+    const code = codes.get(p.id)!;
+    await service.onUnitEvent({ streamId: `1-${i}`, event: { unit: p.unit, at: Date.now(), source: {}, kind: 'code-entered', code: maskCode(code), codeHash: codeHash(codeKey, p.unit, code) } });
+    await service.onUnitEvent({ streamId: '0-3', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-opened', compartment: p.no } });
+    await service.onUnitEvent({ streamId: '0-4', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-closed', compartment: p.no, occupied: false } });
+  }
+  made += round.length;
+}
+const entries = await redis.xlen(`${PREFIX}outbox`);
+const kinds = new Map<string, number>();
+for (const [, f] of await redis.xrange(`${PREFIX}outbox`, '-', '+')) {
+  const k = f[1] === 'cancel' ? 'cancel' : `${(JSON.parse(f[3]!) as { kind: string }).kind}`;
+  kinds.set(k, (kinds.get(k) ?? 0) + 1);
+}
+
+const notifier = new Notifier({
+  connection: () => new Redis(server.url, { maxRetriesPerRequest: null }),
+  config: { prefix: `${PREFIX}bull`, timeZone: 'Asia/Shanghai', quietHours: null, sms: { url: 'http://127.0.0.1:9/sms', ratePerSecond: 1000 }, propertyWebhook: null, attempts: 3, backoffMs: 1000 },
+  logger: silentLogger,
+});
+const relay = new OutboxRelay({ redis: redis.duplicate(), keyPrefix: PREFIX, notifier, logger: silentLogger, consumer: 'bench' });
+const calls = async () => {
+  const info = await redis.info('commandstats');
+  let n = 0;
+  for (const m of info.matchAll(/calls=(\d+)/g)) n += Number(m[1]);
+  return n;
+};
+// Every ioredis command this process sends (BullMQ's included): one socket write each unless pipelined.
+const sent = { commands: 0, pipelined: 0 };
+{
+  const proto = Redis.prototype as unknown as { sendCommand: (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) => unknown };
+  const orig = proto.sendCommand;
+  proto.sendCommand = function (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) {
+    sent.commands++;
+    if (stream) sent.pipelined++;
+    return orig.call(this, cmd, stream, node);
+  };
+}
+await Promise.all(notifier.queues().map((q) => q.waitUntilReady()));
+const c0 = await calls();
+const s0 = { ...sent };
+const profiler = opt['cpu-prof'] ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const handled = await relay.drainOnce();
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(opt['cpu-prof']!, JSON.stringify(profile));
+}
+const serverCalls = (await calls()) - c0 - 2;
+const per = (x: number) => (x / handled).toFixed(2);
+console.log(`outbox: ${entries} entries from ${N} lifecycles (per lifecycle: ${[...kinds].map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ')})`);
+console.log(`relay: ${handled} entries in ${ms.toFixed(0)} ms = ${((handled / ms) * 1000).toFixed(0)} entries/s (${((handled / ms) * 1000 * N / entries).toFixed(0)} lifecycles' worth/s)`);
+console.log(`node CPU: ${((cpu.user + cpu.system) / 1000 / handled).toFixed(3)} ms per entry (user ${(cpu.user / 1000 / handled).toFixed(3)}, system ${(cpu.system / 1000 / handled).toFixed(3)}), ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} ms per lifecycle`);
+console.log(`redis: ${per(serverCalls)} server-side calls per entry, ${per(sent.commands - s0.commands)} commands sent per entry (${per(sent.pipelined - s0.pipelined)} of them pipelined)`);
+console.log(`jobs: ${JSON.stringify(Object.fromEntries(await Promise.all(notifier.queues().map(async (q) => [q.name, await q.getJobCountByTypes('waiting', 'delayed')]))))} waiting or delayed`);
+await notifier.close();
+redis.disconnect();
+await server.destroy();
+process.exit(0);
