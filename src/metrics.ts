@@ -46,6 +46,7 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_alerts_cleared_total: { help: 'staff alerts cleared by themselves, their condition over (unit back online, door closed…)', labels: ['kind'] },
   notify_sent_total: { help: 'notifications delivered, by channel', labels: ['channel'] },
   notify_failed_total: { help: 'notifications that failed for good after every retry, by channel', labels: ['channel'] },
+  notify_withdrawn_total: { help: 'reminders not sent at their time because their parcel was no longer waiting', labels: ['channel'] },
   notify_outbox_malformed_total: { help: 'outbox entries that could not be read (dropped)', labels: [] },
   lg_claims_total: { help: 'claim changes, by action (opened: by channel)', labels: ['action', 'channel'] },
   lg_claim_alerts_total: { help: "claim clock alerts sent (each stage of each clock once), by clock and stage", labels: ['clock', 'stage'] },

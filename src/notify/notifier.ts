@@ -60,6 +60,12 @@ export interface NotifierDeps {
   consoleInbox?: (t: ConsoleText) => void;
   /** told of every delivery's outcome (sent, or failed for good): the evidence log keeps it */
   deliveries?: DeliveryRecorder;
+  /**
+   * Asked just before a reminder is sent: is it still wanted (its parcel still waiting)? A collected parcel's
+   * reminder is withdrawn through the outbox (cancel), but a relay running behind can leave the job due first;
+   * this is the last check, so a resident is never reminded of a parcel already taken. Absent: always sent.
+   */
+  stillWanted?: (notice: ParsedNotice) => Promise<boolean>;
 }
 
 /** Where delivery outcomes go (src/evidence/notices.ts records them in the evidence log). */
@@ -106,6 +112,7 @@ export class Notifier {
   private readonly now: () => number;
   private readonly counters: Counters | undefined;
   private readonly deliveries: DeliveryRecorder | undefined;
+  private readonly stillWanted: NotifierDeps['stillWanted'];
   private readonly connection: NotifyConnection;
   private readonly ownClients: Redis[] = [];
   private readonly redis: Redis;
@@ -124,6 +131,7 @@ export class Notifier {
     this.logger = deps.logger.child({ component: 'notify' });
     this.now = deps.now ?? Date.now;
     this.counters = deps.counters;
+    this.stillWanted = deps.stillWanted;
     this.deliveries = deps.deliveries;
     this.connection = deps.connection;
     this.redis = this.client();
@@ -290,7 +298,9 @@ export class Notifier {
           if (parsed.success) void this.recordDelivery(parsed.data, channel, 'failed', err.message);
         } else this.logger.warn('notice attempt failed, will retry', fields);
       });
-      worker.on('completed', () => this.counters?.inc('notify_sent_total', { channel }));
+      worker.on('completed', (_job, ret: { result?: string } | undefined) => {
+        if (ret?.result !== 'withdrawn') this.counters?.inc('notify_sent_total', { channel });
+      });
       this.workers.push(worker);
     }
   }
@@ -311,6 +321,12 @@ export class Notifier {
         this.logger.info('notice deferred to the end of quiet hours', { jobId, delay: at - now });
         throw new DelayedError();
       }
+    }
+
+    if (data.notice.kind === 'reminder' && this.stillWanted && !(await this.stillWanted(data.notice))) {
+      this.logger.info('reminder no longer wanted (its parcel is no longer waiting), not sent', { jobId, channel });
+      this.counters?.inc('notify_withdrawn_total', { channel });
+      return { result: 'withdrawn' };
     }
 
     const sentKey = this.sentKey(data.jobId);

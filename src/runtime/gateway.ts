@@ -150,6 +150,8 @@ export async function startGateway(
       logger,
       counters,
       deliveries: deliveryRecorder(evidenceLog, clock),
+      // a reminder goes only while its parcel waits (a relay behind on its cancel must not remind of a collected one)
+      stillWanted: async (notice) => !notice.parcelId || (await parcelStore.parcel(notice.parcelId))?.state === 'stored',
       ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
     });
     notifier.startWorkers();

@@ -244,6 +244,43 @@ describe('notifier: SMS delivery', () => {
   });
 });
 
+describe('notifier: a reminder whose parcel is no longer waiting', () => {
+  it('is withdrawn at its time, not sent (the cancel through the outbox came too late)', async () => {
+    const asked: string[] = [];
+    const n = new Notifier({
+      connection: () => server.client(),
+      config: {
+        prefix: `${FILE_PREFIX}-${++seq}`,
+        timeZone: TZ,
+        quietHours: null,
+        sms: { url: `${receiver.url}/sms`, token: 'test-token', ratePerSecond: 100 },
+        attempts: 2,
+        backoffMs: 50,
+      },
+      logger: silentLogger,
+      stillWanted: async (notice) => {
+        asked.push(notice.id);
+        return notice.parcelId !== 'GONE';
+      },
+    });
+    open.push(n);
+    n.startWorkers();
+    await n.enqueue(reminder('GONE'));
+    await n.enqueue(reminder('WAITING'));
+    await n.enqueue(stored('GONE'));
+    const q = queue(n, 'sms');
+    const withdrawn = await until('the withdrawn reminder completed', async () => {
+      if ((await q.getJobState('GONE.reminder-24h.sms')) !== 'completed') return false;
+      return q.getJob('GONE.reminder-24h.sms');
+    });
+    expect(withdrawn.returnvalue).toEqual({ result: 'withdrawn' });
+    const reqs = await receiver.waitFor(2);
+    expect(reqs.map((r) => (r.body as { id: string }).id).sort()).toEqual(['GONE.stored.sms', 'WAITING.reminder-24h.sms']);
+    // only reminders are asked about: the stored notice of the same parcel went without asking
+    expect(asked.sort()).toEqual(['GONE.reminder-24h', 'WAITING.reminder-24h']);
+  });
+});
+
 describe('notifier: quiet hours', () => {
   it('delays a reminder due at 23:00 local until 08:00; stored notices go at once', async () => {
     const now = sh('2030-11-26T23:00:00');
