@@ -64,6 +64,8 @@ export interface Findings {
     lost: string[];
     unexpected: string[];
     reissuedCodes: number;
+    /** staff alerts sent to the property webhook (units offline, doors left open: the faults cause them) */
+    staffAlerts: number;
     redeliveredExplained: number;
     duplicates: string[];
   };
@@ -160,10 +162,12 @@ export async function check(o: {
   let redelivered = 0;
   const duplicates: string[] = [];
   let reissued = 0;
+  let alerts = 0;
   const unexpected: string[] = [];
   for (const rec of o.receiver.byKey.values()) {
     if (!expected.has(rec.key)) {
       if (/\.code-/.test(rec.noticeId)) reissued++;
+      else if (rec.noticeId.startsWith('alert.')) alerts++;
       else unexpected.push(`${rec.key} (${rec.path})`);
     }
     for (let i = 1; i < rec.deliveries.length; i++) {
@@ -200,6 +204,7 @@ export async function check(o: {
       lost: lostNotices,
       unexpected,
       reissuedCodes: reissued,
+      staffAlerts: alerts,
       redeliveredExplained: redelivered,
       duplicates,
     },

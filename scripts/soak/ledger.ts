@@ -35,6 +35,8 @@ export interface Life {
   depositAttempts: number;
   openFailed: number;
   codeTypes: number;
+  /** the last refusal or failure the deposit API answered with */
+  lastError?: string;
   startedAt: number;
   endedAt?: number;
 }

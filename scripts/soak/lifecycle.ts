@@ -30,9 +30,15 @@ export interface World {
   log: (msg: string) => void;
 }
 
+interface ApiBody {
+  id?: string;
+  compartment?: number;
+  error?: { code?: string };
+}
+
 const LIVE = new Set(['reserved', 'depositing', 'stored', 'collecting', 'expired', 'returning']);
 
-async function api(w: World, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function api(w: World, method: string, path: string, body?: unknown): Promise<{ status: number; body: ApiBody }> {
   try {
     const res = await fetch(w.gwUrl + path, {
       method,
@@ -42,12 +48,12 @@ async function api(w: World, method: string, path: string, body?: unknown): Prom
     });
     const text = await res.text();
     try {
-      return { status: res.status, body: JSON.parse(text) };
+      return { status: res.status, body: JSON.parse(text) as ApiBody };
     } catch {
-      return { status: res.status, body: text };
+      return { status: res.status, body: {} };
     }
   } catch {
-    return { status: 0, body: null };
+    return { status: 0, body: {} };
   }
 }
 
@@ -130,14 +136,15 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
   for (;;) {
     if (Date.now() > giveUpAt) {
       life.outcome = 'deposit-gave-up';
+      w.log(`lifecycle ${life.i}: gave up depositing at ${unit.id} after ${life.depositAttempts} requests (last: ${life.lastError ?? 'door never opened'})`);
       return;
     }
     life.depositAttempts++;
     const requestedAt = Date.now();
     const res = await api(w, 'POST', '/v1/deposits', { unit: unit.id, size, trackingNumber: life.tracking, carrier: 'SF', phone: life.phone, shareCompartment: false });
     if (res.status === 200 || res.status === 201) {
-      const id = res.body.id as string;
-      const no = res.body.compartment as number;
+      const id = res.body.id!;
+      const no = res.body.compartment!;
       if (t && t.parcelId === id) {
         // the same deposit answered again (a retry): same parcel, same compartment
       } else {
@@ -175,8 +182,9 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
       }
       break;
     }
-    const code = (res.body?.error?.code as string | undefined) ?? '';
+    const code = res.body.error?.code ?? '';
     if (code === 'open_failed') life.openFailed++;
+    life.lastError = `${res.status} ${code}`;
     await retryWait(w, res.status === 0 || res.status >= 500 ? 1000 : 1500);
   }
   // ---- pickup ----

@@ -45,6 +45,10 @@ interface Options {
   fsync: Fsync;
   replayRate: number;
   settleS: number;
+  /** keep starting lifecycles past --lifecycles until every fault kind was injected at least once */
+  everyFault: boolean;
+  /** keep the data directory (Redis AOF, Mosquitto config) for a look afterwards */
+  keep: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -62,6 +66,8 @@ function options(argv: string[]): Options {
       appendfsync: { type: 'string', default: 'everysec' },
       'replay-rate': { type: 'string', default: '0.05' },
       settle: { type: 'string', default: '300' },
+      'every-fault': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -69,7 +75,7 @@ function options(argv: string[]): Options {
   if (values.help) {
     console.log(`usage: npm run soak -- [--lifecycles N | --minutes M] [--seed S] [--concurrency C] [--faults all|none|${FAULT_KINDS.join(',')}]
        [--fault-scale X (gaps between faults ×X)] [--first-within SECONDS] [--out BASE (BASE.md, BASE.json)] [--appendfsync everysec|always]
-       [--replay-rate P] [--settle SECONDS]`);
+       [--replay-rate P] [--settle SECONDS] [--every-fault (go on until each fault kind happened once)] [--keep (keep the data directory)]`);
     process.exit(0);
   }
   const num = (name: string, v: string | undefined, min: number, max: number): number | null => {
@@ -102,6 +108,8 @@ function options(argv: string[]): Options {
     fsync: values.appendfsync,
     replayRate: num('replay-rate', values['replay-rate'], 0, 1)!,
     settleS: num('settle', values.settle, 10, 86_400)!,
+    everyFault: values['every-fault'],
+    keep: values.keep,
   };
 }
 
@@ -156,6 +164,10 @@ async function main(): Promise<number> {
     LOCKOUT_WINDOW_MS: '60000',
     LOCKOUT_MS: '5000',
     EVIDENCE_CHECKPOINT_S: '10',
+    // the replay guard lets a unit take ~62 (compact-v2) signed commands per COMMAND_TTL_S + COMMAND_CLOCK_SKEW_S
+    // (README): short windows, so that many people at once get their doors rather than `busy`
+    COMMAND_TTL_S: '5',
+    COMMAND_CLOCK_SKEW_S: '2',
   });
   let sims: Sims | null = null;
   let client: Redis | null = null;
@@ -180,6 +192,8 @@ async function main(): Promise<number> {
       PROPERTY_WEBHOOK_URL: `${receiver.url}/property`,
       PROPERTY_WEBHOOK_SECRET: 'soak-property-webhook-secret',
     });
+    gateway.logFile = `${o.out}.gateway.log`;
+    writeFileSync(gateway.logFile, '');
     await gateway.start();
     sims = new Sims(mosquitto.url, o.seed);
     await sims.start();
@@ -243,7 +257,8 @@ async function main(): Promise<number> {
     const running = new Set<Promise<unknown>>();
     const faultsSoFar = () => Object.values(injector.counts).reduce((a, b) => a + b, 0);
     const ticker = setInterval(() => progress.show({ done, total: o.lifecycles, running: running.size, faults: faultsSoFar(), phase: stopRequested ? 'stopping' : 'running' }), 500);
-    const more = () => !stopRequested && Date.now() < runUntil && (o.lifecycles === null || started < o.lifecycles);
+    const everyOnce = () => !o.everyFault || o.faults.every((k) => injector.counts[k] > 0);
+    const more = () => !stopRequested && Date.now() < runUntil && (o.lifecycles === null || started < o.lifecycles || !everyOnce());
     while (more() || running.size) {
       while (more() && running.size < o.concurrency) {
         const p = lifecycle(world, started++).finally(() => {
@@ -306,10 +321,10 @@ async function main(): Promise<number> {
       },
       invariants: inv,
       findings,
+      unfinished: ledger.lives.filter((l) => l.outcome !== 'collected'),
       notes,
     };
     const files = writeReport(report, o.out);
-    writeFileSync(`${o.out}.gateway.log`, gateway.output);
     console.log(`soak: ${report.ok ? 'all invariants hold' : 'INVARIANTS BROKEN'}: ${report.lifecycles.total} lifecycles, ${faultsSoFar()} faults, ` +
       `${report.figures.parcelsLost} parcels lost, ${report.figures.duplicates} duplicates, ${report.figures.doubleAssignments} double assignments, ` +
       `chain ${report.figures.chainVerified ? 'verified' : 'BROKEN'}; report in ${files.md} and ${files.json}`);
@@ -327,7 +342,8 @@ async function main(): Promise<number> {
     await receiver.stop();
     await mosquitto.stop();
     await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (o.keep) console.log(`soak: data kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

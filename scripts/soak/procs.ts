@@ -4,7 +4,7 @@
  * port and data directory across restarts, so a restart is the same server coming back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,8 @@ abstract class Killable {
   /** exits nobody asked for (neither kill() nor stop()) */
   exitedByItself = 0;
   onUnexpectedExit: (() => void) | null = null;
+  /** every line of its output goes here too, when set */
+  logFile: string | null = null;
 
   protected abstract command(): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; cwd?: string };
   protected abstract ready(proc: ChildProcess): Promise<boolean>;
@@ -65,6 +67,7 @@ abstract class Killable {
     this.proc = proc;
     const keep = (b: Buffer) => {
       this.output = (this.output + b.toString()).slice(-20_000);
+      if (this.logFile) appendFileSync(this.logFile, b);
     };
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);

@@ -59,6 +59,8 @@ export interface SoakReport {
   };
   invariants: Record<string, boolean>;
   findings: Findings;
+  /** lifecycles that did not end collected, with what they went through */
+  unfinished: unknown[];
   notes: string[];
 }
 
@@ -106,7 +108,7 @@ ${Object.entries(r.invariants).map(([k, ok]) => `- ${ok ? 'ok' : '**BROKEN**'}: 
 |---|---|---|
 ${Object.entries(r.faults).map(([k, n]) => `| ${k} | ${n} | ${FAULT_TEXT[k as FaultKind]} |`).join('\n')}
 
-Receiver answers: ${rows(r.receiver).replace(/\n/g, ', ').replace(/\|/g, '').replace(/\s+/g, ' ').trim()}.
+Receiver answers: ${Object.entries(r.receiver).map(([k, n]) => `${k} ${n}`).join(', ')}.
 Gateway starts: ${r.processes.gatewayStarts}; exited by itself: ${r.processes.gatewayExitedByItself}; failed starts (retried): ${r.processes.startFailures.length}.
 
 ## Lifecycles
@@ -121,7 +123,7 @@ old codes typed again after collection ${f.codeReplays}.
 ## Notices (by Idempotency-Key)
 
 Expected ${f.notices.expected}, delivered ${f.notices.delivered}, lost ${f.notices.lost.length}, unexpected ${f.notices.unexpected.length},
-re-issued codes ${f.notices.reissuedCodes}, repeats after an unanswered delivery or a kill (deduplicated by the key)
+re-issued codes ${f.notices.reissuedCodes}, staff alerts ${f.notices.staffAlerts}, repeats after an unanswered delivery or a kill (deduplicated by the key)
 ${f.notices.redeliveredExplained}, unexplained repeats ${f.notices.duplicates.length}.
 ${list(f.notices.lost)}
 ${list(f.notices.unexpected)}
