@@ -198,6 +198,11 @@ export function onDoor(slot: Slot, parcels: Parcel[], ev: DoorEvent, policy: Pol
     }
     case 'pickup': {
       next = parcels.map((p) => {
+        // Closed empty while a pickup was under way but its opening never reported (frame-485's change reports
+        // travel at QoS 0 and can be lost; the board poll then agrees with the close and infers nothing): the
+        // parcel was there and is gone, so the door did open for the code. Closed occupied without an opening
+        // says nothing (a repeated old close report), so only the empty close counts.
+        if (!occupied && COLLECTABLE.has(p.state)) p = move(p, 'collecting', 'door-opened-unreported', ev.at, t);
         if (p.state !== 'collecting') return p;
         if (!occupied) {
           notices.push({ kind: 'collected', parcelId: p.id });

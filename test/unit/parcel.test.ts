@@ -85,6 +85,21 @@ describe('parcel lifecycle', () => {
     expect(full.slot).not.toBeNull();
   });
 
+  it('pickup whose opening was never reported (lost frame-485 change report), closed empty: collected', () => {
+    // Found by the soak (npm run soak, frame-loss): the code opened the door, the `opened` report was lost, the
+    // resident took the parcel and closed the door; the close came in and the parcel stayed `stored` for good,
+    // its compartment empty (the board poll agreed with the close), no "collected" text.
+    const plan = onDoor(slot(['a'], 'pickup', 'h'), [parcel('a', 'stored', { storedAt: 1, deadline: 72 * H })], { kind: 'closed', occupied: false, at: 30 }, policy, 'h2');
+    expect(plan.parcels[0]).toMatchObject({ state: 'collected', endedAt: 30 });
+    expect(plan.transitions.map((x) => `${x.from}->${x.to}`)).toEqual(['stored->collecting', 'collecting->collected']);
+    expect(plan.notices).toEqual([{ kind: 'collected', parcelId: 'a' }]);
+    expect(plan.slot).toBeNull();
+    // closed occupied without an opening (a repeated old close report): nothing happened to the parcel
+    const still = onDoor(slot(['a'], 'pickup', 'h'), [parcel('a', 'stored')], { kind: 'closed', occupied: true, at: 30 }, policy, 'h2');
+    expect(still.parcels[0]!.state).toBe('stored');
+    expect(still.transitions).toEqual([]);
+  });
+
   it('closed empty with no pickup under way: missing, staff alerted', () => {
     const plan = onDoor(slot(['a'], null, 'h'), [parcel('a', 'stored')], { kind: 'closed', occupied: false, at: 9 }, policy, 'x');
     expect(plan.parcels[0]!.state).toBe('missing');
