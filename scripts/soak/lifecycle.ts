@@ -122,7 +122,10 @@ export async function lifecycle(w: World, i: number): Promise<Life> {
   try {
     await run(w, life, unit, pickSize(w, unit));
   } catch (err) {
-    w.log(`lifecycle ${i}: ${(err as Error).message}`);
+    const t = life.tenancies.at(-1);
+    const opens = t ? w.sims.openings.filter((o) => o.unit === t.unit && o.no === t.no && o.at > Date.now() - 120_000).map((o) => o.at - t.requestedAt) : [];
+    const others = t ? w.ledger.tenancies.filter((x) => x.unit === t.unit && x.no === t.no && x !== t && x.requestedAt > Date.now() - 120_000).map((x) => `${x.parcelId}@${x.requestedAt - t.requestedAt}${x.closedAt ? `/closed@${x.closedAt - t.requestedAt}` : ''}${x.takenAt ? `/taken@${x.takenAt - t.requestedAt}` : ''}`) : [];
+    w.log(`lifecycle ${i}: ${(err as Error).message} [${t?.parcelId} openings at ${opens.join(',')} ms; other tenancies ${others.join(' ')}]`);
     if (life.outcome === 'running') life.outcome = life.physical === 'in' ? 'not-collected' : 'deposit-gave-up';
   }
   life.endedAt = Date.now();
@@ -162,8 +165,9 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
       const opened = await waitOpened(w, unit.id, no, t.requestedAt, w.depositWindowMs + 15_000);
       const now = await parcelState(w, id).catch(() => null);
       if (!opened || now === 'cancelled') {
-        // never opened, or opened after the gateway gave the reservation up: close it empty, ask again
-        if (opened) await w.sims.close(unit.id, no).catch(() => {});
+        // never opened, or opened after the gateway gave the reservation up: close it empty, unless the opening
+        // was for whoever the gateway gave the compartment to since (its reservation is written before its open)
+        if (opened && (await w.redis.exists(`${w.prefix}slot:${unit.id}:${no}`)) === 0) await w.sims.close(unit.id, no).catch(() => {});
         w.ledger.release(t);
         t = null;
         await retryWait(w, 1000);

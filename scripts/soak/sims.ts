@@ -35,6 +35,7 @@ export class Sims extends EventEmitter {
 
   constructor(brokerUrl: string, seed: number) {
     super();
+    this.setMaxListeners(0); // every lifecycle waiting for a door listens
     const file = fileURLToPath(new URL('./sims-child.js', import.meta.url));
     this.child = fork(file, [brokerUrl, String(seed)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: SimResponse) => {
