@@ -135,6 +135,7 @@ export async function lifecycle(w: World, i: number): Promise<Life> {
 async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Size): Promise<void> {
   const giveUpAt = Date.now() + 6 * 60_000;
   let t = null as Tenancy | null;
+  let unanswered: number | null = null;
   // ---- deposit ----
   for (;;) {
     if (Date.now() > giveUpAt) {
@@ -143,8 +144,11 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
       return;
     }
     life.depositAttempts++;
-    const requestedAt = Date.now();
+    // A request whose answer never came (gateway killed, timed out) may have reserved a compartment and opened its
+    // door all the same: the parcel a retry gets back dates from the first of those requests.
+    const requestedAt: number = unanswered ?? Date.now();
     const res = await api(w, 'POST', '/v1/deposits', { unit: unit.id, size, trackingNumber: life.tracking, carrier: 'SF', phone: life.phone, shareCompartment: false });
+    unanswered = res.status === 0 || res.status === 500 ? requestedAt : null;
     if (res.status === 200 || res.status === 201) {
       const id = res.body.id!;
       const no = res.body.compartment!;
