@@ -151,6 +151,13 @@ export function onDoor(slot: Slot, parcels: Parcel[], ev: DoorEvent, policy: Pol
   let next = parcels;
   let nextSlot: Slot = slot;
 
+  // An event older than the storage of a parcel now in the compartment is about an earlier use of it, delivered late
+  // (a unit's buffer replayed after a reconnect, the engine's pending entries replayed after a restart): it changes
+  // nothing now, neither the parcels nor the intent under way. Found by the soak: a door-opened of the previous
+  // parcel's pickup, replayed 4 minutes late, made the next parcel `collecting` while its door stayed shut.
+  const storedSince = Math.max(-Infinity, ...parcels.filter((p) => LIVE_STATES.has(p.state) && p.storedAt !== null).map((p) => p.storedAt!));
+  if (ev.at < storedSince) return { parcels, slot, transitions: [], notices: [], cancelReminders: [], codeOut: null, codeIn: null };
+
   if (ev.kind === 'opened') {
     next = parcels.map((p) => {
       if (slot.intent === 'deposit' && p.state === 'reserved') return move(p, 'depositing', 'door-opened', ev.at, t);

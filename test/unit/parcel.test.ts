@@ -100,6 +100,24 @@ describe('parcel lifecycle', () => {
     expect(still.transitions).toEqual([]);
   });
 
+  it('a door event older than the parcel\'s storage (an earlier use, replayed late) changes nothing', () => {
+    // Found by the soak: the previous parcel's pickup `opened`, replayed minutes late after a restart, made the next
+    // parcel `collecting` while its door stayed shut, and its resident's code could no longer open it.
+    const stored = parcel('a', 'stored', { storedAt: 600_000, deadline: 72 * H });
+    const s = slot(['a'], 'pickup', 'h');
+    for (const ev of [{ kind: 'opened' as const, at: 410_000 }, { kind: 'closed' as const, occupied: false, at: 410_000 }]) {
+      const plan = onDoor(s, [stored], ev, policy, 'h2');
+      expect(plan.parcels).toEqual([stored]);
+      expect(plan.slot).toEqual(s); // the pickup under way keeps its intent
+      expect(plan.transitions).toEqual([]);
+      expect(plan.notices).toEqual([]);
+    }
+    // nor does a late empty close make a parcel missing
+    expect(onDoor(slot(['a'], null, 'h'), [stored], { kind: 'closed', occupied: false, at: 410_000 }, policy, 'h2').transitions).toEqual([]);
+    // the same second as the storage still counts (json-v1 stamps whole seconds)
+    expect(onDoor(s, [stored], { kind: 'opened', at: 600_000 }, policy, 'h2').parcels[0]!.state).toBe('collecting');
+  });
+
   it('closed empty with no pickup under way: missing, staff alerted', () => {
     const plan = onDoor(slot(['a'], null, 'h'), [parcel('a', 'stored')], { kind: 'closed', occupied: false, at: 9 }, policy, 'x');
     expect(plan.parcels[0]!.state).toBe('missing');
