@@ -151,6 +151,13 @@ export function onDoor(slot: Slot, parcels: Parcel[], ev: DoorEvent, policy: Pol
   let next = parcels;
   let nextSlot: Slot = slot;
 
+  // An event older than the storage of a parcel now in the compartment is about an earlier use of it, delivered late
+  // (a unit's buffer replayed after a reconnect, the engine's pending entries replayed after a restart): it changes
+  // nothing now, neither the parcels nor the intent under way. Found by the soak: a door-opened of the previous
+  // parcel's pickup, replayed 4 minutes late, made the next parcel `collecting` while its door stayed shut.
+  const storedSince = Math.max(-Infinity, ...parcels.filter((p) => LIVE_STATES.has(p.state) && p.storedAt !== null).map((p) => p.storedAt!));
+  if (ev.at < storedSince) return { parcels, slot, transitions: [], notices: [], cancelReminders: [], codeOut: null, codeIn: null };
+
   if (ev.kind === 'opened') {
     next = parcels.map((p) => {
       if (slot.intent === 'deposit' && p.state === 'reserved') return move(p, 'depositing', 'door-opened', ev.at, t);
@@ -198,6 +205,11 @@ export function onDoor(slot: Slot, parcels: Parcel[], ev: DoorEvent, policy: Pol
     }
     case 'pickup': {
       next = parcels.map((p) => {
+        // Closed empty while a pickup was under way but its opening never reported (frame-485's change reports
+        // travel at QoS 0 and can be lost; the board poll then agrees with the close and infers nothing): the
+        // parcel was there and is gone, so the door did open for the code. Closed occupied without an opening
+        // says nothing (a repeated old close report), so only the empty close counts.
+        if (!occupied && COLLECTABLE.has(p.state)) p = move(p, 'collecting', 'door-opened-unreported', ev.at, t);
         if (p.state !== 'collecting') return p;
         if (!occupied) {
           notices.push({ kind: 'collected', parcelId: p.id });

@@ -21,6 +21,8 @@ export interface EdgeConsumerDeps {
 }
 
 type Args = Record<string, unknown>;
+/** pause before reading again after a Redis error */
+const RETRY_MS = 500;
 const str = (a: Args, k: string) => a[k] as string;
 
 /**
@@ -120,22 +122,35 @@ export function startEdgeConsumer(d: EdgeConsumerDeps): { stop(): Promise<void> 
   };
 
   const loop = async () => {
-    for (const s of streams) {
-      await reader.xgroup('CREATE', s, GROUP, '0', 'MKSTREAM').catch((err: Error) => {
-        if (!/BUSYGROUP/.test(err.message)) throw err;
-      });
-    }
-    // First what this consumer name left pending (none for a fresh name), then new entries.
+    let groups = false;
+    // First what this consumer name left pending (none for a fresh name), then new entries. A Redis error (a restart,
+    // a failover) is waited out: the loop must outlive it, or the edge's requests would queue unread for good.
     while (!stopped) {
-      await d.redis.set(k.alive, consumer, 'PX', ALIVE_TTL_MS);
-      const res = (await reader.xreadgroup('GROUP', GROUP, consumer, 'COUNT', 32, 'BLOCK', d.blockMs ?? 1000, 'STREAMS', ...streams, ...streams.map(() => '>'))) as
-        | [string, [string, string[]][]][]
-        | null;
-      for (const [stream, entries] of res ?? []) {
-        for (const [entryId, fields] of entries) {
-          const i = fields.indexOf('req');
-          track(handle(stream, entryId, i >= 0 ? fields[i + 1] : undefined));
-        };
+      try {
+        if (!groups) {
+          for (const s of streams) {
+            await reader.xgroup('CREATE', s, GROUP, '0', 'MKSTREAM').catch((err: Error) => {
+              if (!/BUSYGROUP/.test(err.message)) throw err;
+            });
+          }
+          groups = true;
+        }
+        await d.redis.set(k.alive, consumer, 'PX', ALIVE_TTL_MS);
+        const res = (await reader.xreadgroup('GROUP', GROUP, consumer, 'COUNT', 32, 'BLOCK', d.blockMs ?? 1000, 'STREAMS', ...streams, ...streams.map(() => '>'))) as
+          | [string, [string, string[]][]][]
+          | null;
+        for (const [stream, entries] of res ?? []) {
+          for (const [entryId, fields] of entries) {
+            const i = fields.indexOf('req');
+            track(handle(stream, entryId, i >= 0 ? fields[i + 1] : undefined));
+          };
+        }
+      } catch (err) {
+        if (stopped) return;
+        // NOGROUP after a Redis that lost its data: create the groups again
+        groups = false;
+        log.warn('edge consumer: reading the queue failed; retrying', { err });
+        await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
   };

@@ -85,6 +85,39 @@ describe('parcel lifecycle', () => {
     expect(full.slot).not.toBeNull();
   });
 
+  it('pickup whose opening was never reported (lost frame-485 change report), closed empty: collected', () => {
+    // Found by the soak (npm run soak, frame-loss): the code opened the door, the `opened` report was lost, the
+    // resident took the parcel and closed the door; the close came in and the parcel stayed `stored` for good,
+    // its compartment empty (the board poll agreed with the close), no "collected" text.
+    const plan = onDoor(slot(['a'], 'pickup', 'h'), [parcel('a', 'stored', { storedAt: 1, deadline: 72 * H })], { kind: 'closed', occupied: false, at: 30 }, policy, 'h2');
+    expect(plan.parcels[0]).toMatchObject({ state: 'collected', endedAt: 30 });
+    expect(plan.transitions.map((x) => `${x.from}->${x.to}`)).toEqual(['stored->collecting', 'collecting->collected']);
+    expect(plan.notices).toEqual([{ kind: 'collected', parcelId: 'a' }]);
+    expect(plan.slot).toBeNull();
+    // closed occupied without an opening (a repeated old close report): nothing happened to the parcel
+    const still = onDoor(slot(['a'], 'pickup', 'h'), [parcel('a', 'stored')], { kind: 'closed', occupied: true, at: 30 }, policy, 'h2');
+    expect(still.parcels[0]!.state).toBe('stored');
+    expect(still.transitions).toEqual([]);
+  });
+
+  it('a door event older than the parcel\'s storage (an earlier use, replayed late) changes nothing', () => {
+    // Found by the soak: the previous parcel's pickup `opened`, replayed minutes late after a restart, made the next
+    // parcel `collecting` while its door stayed shut, and its resident's code could no longer open it.
+    const stored = parcel('a', 'stored', { storedAt: 600_000, deadline: 72 * H });
+    const s = slot(['a'], 'pickup', 'h');
+    for (const ev of [{ kind: 'opened' as const, at: 410_000 }, { kind: 'closed' as const, occupied: false, at: 410_000 }]) {
+      const plan = onDoor(s, [stored], ev, policy, 'h2');
+      expect(plan.parcels).toEqual([stored]);
+      expect(plan.slot).toEqual(s); // the pickup under way keeps its intent
+      expect(plan.transitions).toEqual([]);
+      expect(plan.notices).toEqual([]);
+    }
+    // nor does a late empty close make a parcel missing
+    expect(onDoor(slot(['a'], null, 'h'), [stored], { kind: 'closed', occupied: false, at: 410_000 }, policy, 'h2').transitions).toEqual([]);
+    // the same second as the storage still counts (json-v1 stamps whole seconds)
+    expect(onDoor(s, [stored], { kind: 'opened', at: 600_000 }, policy, 'h2').parcels[0]!.state).toBe('collecting');
+  });
+
   it('closed empty with no pickup under way: missing, staff alerted', () => {
     const plan = onDoor(slot(['a'], null, 'h'), [parcel('a', 'stored')], { kind: 'closed', occupied: false, at: 9 }, policy, 'x');
     expect(plan.parcels[0]!.state).toBe('missing');
