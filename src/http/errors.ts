@@ -103,6 +103,25 @@ export function describeError(err: unknown): { status: ContentfulStatusCode; cod
   return null;
 }
 
+/** Seconds a caller is asked to wait when the store is unreachable (a Redis restart takes about that). */
+const OUTAGE_RETRY_AFTER_S = 2;
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/**
+ * Is this the store (Redis) being unreachable rather than a fault of ours? ioredis gives up a command after its
+ * retries (MaxRetriesPerRequestError), or fails it on a closed connection; the cause may be wrapped. Recognised by
+ * name, code and message so it holds on both runtimes (Node and workerd).
+ */
+export function isStoreOutage(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'MaxRetriesPerRequestError') return true;
+    if (typeof code === 'string' && OUTAGE_CODES.has(code)) return true;
+    if (/^Connection is closed\.?$|Stream isn't writeable/.test(e.message)) return true;
+  }
+  return false;
+}
+
 export function onError(logger: Logger) {
   return (err: Error, c: Context) => {
     const known = describeError(err);
@@ -110,6 +129,18 @@ export function onError(logger: Logger) {
       const retryAfterS = known.details?.retryAfterS;
       if ((known.code === 'locked_out' || known.code === 'rate_limited') && typeof retryAfterS === 'number') c.header('Retry-After', String(retryAfterS));
       return c.json(errorBody(c, known.code, known.message, known.details), known.status);
+    }
+    if (isStoreOutage(err)) {
+      // Not a bug to hunt: tell the caller to come back. Each write step is atomic, and a deposit retried with its
+      // Idempotency-Key is answered once.
+      logger.warn('store unreachable during a request', { path: c.req.path, err });
+      c.header('Retry-After', String(OUTAGE_RETRY_AFTER_S));
+      return c.json(
+        errorBody(c, 'unavailable', `the gateway cannot reach its store for a moment; retry in ${OUTAGE_RETRY_AFTER_S} s (with the same Idempotency-Key)`, {
+          retryAfterS: OUTAGE_RETRY_AFTER_S,
+        }),
+        503,
+      );
     }
     logger.error('unhandled error in request', { path: c.req.path, err });
     return c.json(errorBody(c, 'internal', 'internal error; the request id helps staff find it in the logs'), 500);
