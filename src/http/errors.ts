@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'consent_refused',
   'locked_out',
   'payload_too_large',
+  'headers_too_large',
+  'bad_request',
   'internal',
   'unavailable',
   'wrong_code',

@@ -1,5 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Stack } from '../support/stack.js';
+
+/** Bytes written to the server as they are; resolves with everything it answered before closing. */
+function rawRequest(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let got = '';
+    socket.on('data', (d) => (got += d.toString()));
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
 
 const STAFF = { authorization: 'Bearer dev-staff-token-not-for-production' };
 
@@ -67,6 +80,14 @@ describe('HTTP API surface', () => {
     const badQuery = await stack.staffGet('/v1/units/LSN-0001/events?limit=0');
     expect(badQuery.status).toBe(400);
     expect(badQuery.body.error.message).toMatch(/^limit:/);
+
+    // refused by Node's HTTP parser before the app: still the envelope
+    const hugeHeaders = await stack.get('/v1/pickups', { headers: { 'x-pad': 'x'.repeat(20_000) } });
+    expect(hugeHeaders.status).toBe(431);
+    expect(hugeHeaders.body.error).toMatchObject({ code: 'headers_too_large', requestId: expect.any(String) });
+    const garbled = await rawRequest(stack.gw!.url, 'NOT A REQUEST\r\n\r\n');
+    expect(garbled).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbled.slice(garbled.indexOf('\r\n\r\n') + 4)).error.code).toBe('bad_request');
   });
 
   it('keeps staff routes and Bull Board behind the staff token', async () => {

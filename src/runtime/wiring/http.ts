@@ -1,7 +1,10 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ConfigError, type Config } from '../../config/config.js';
+import type { ErrorBody } from '../../http/errors.js';
 
 /** The API on PORT; returns its URL. Closing is pushed to `cleanups`. */
 export async function serveHttp(
@@ -10,6 +13,7 @@ export async function serveHttp(
   cleanups: (() => Promise<unknown>)[],
 ): Promise<string> {
   const server = createAdaptorServer({ fetch }) as Server;
+  server.on('clientError', answerClientError);
   await listen(server, config.PORT, config.HOST);
   cleanups.push(
     () =>
@@ -37,4 +41,29 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * A request Node's HTTP parser refuses before the app sees it (headers over Node's 16 KiB limit, a malformed request
+ * line, a request that never finished) is answered in the API's error envelope too, not with Node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, body]: [number, string, ErrorBody] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', envelope('headers_too_large', 'the request line and headers are larger than 16 KiB')]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', envelope('bad_request', 'the request did not arrive in time')]
+        : [400, 'Bad Request', envelope('bad_request', 'not a well-formed HTTP request')];
+  const json = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+  );
+}
+
+function envelope(code: 'headers_too_large' | 'bad_request', message: string): ErrorBody {
+  return { error: { code, message, requestId: randomUUID() } };
 }
