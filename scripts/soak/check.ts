@@ -9,6 +9,7 @@ import type { Parcel } from '../../src/domain/parcel.js';
 import { Evidence, EvidenceLog } from '../../src/evidence/index.js';
 import { silentLogger } from '../../src/log.js';
 import { jobIdFor } from '../../src/notify/notifier.js';
+import { decodeParcel } from '../../src/store/records.js';
 import type { Ledger } from './ledger.js';
 import type { Receiver } from './receiver.js';
 import type { Opening, Sims } from './sims.js';
@@ -22,8 +23,12 @@ export async function allParcels(redis: Redis, prefix: string): Promise<Parcel[]
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}parcel:*`, 'COUNT', 1000);
     cursor = next;
     if (!keys.length) continue;
-    const js = await redis.pipeline(keys.map((k) => ['hget', k, 'j'])).exec();
-    for (const [err, j] of js ?? []) if (!err && typeof j === 'string') out.push(JSON.parse(j) as Parcel);
+    // read as the gateway reads them (src/store/records.ts: either encoding), never by a field name of our own
+    const hs = await redis.pipeline(keys.map((k) => ['hgetall', k])).exec();
+    for (const [err, h] of hs ?? []) {
+      const p = err ? null : decodeParcel(h as Record<string, string>);
+      if (p) out.push(p);
+    }
   } while (cursor !== '0');
   return out;
 }
