@@ -30,6 +30,7 @@ const { values: opt } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     fleet: { type: 'string' },
     'fleet-seconds': { type: 'string', default: '60' },
+    'gateway-heap-mb': { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     help: { type: 'boolean', default: false },
   },
@@ -37,7 +38,7 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`npm run bench -- [--concurrency 32] [--seconds 60] [--warmup 5] [--units 3] [--autopilot-ms 20]
   [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results] [--cpu-prof]
-npm run bench -- --fleet 1000 [--fleet-seconds 60]`);
+npm run bench -- --fleet 1000 [--fleet-seconds 60] [--gateway-heap-mb 128]`);
   process.exit(0);
 }
 const num = (name: keyof typeof opt, min = 0): number => {
@@ -76,7 +77,13 @@ const m = machine();
 console.error(`machine: ${m.cpus}, ${m.memory}, node ${m.node}, redis-server ${m.redis}; uptime: ${m.uptime}`);
 
 if (opt.fleet !== undefined) {
-  const r = await runFleet({ units: num('fleet', 1), seconds: num('fleet-seconds', 5), machine: m, logFile: join(outDir, `${stamp}-fleet.gateway.log`) });
+  const r = await runFleet({
+    units: num('fleet', 1),
+    seconds: num('fleet-seconds', 5),
+    machine: m,
+    logFile: join(outDir, `${stamp}-fleet.gateway.log`),
+    ...(opt['gateway-heap-mb'] !== undefined ? { heapMb: num('gateway-heap-mb', 16) } : {}),
+  });
   writeFileSync(join(outDir, `${stamp}-fleet.json`), JSON.stringify(r.json, null, 2));
   writeFileSync(join(outDir, `${stamp}-fleet.md`), r.markdown);
   console.log(r.markdown);

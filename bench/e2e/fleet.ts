@@ -16,11 +16,18 @@ import { benchUnits, writeUnitFiles } from './units.js';
 
 const HEARTBEAT_MS = 10_000;
 
-export async function runFleet(o: { units: number; seconds: number; machine: { cpus: string; memory: string; node: string; uptime: string }; logFile: string }): Promise<{ ok: boolean; json: unknown; markdown: string }> {
+export async function runFleet(o: {
+  units: number;
+  seconds: number;
+  machine: { cpus: string; memory: string; node: string; uptime: string };
+  logFile: string;
+  /** the gateway's V8 old-space cap (`--max-old-space-size`); unset: Node's default, which lets garbage pile up */
+  heapMb?: number;
+}): Promise<{ ok: boolean; json: unknown; markdown: string }> {
   const units = benchUnits(o.units);
   const files = writeUnitFiles(units);
   const redis = await startRedis();
-  const gw = await startGateway(await gatewayEnv({ redisUrl: redis.url, ...files }), o.logFile);
+  const gw = await startGateway(await gatewayEnv({ redisUrl: redis.url, ...files }), o.logFile, o.heapMb ? [`--max-old-space-size=${o.heapMb}`] : []);
   const progress = new Progress();
   let sims: Sims | null = null;
   try {
@@ -79,6 +86,7 @@ export async function runFleet(o: { units: number; seconds: number; machine: { c
       `| heartbeats flow | ${stale.length === 0 ? 'yes' : 'NO'}: ${stale.length} of ${heard.length} compact-v2 and frame-485 units not heard from within ${(HEARTBEAT_MS * 2) / 1000} s at the end of ${o.seconds} s (json-v1 units send no heartbeat messages: their MQTT keep-alive keeps them online) |`,
       `| gateway RSS | **${mb(peak).toFixed(0)} MB peak** (target ≤ 300 MB): ${mb(rssIdle).toFixed(0)} MB before the units, ${mb(rssConnected).toFixed(0)} MB connected, ${mb(rssEnd).toFixed(0)} MB at the end (JS heap used ${mb(heapEnd).toFixed(0)} MB) |`,
       `| gateway CPU, idle fleet | ${cpuPct.toFixed(1)} % of a core (heartbeats, status polls, sweeps) |`,
+      `| gateway heap cap | ${o.heapMb ? `\`--max-old-space-size=${o.heapMb}\`` : "Node's default"} |`,
       `| verdict | ${ok ? '**ok**' : '**NOT ok**'} |`,
       '',
     ].join('\n');
