@@ -8,6 +8,7 @@ import { systemClock } from '../../src/domain/clock.js';
 import type { Parcel } from '../../src/domain/parcel.js';
 import { Evidence, EvidenceLog } from '../../src/evidence/index.js';
 import { silentLogger } from '../../src/log.js';
+import { decodeParcel } from '../../src/store/records.js';
 import { jobIdFor } from '../../src/notify/notifier.js';
 import { attributeOpenings } from './doors.js';
 import type { Ledger } from './ledger.js';
@@ -23,8 +24,12 @@ export async function allParcels(redis: Redis, prefix: string): Promise<Parcel[]
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}parcel:*`, 'COUNT', 1000);
     cursor = next;
     if (!keys.length) continue;
-    const js = await redis.pipeline(keys.map((k) => ['hget', k, 'j'])).exec();
-    for (const [err, j] of js ?? []) if (!err && typeof j === 'string') out.push(JSON.parse(j) as Parcel);
+    // the store's own decoding: one field an attribute since issue 12, a JSON `j` field before
+    const hs = await redis.pipeline(keys.map((k) => ['hgetall', k])).exec();
+    for (const [err, h] of hs ?? []) {
+      const p = err ? null : decodeParcel(h as Record<string, string>);
+      if (p) out.push(p);
+    }
   } while (cursor !== '0');
   return out;
 }
