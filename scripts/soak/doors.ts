@@ -27,6 +27,13 @@ function endOf(t: Tenancy): number {
   return t.takenAt ?? t.closedAt ?? t.requestedAt;
 }
 
+/** For looking into a finding: the use's times and its openings' (ms from its request), and the previous use's. */
+function timeline(t: Tenancy, xs: readonly Opening[], prev: Tenancy | undefined): string {
+  const rel = (x: number | undefined) => (x === undefined ? '-' : `${x - t.requestedAt > 0 ? '+' : ''}${x - t.requestedAt}`);
+  const use = (u: Tenancy) => `requested ${new Date(u.requestedAt).toISOString()} (${rel(u.requestedAt)}), closed ${rel(u.closedAt)}, taken ${rel(u.takenAt)}`;
+  return `(openings at ${xs.map((x) => rel(x.at)).join(', ')} ms; this use ${use(t)}${prev ? `; previous use ${prev.parcelId} ${use(prev)}` : ''})`;
+}
+
 export function attributeOpenings(tenancies: readonly Tenancy[], openings: readonly Opening[]): DoorFindings {
   const out: DoorFindings = { deposit: [], pickup: [], afterCollection: [], unexplained: [] };
   const uses = new Map<string, Tenancy[]>();
@@ -53,7 +60,7 @@ export function attributeOpenings(tenancies: readonly Tenancy[], openings: reado
       const dep = own.filter((x) => t.closedAt === undefined || x.at <= t.closedAt);
       const pick = own.filter((x) => t.closedAt !== undefined && x.at > t.closedAt && (t.takenAt === undefined || x.at <= t.takenAt));
       const after = own.filter((x) => t.takenAt !== undefined && x.at > t.takenAt);
-      if (dep.length > 1) out.deposit.push(`${key} ${t.parcelId}: ${dep.length} openings for one deposit`);
+      if (dep.length > 1) out.deposit.push(`${key} ${t.parcelId}: ${dep.length} openings for one deposit ${timeline(t, dep, tens[i - 1])}`);
       if (pick.length > 1) out.pickup.push(`${key} ${t.parcelId}: ${pick.length} openings for one code`);
       if (after.length) out.afterCollection.push(`${key} ${t.parcelId}: opened ${after.length}× after collection${t.replayAt ? ' (old code typed again)' : ''}`);
     });
