@@ -8,11 +8,12 @@ import { systemClock } from '../../src/domain/clock.js';
 import type { Parcel } from '../../src/domain/parcel.js';
 import { Evidence, EvidenceLog } from '../../src/evidence/index.js';
 import { silentLogger } from '../../src/log.js';
-import { jobIdFor } from '../../src/notify/notifier.js';
 import { decodeParcel } from '../../src/store/records.js';
+import { jobIdFor } from '../../src/notify/notifier.js';
+import { attributeOpenings } from './doors.js';
 import type { Ledger } from './ledger.js';
 import type { Receiver } from './receiver.js';
-import type { Opening, Sims } from './sims.js';
+import type { Sims } from './sims.js';
 
 const LIVE = new Set(['reserved', 'depositing', 'stored', 'collecting', 'expired', 'returning']);
 
@@ -23,7 +24,7 @@ export async function allParcels(redis: Redis, prefix: string): Promise<Parcel[]
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}parcel:*`, 'COUNT', 1000);
     cursor = next;
     if (!keys.length) continue;
-    // read as the gateway reads them (src/store/records.ts: either encoding), never by a field name of our own
+    // the store's own decoding: one field an attribute since issue 12, a JSON `j` field before
     const hs = await redis.pipeline(keys.map((k) => ['hgetall', k])).exec();
     for (const [err, h] of hs ?? []) {
       const p = err ? null : decodeParcel(h as Record<string, string>);
@@ -138,27 +139,8 @@ export async function check(o: {
     ...[...live].filter(([, ids]) => ids.length > 1).map(([k, ids]) => `${k}: live together ${ids.join(', ')}`),
   ];
 
-  // ---- door openings, attributed to the compartment's tenancies ----
-  const opened = { deposit: [] as string[], pickup: [] as string[], afterCollection: [] as string[], unexplained: [] as string[] };
-  const byDoor = new Map<string, Opening[]>();
-  for (const x of o.sims.openings) byDoor.set(`${x.unit}:${x.no}`, [...(byDoor.get(`${x.unit}:${x.no}`) ?? []), x]);
-  const tenByDoor = new Map<string, typeof ledger.tenancies>();
-  for (const t of ledger.tenancies) tenByDoor.set(`${t.unit}:${t.no}`, [...(tenByDoor.get(`${t.unit}:${t.no}`) ?? []), t]);
-  for (const [key, opens] of byDoor) {
-    const tens = (tenByDoor.get(key) ?? []).sort((a, b) => a.requestedAt - b.requestedAt);
-    const claimed = new Set<Opening>();
-    for (const t of tens) {
-      const end = t.endedAt ?? Infinity;
-      const dep = opens.filter((x) => x.at >= t.requestedAt - 5 && x.at <= (t.closedAt ?? end));
-      const pick = t.closedAt ? opens.filter((x) => x.at > t.closedAt! && x.at <= (t.takenAt ?? end)) : [];
-      const after = t.takenAt ? opens.filter((x) => x.at > t.takenAt! && x.at < end) : [];
-      for (const x of [...dep, ...pick, ...after]) claimed.add(x);
-      if (dep.length > 1) opened.deposit.push(`${key} ${t.parcelId}: ${dep.length} openings for one deposit`);
-      if (pick.length > 1) opened.pickup.push(`${key} ${t.parcelId}: ${pick.length} openings for one code`);
-      if (after.length) opened.afterCollection.push(`${key} ${t.parcelId}: opened ${after.length}× after collection${t.replayAt ? ' (old code typed again)' : ''}`);
-    }
-    for (const x of opens) if (!claimed.has(x)) opened.unexplained.push(`${key} at ${new Date(x.at).toISOString()}`);
-  }
+  // ---- door openings, each attributed to one compartment use (doors.ts) ----
+  const opened = attributeOpenings(ledger.tenancies, o.sims.openings);
 
   // ---- notices, counted by Idempotency-Key ----
   const expected = new Set(parcels.flatMap(expectedKeys));
