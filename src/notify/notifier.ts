@@ -7,7 +7,6 @@ import { ConsoleChannel, type ConsoleText } from './channels/console.js';
 import { SmsChannel } from './channels/sms.js';
 import { WebhookChannel } from './channels/webhook.js';
 import { InvalidNoticeError, PermanentError } from './errors.js';
-import { maskPhone } from './phone.js';
 import { nextAllowed } from './quiet.js';
 import { renderText } from './templates.js';
 import {
@@ -26,6 +25,8 @@ import {
 } from './types.js';
 
 export type { NotifyConfig } from './types.js';
+export { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
+import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
 import type { NotifyConfig } from './types.js';
 
 /**
@@ -73,19 +74,6 @@ export interface DeliveryRecorder {
   record(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void>;
 }
 
-export const QUEUE_NAMES: Record<ChannelName, string> = {
-  sms: 'notify-sms',
-  webhook: 'notify-webhook',
-  console: 'notify-console',
-};
-
-/** Completed jobs (with the pickup code scrubbed) are kept a week for Bull Board and support questions. */
-export const KEEP_COMPLETED_S = 7 * 24 * 3600;
-/** The sent marker must outlive the completed job it backs up. */
-export const SENT_TTL_S = 14 * 24 * 3600;
-/** Failed jobs are kept (failures(), staff can retry them from Bull Board), bounded so Redis cannot fill up. */
-export const KEEP_FAILED_COUNT = 10_000;
-
 /** One job to add: what Queue.add / Queue.addBulk take. */
 interface QueuedJob {
   name: string;
@@ -94,17 +82,6 @@ interface QueuedJob {
 }
 
 const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
-
-/** `<noticeId>.<route>`. The notice id is URI-encoded: BullMQ refuses custom ids containing ':'. */
-export function jobIdFor(noticeId: string, route: Route): string {
-  return `${encodeURIComponent(noticeId)}.${route}`;
-}
-
-/** BullMQ rate limiter from a rate: 10/s → 10 per 1000 ms; 0.5/s → 1 per 2000 ms. */
-export function limiterFor(ratePerSecond: number): { max: number; duration: number } {
-  const max = Math.max(1, Math.floor(ratePerSecond));
-  return { max, duration: Math.round((max * 1000) / ratePerSecond) };
-}
 
 export class Notifier {
   readonly config: ParsedNotifyConfig;
@@ -411,12 +388,4 @@ export class Notifier {
     // ioredis' RedisOptions and BullMQ's structural copy of it differ in details irrelevant here.
     return typeof this.connection === 'function' ? this.client() : ({ ...this.connection } as ConnectionOptions);
   }
-}
-
-/** Who a delivery went to, safe to show: masked phone, 'property' or 'courier:<id>'. */
-export function describeRecipient(job: NoticeJob): string {
-  const to = job.notice.to;
-  if (job.route === 'sms') return maskPhone(to.sms);
-  if (to.webhook === 'property') return 'property';
-  return to.webhook ? `courier:${to.webhook.courierId}` : '';
 }

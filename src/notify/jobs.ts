@@ -1,0 +1,36 @@
+import { maskPhone } from './phone.js';
+import type { ChannelName, NoticeJob, Route } from './types.js';
+
+/** Names, ids and limits of the notification jobs: what the notifier, the outbox relay and the checks share. */
+
+export const QUEUE_NAMES: Record<ChannelName, string> = {
+  sms: 'notify-sms',
+  webhook: 'notify-webhook',
+  console: 'notify-console',
+};
+
+/** Completed jobs (with the pickup code scrubbed) are kept a week for Bull Board and support questions. */
+export const KEEP_COMPLETED_S = 7 * 24 * 3600;
+/** The sent marker must outlive the completed job it backs up. */
+export const SENT_TTL_S = 14 * 24 * 3600;
+/** Failed jobs are kept (failures(), staff can retry them from Bull Board), bounded so Redis cannot fill up. */
+export const KEEP_FAILED_COUNT = 10_000;
+
+/** `<noticeId>.<route>`. The notice id is URI-encoded: BullMQ refuses custom ids containing ':'. */
+export function jobIdFor(noticeId: string, route: Route): string {
+  return `${encodeURIComponent(noticeId)}.${route}`;
+}
+
+/** BullMQ rate limiter from a rate: 10/s → 10 per 1000 ms; 0.5/s → 1 per 2000 ms. */
+export function limiterFor(ratePerSecond: number): { max: number; duration: number } {
+  const max = Math.max(1, Math.floor(ratePerSecond));
+  return { max, duration: Math.round((max * 1000) / ratePerSecond) };
+}
+
+/** Who a delivery went to, safe to show: masked phone, 'property' or 'courier:<id>'. */
+export function describeRecipient(job: NoticeJob): string {
+  const to = job.notice.to;
+  if (job.route === 'sms') return maskPhone(to.sms);
+  if (to.webhook === 'property') return 'property';
+  return to.webhook ? `courier:${to.webhook.courierId}` : '';
+}
