@@ -1,4 +1,4 @@
-import type { CommandResult, UnitProfile } from '../src/domain/model.js';
+import type { CommandResult, FaultKind, UnitProfile } from '../src/domain/model.js';
 import type { Logger } from '../src/log.js';
 import type { UnitMemory } from './memory.js';
 
@@ -94,3 +94,14 @@ export interface CommandInfo {
   /** frame-485: false when the addressed board is silent and did not answer. */
   answered?: boolean;
 }
+
+/** A compartment as the unit's sensors see it. */
+export interface DoorState {
+  open: boolean;
+  occupied: boolean;
+  fault: FaultKind | null;
+}
+
+export type BootReason = 'power_on' | 'reboot';
+/** What releasing a lock did. */
+export type Release = 'opened' | 'already_open' | 'jammed';

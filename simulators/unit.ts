@@ -4,21 +4,13 @@
  * The dialect classes (json-v1.ts, compact-v2.ts, frame-485.ts) add the wire protocol.
  */
 import { EventEmitter } from 'node:events';
-import type { AlarmKind, FaultKind, UnitProfile } from '../src/domain/model.js';
+import type { AlarmKind, UnitProfile } from '../src/domain/model.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { seededRandom, sleep } from './common.js';
 import { MqttLink, type LinkConfig } from './link.js';
-import { NO_FAULTS, type CommandInfo, type Faults, type SimOptions, type SimSnapshot } from './types.js';
+import { NO_FAULTS, type BootReason, type CommandInfo, type DoorState, type Faults, type Release, type SimOptions, type SimSnapshot } from './types.js';
 
-export interface DoorState {
-  open: boolean;
-  occupied: boolean;
-  fault: FaultKind | null;
-}
-
-export type BootReason = 'power_on' | 'reboot';
-/** What releasing a lock did. */
-export type Release = 'opened' | 'already_open' | 'jammed';
+export type { BootReason, DoorState, Release } from './types.js';
 
 const DEFAULT_RECONNECT_MS = 2_000;
 const DEFAULT_DOOR_LEFT_OPEN_MS = 120_000;
