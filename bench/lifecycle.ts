@@ -27,13 +27,12 @@
  * `off` leaves the outbox entries in the stream. Redis is a redis-server of the bench's own
  * (test/support/redis.ts) with appendfsync set by --fsync (default everysec; the tests run with always).
  */
-import type { EvidenceEntry } from '../src/evidence/entry.js';
 import { systemClock } from '../src/domain/clock.js';
 import { EvidenceLog } from '../src/evidence/log.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { UNITS } from '../devices/units.js';
@@ -42,7 +41,7 @@ import type { Driver } from '../src/bus/driver.js';
 import { parseConfig } from '../src/config/config.js';
 import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
 import { codeHash, maskCode } from '../src/domain/codes.js';
-import type { CommandOp, CommandRecord, CompartmentProfile, Size, UnitEvent, UnitProfile } from '../src/domain/model.js';
+import type { CommandOp, CommandRecord, UnitEvent, UnitProfile } from '../src/domain/model.js';
 import type { Parcel } from '../src/domain/parcel.js';
 import { silentLogger } from '../src/log.js';
 import { createLogger } from '../src/runtime/logger.js';
@@ -52,12 +51,9 @@ import { Couriers, Residents } from '../src/parcels/accounts.js';
 import { ParcelEngine } from '../src/parcels/engine.js';
 import { ParcelService } from '../src/parcels/service.js';
 import { parcelPolicy, startGateway } from '../src/runtime/gateway.js';
-import type { Op, Check } from '../src/store/tx.js';
-import { ParcelStore } from '../src/store/parcels.js';
 import { UnitStore, type LoggedEvent } from '../src/store/units.js';
 import { startSimulators } from '../simulators/index.js';
 import { TestReceiver } from '../test/support/receiver.js';
-import { TestRedis } from '../test/support/redis.js';
 
 
 const { values: opt } = parseArgs({
@@ -95,80 +91,7 @@ const PREFIX = 'lg:';
 
 import { countOutboxWith, print, snapshot, Stats, summarize, type Mode, type Report, type Step } from './inproc/report.js';
 
-/** Child processes to end if the bench dies half way (TestRedis.stop() and kill() signal synchronously). */
-const onExit: (() => void)[] = [];
-process.on('exit', () => onExit.forEach((fn) => fn()));
-
-async function startRedis(): Promise<{ server: TestRedis; admin: Redis }> {
-  const server = await new TestRedis().start();
-  onExit.push(() => void server.stop());
-  const admin = server.client();
-  await admin.config('SET', 'appendfsync', FSYNC);
-  return { server, admin };
-}
-
-/** Synthetic units: `n` json-v1-shaped profiles with `per` compartments (half S, 30% M, 15% L, the rest XL). */
-function syntheticUnits(n: number, per: number): UnitProfile[] {
-  const sizeOf = (i: number): Size => (i < per * 0.5 ? 'S' : i < per * 0.8 ? 'M' : i < per * 0.95 ? 'L' : 'XL');
-  return Array.from({ length: n }, (_, u) => ({
-    id: `BENCH-${String(u).padStart(4, '0')}`,
-    site: `bench-${u}`,
-    siteName: { zh: `测试${u}`, en: `Bench ${u}` },
-    dialect: 'json-v1' as const,
-    compartments: Array.from({ length: per }, (_, i): CompartmentProfile => ({ no: i + 1, size: sizeOf(i) })),
-    location: { lat: 31.39 + u * 1e-4, lng: 120.97 },
-  }));
-}
-
-/** An SMS provider stand-in in a child process (out of the measured process): answers every POST with 200. */
-async function startStubProvider(): Promise<{ url: string; stop(): void }> {
-  const code = `require('http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'application/json' }); s.end('{"ok":true}'); }); })
-    .listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  onExit.push(() => void child.kill('SIGTERM'));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
-  });
-  return { url: `http://127.0.0.1:${port}`, stop: () => void child.kill('SIGTERM') };
-}
-
-/** Captures the plaintext code of each `stored` notice as it is written (the bench plays the resident reading the SMS). */
-class CodeSpyStore extends ParcelStore {
-  readonly codes = new Map<string, string>();
-  outboxEntries = 0;
-  override async commit(chain: string, entries: EvidenceEntry[], checks: Check[], ops: Op[]): Promise<boolean> {
-    const res = await super.commit(chain, entries, checks, ops);
-    if (res) {
-      for (const op of ops) {
-        if (op[0] === 'XADD' && op[1] === this.k.outbox) this.outboxEntries++;
-        if (op[0] !== 'XADD' || op[1] !== this.k.outbox || op[5] !== 'notice') continue;
-        const n = JSON.parse(String(op[6])) as { kind: string; parcelId?: string; params: { code?: string } };
-        if (n.kind === 'stored' && n.parcelId && n.params.code) this.codes.set(n.parcelId, n.params.code);
-      }
-    }
-    return res;
-  }
-}
-
-/** Resolves a promise when the engine has handled the logged event with that key (unit + stream id: ids are per stream). */
-class Handled {
-  private readonly done = new Set<string>();
-  private readonly waiting = new Map<string, () => void>();
-  mark(id: string): void {
-    const w = this.waiting.get(id);
-    if (w) {
-      this.waiting.delete(id);
-      w();
-    } else this.done.add(id);
-  }
-  wait(id: string): Promise<void> {
-    if (this.done.delete(id)) return Promise.resolve();
-    return new Promise((resolve) => this.waiting.set(id, resolve));
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ service / engine
+import { CodeSpyStore, Handled, startRedis, startStubProvider, syntheticUnits } from './inproc/setup.js';
 
 async function runInProcess(mode: 'service' | 'engine'): Promise<Report> {
   const concurrency = Number(opt.concurrency ?? 64);
@@ -182,7 +105,7 @@ async function runInProcess(mode: 'service' | 'engine'): Promise<Report> {
     autopipeline: opt.autopipeline,
     bus: opt.bus === 'fake' ? 'fake (no CommandBus)' : 'CommandBus over a driver answering done at once (no MQTT)',
   };
-  const { server, admin } = await startRedis();
+  const { server, admin } = await startRedis(FSYNC);
   // As the gateway opens it (--autopipeline on: ioredis batches the commands of one tick into one write).
   const redis = new Redis(server.url, { maxRetriesPerRequest: 3, enableAutoPipelining: opt.autopipeline === 'on' });
   const counters = new Counters();
@@ -393,7 +316,7 @@ async function runStack(): Promise<Report> {
     autopilotMs,
     path: 'HTTP deposit -> aedes -> simulators (autopilot) -> drivers -> engine -> relay -> BullMQ -> SMS over HTTP',
   };
-  const { server, admin } = await startRedis();
+  const { server, admin } = await startRedis(FSYNC);
   const receiver = await new TestReceiver().start();
   const config = parseConfig({
     NODE_ENV: 'test',
