@@ -17,6 +17,8 @@ export interface Tenancy {
   replayAt?: number;
   /** the next tenancy of this compartment began (or the end of the run) */
   endedAt?: number;
+  /** when the compartment's previous use ended (taken out, put in, or requested), as the ledger knew at begin */
+  notBefore?: number;
 }
 
 export type Outcome = 'collected' | 'deposit-gave-up' | 'not-stored' | 'no-code' | 'not-opened' | 'not-collected' | 'running';
@@ -64,7 +66,10 @@ export class Ledger {
     const key = `${t.unit}:${t.no}`;
     const before = this.holders.get(key);
     const prev = this.last.get(key);
-    if (prev && prev !== t) prev.endedAt ??= t.requestedAt;
+    if (prev && prev !== t) {
+      prev.endedAt ??= t.requestedAt;
+      t.notBefore ??= prev.takenAt ?? prev.closedAt ?? prev.requestedAt;
+    }
     this.last.set(key, t);
     this.holders.set(key, { life, t });
     if (!life.tenancies.includes(t)) {

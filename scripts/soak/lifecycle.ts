@@ -148,7 +148,9 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
     // door all the same: the parcel a retry gets back dates from the first of those requests.
     const requestedAt: number = unanswered ?? Date.now();
     const res = await api(w, 'POST', '/v1/deposits', { unit: unit.id, size, trackingNumber: life.tracking, carrier: 'SF', phone: life.phone, shareCompartment: false });
-    unanswered = res.status === 0 || res.status === 500 ? requestedAt : null;
+    // Any 5xx may come after the reservation and the open (a 503 when Redis went away just after the door opened):
+    // the parcel a retry gets back, and its opening, may date from this request.
+    unanswered = res.status === 0 || res.status >= 500 ? requestedAt : null;
     if (res.status === 200 || res.status === 201) {
       const id = res.body.id!;
       const no = res.body.compartment!;
@@ -166,7 +168,8 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
         }
       }
       // Not opened at once (an open lost with a killed gateway, a late answer): wait out the deposit window.
-      const opened = await waitOpened(w, unit.id, no, t.requestedAt, w.depositWindowMs + 15_000);
+      // (an opening before the compartment's previous use ended was that use's, not this deposit's)
+      const opened = await waitOpened(w, unit.id, no, Math.max(t.requestedAt, t.notBefore ?? 0), w.depositWindowMs + 15_000);
       const now = await parcelState(w, id).catch(() => null);
       if (!opened || now === 'cancelled') {
         // never opened, or opened after the gateway gave the reservation up: close it empty, unless the opening
