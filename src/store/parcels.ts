@@ -4,6 +4,7 @@ import type { EvidenceEntry } from '../evidence/entry.js';
 import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { decodeParcel, decodeSlot, parcelFields, readParcels, slotFields } from './records.js';
+import { codeField, latestTracking, trackingBucket, trackingField, type TrackingWas } from './indexes.js';
 import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
@@ -78,8 +79,9 @@ export class ParcelStore {
     return new Set((await this.redis.smembers(this.k.slots(unit))).map(Number));
   }
 
+  /** The compartment of a live code at a unit: its field in the unit's code hash, else a string key written before. */
   async codeSlot(unit: string, hash: string): Promise<number | null> {
-    const v = await this.redis.get(this.k.code(unit, hash));
+    const v = (await this.redis.hget(this.k.codes(unit), codeField(hash))) ?? (await this.redis.get(this.k.code(unit, hash)));
     return v === null ? null : Number(v);
   }
 
@@ -92,8 +94,20 @@ export class ParcelStore {
     return older.length ? [...new Set([...older, ...ids])] : ids;
   }
 
+  /** The parcel a carrier and tracking number name (the newest deposited), either form (store/indexes.ts). */
   async byTracking(carrier: string, tn: string): Promise<string | null> {
-    return this.redis.get(this.k.tracking(carrier, tn));
+    return latestTracking(await this.trackingState(carrier, tn));
+  }
+
+  /** What the tracking index holds for a carrier and number, both forms, in one round trip. */
+  async trackingState(carrier: string, tn: string): Promise<TrackingWas> {
+    const [[e1, ids], [e2, old]] = (await this.redis
+      .pipeline()
+      .hget(this.k.trackingBucket(trackingBucket(tn)), trackingField(carrier, tn))
+      .get(this.k.tracking(carrier, tn))
+      .exec()) as [[Error | null, string | null], [Error | null, string | null]];
+    if (e1 || e2) throw e1 ?? e2;
+    return { ids, old };
   }
 
   async due(zset: string, now: number, limit = 100): Promise<string[]> {
