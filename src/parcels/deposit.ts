@@ -148,7 +148,6 @@ export class Deposits {
         [
           ...this.d.parcels.putParcel({ ...p, v: -1 }),
           ...this.d.parcels.lifeOps(p, true),
-          ['ZADD', this.k.phoneLive(p.phone), p.createdAt, p.id],
           ...trackingSetOps(this.k, p, trackingWas),
           ['ZADD', this.k.reservations, now + this.d.policy.depositOpenTimeoutMs, p.id],
           ...slotOps,

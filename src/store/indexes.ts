@@ -21,6 +21,15 @@ import type { Check, Op } from './tx.js';
  */
 export const codeField = (hash: string): string => hash.slice(0, 32);
 
+/**
+ * Live parcels by phone: one zset per last 4 digits of the phone, `ptail:{last4}`, member `phone|id`, score its
+ * creation time. It serves both the live parcels of a phone (the members with its prefix: a handful per key) and the
+ * console's search by phone tail, which before issue 12 took a zset per phone (`phone-live:{phone}`) and the search
+ * zset per tail: one member instead of two keys. Ended parcels leave it (and go to the search zset of their tail).
+ */
+export const phoneTailMember = (p: { phone: string; id: string }): string => `${p.phone}|${p.id}`;
+export const phoneTail = (phone: string): string => phone.slice(-4);
+
 /** Tracking numbers are matched whatever their case and surrounding blanks (the console's search). */
 export const trackingKey = (tn: string): string => tn.trim().toUpperCase();
 

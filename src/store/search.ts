@@ -9,16 +9,19 @@ import { trackingKey } from './indexes.js';
 export { trackingKey };
 
 /**
- * The staff console's parcel search: parcel ids by the last 4 digits of the recipient's phone (a sorted set per tail,
- * scored by creation time), and by tracking number (any carrier): the tracking index's bucket of that number
- * (store/indexes.ts), plus the sorted set `srch:tn:{number}` that the code before issue 12 wrote for each number.
- * Written in the same atomic step as the parcel (ParcelStore.lifeOps, while it is live: ZADD of the same member and
- * score is idempotent), so a parcel is findable from its deposit on. Retention drops parcels and their tracking
- * fields, not their tail entries: a search skips (and removes) ids whose parcel is gone.
+ * The staff console's parcel search, by the last 4 digits of the recipient's phone: live parcels from the phone-tail
+ * index (`ptail:{last4}`, store/indexes.ts), ended ones from a sorted set per tail (`srch:tail:{last4}`, scored by
+ * creation time, written when the parcel ends; before issue 12 live parcels were written there too, at deposit).
+ * By tracking number (any carrier): the tracking index's bucket of that number (store/indexes.ts), plus the sorted
+ * set `srch:tn:{number}` that the code before issue 12 wrote for each number. Both are written in the parcel's own
+ * atomic steps (ParcelStore.lifeOps, deposit), so a parcel is findable from its deposit on. Retention drops a
+ * parcel's entries with it; a search skips (and removes) ids whose parcel is gone all the same.
  */
 export function searchOps(k: Keys, p: Parcel): Op[] {
   return [['ZADD', k.searchPhoneTail(p.phone.slice(-4)), p.createdAt, p.id]];
 }
+
+const newest = (ps: Parcel[], limit: number): Parcel[] => ps.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).slice(0, limit);
 
 type WithTrackingAdd = Redis & { lgTrackingAdd(bucket: string, field: string, id: string): Promise<number> };
 
@@ -44,7 +47,12 @@ export class ParcelSearch {
   async find(q: SearchQuery, limit = 50): Promise<Parcel[]> {
     if (q.by === 'tracking') return this.byTracking(q.tn, limit);
     const key = this.k.searchPhoneTail(q.last4);
-    return this.load(await this.redis.zrevrange(key, 0, limit - 1), key);
+    const res = (await this.redis.pipeline().zrevrange(this.k.phoneTail(q.last4), 0, limit - 1).zrevrange(key, 0, limit - 1).exec()) as [Error | null, string[]][];
+    const err = res.find(([e]) => e)?.[0];
+    if (err) throw err;
+    const [[, live], [, ended]] = res as [[null, string[]], [null, string[]]];
+    const ids = new Set([...live.map((m) => m.slice(m.indexOf('|') + 1)), ...ended]);
+    return newest(await this.load([...ids], key), limit);
   }
 
   /**
@@ -63,8 +71,7 @@ export class ParcelSearch {
     } while (cursor !== '0');
     const old = this.k.searchTracking(tn);
     for (const id of await this.redis.zrevrange(old, 0, limit - 1)) ids.add(id);
-    const found = await this.load([...ids], old);
-    return found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).slice(0, limit);
+    return newest(await this.load([...ids], old), limit);
   }
 
   /** The parcels of these ids that still exist; ids whose parcel is gone leave the zset `key`. */
