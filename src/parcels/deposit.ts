@@ -33,7 +33,7 @@ const courierActor = (c: Courier): Actor => ({ type: 'courier', id: c.id });
  * A courier asks for a compartment: the recipient's compartment when their parcels can share it, else the smallest
  * free one that fits (honouring a low-compartment preference), else the nearest unit with room. The reservation,
  * its indexes and its evidence entry are one atomic step; the slot key's absence guarantees one owner per
- * compartment, the tracking key's value that the same deposit asked twice at once reserves once.
+ * compartment, the tracking index's value (store/indexes.ts) that the same deposit asked twice at once reserves once.
  */
 export class Deposits {
   constructor(
