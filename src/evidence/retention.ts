@@ -6,6 +6,9 @@ import type { Checkpoints } from './checkpoints.js';
 import type { EvidenceLog } from './log.js';
 import { compareIds } from './timeline.js';
 import { decodeParcel } from '../store/records.js';
+import { TRACKING_DROP, phoneTail, trackingBucket, trackingField, trackingKey } from '../store/indexes.js';
+
+type WithTrackingDrop = { lgTrackingDrop(bucket: string, field: string, id: string): unknown };
 
 /**
  * Keeps ended parcels and their evidence for EVIDENCE_RETENTION_DAYS, then trims them. A chain is cut only before
@@ -19,6 +22,7 @@ export class Retention {
     private readonly d: { redis: Redis; prefix: string; log: EvidenceLog; checkpoints: Checkpoints; clock: Clock; logger: Logger; retentionDays: number },
   ) {
     this.k = keys(d.prefix);
+    if (!('lgTrackingDrop' in d.redis)) d.redis.defineCommand('lgTrackingDrop', { numberOfKeys: 1, lua: TRACKING_DROP });
   }
 
   async run(): Promise<{ parcels: number; entries: number }> {
@@ -53,8 +57,12 @@ export class Retention {
     const p = decodeParcel(await this.d.redis.hgetall(this.k.parcel(id)));
     const multi = this.d.redis.multi().del(this.k.parcel(id), this.k.evParcel(id)).zrem(this.k.ended, id);
     if (p) {
+      // the parcel leaves the search by phone tail (and the search zset of its number written before issue 12), and
+      // the tracking index (its id from the field, store/indexes.ts); a string key written before
+      // issue 12 goes only if it still names this parcel (the number may have been used again since)
+      (multi as typeof multi & WithTrackingDrop).lgTrackingDrop(this.k.trackingBucket(trackingBucket(p.trackingNumber)), trackingField(p.carrier, p.trackingNumber), id);
+      multi.zrem(this.k.searchPhoneTail(phoneTail(p.phone)), id).zrem(this.k.searchTracking(trackingKey(p.trackingNumber)), id);
       const tracking = this.k.tracking(p.carrier, p.trackingNumber);
-      // the tracking number may have been used again since: drop it only if it still names this parcel
       if ((await this.d.redis.get(tracking)) === id) multi.del(tracking);
     }
     await multi.exec();

@@ -2,6 +2,7 @@ import { codeHash, randomCode } from '../domain/codes.js';
 import { COLLECTABLE, LIVE_STATES, type Parcel, type Plan, type Slot, type Transition } from '../domain/parcel.js';
 import type { Actor, EvidenceEntry } from '../evidence/entry.js';
 import { unitChain } from '../evidence/log.js';
+import { codeDelOps, codeFreeChecks, codeSetOps } from '../store/indexes.js';
 import type { Check, Op } from '../store/tx.js';
 import type { Courier } from './accounts.js';
 import { MAX_RETRIES, unitProfile, type ParcelDeps } from './context.js';
@@ -68,10 +69,10 @@ export class Committer {
     } else if (plan.slot !== slot) {
       ops.push(...this.d.parcels.putSlot(plan.slot));
     }
-    if (plan.codeOut && plan.codeOut !== plan.codeIn) ops.push(['DEL', this.k.code(slot.unit, plan.codeOut)]);
+    if (plan.codeOut && plan.codeOut !== plan.codeIn) ops.push(...codeDelOps(this.k, slot.unit, plan.codeOut));
     if (plan.codeIn) {
-      checks.push({ key: this.k.code(slot.unit, plan.codeIn), absent: true });
-      ops.push(['SET', this.k.code(slot.unit, plan.codeIn), slot.compartment]);
+      checks.push(...codeFreeChecks(this.k, slot.unit, plan.codeIn));
+      ops.push(...codeSetOps(this.k, slot.unit, plan.codeIn, slot.compartment));
     }
     const { ops: noticeOps, evidence: noticeEvidence } = await this.notices(plan, slot, extra.code, extra.at);
     ops.push(...noticeOps);

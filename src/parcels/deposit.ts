@@ -6,6 +6,7 @@ import type { Size, UnitProfile, UnitState } from '../domain/model.js';
 import { COLLECTABLE, LIVE_STATES, canStart, onDepositAbandoned, type Parcel, type Slot } from '../domain/parcel.js';
 import type { Actor } from '../evidence/entry.js';
 import { unitChain } from '../evidence/log.js';
+import { latestTracking, sameTracking, trackingChecks, trackingSetOps, type TrackingWas } from '../store/indexes.js';
 import type { Op } from '../store/tx.js';
 import type { Courier } from './accounts.js';
 import { transitionEntry, type Committer } from './commit.js';
@@ -32,7 +33,7 @@ const courierActor = (c: Courier): Actor => ({ type: 'courier', id: c.id });
  * A courier asks for a compartment: the recipient's compartment when their parcels can share it, else the smallest
  * free one that fits (honouring a low-compartment preference), else the nearest unit with room. The reservation,
  * its indexes and its evidence entry are one atomic step; the slot key's absence guarantees one owner per
- * compartment, the tracking key's value that the same deposit asked twice at once reserves once.
+ * compartment, the tracking index's value (store/indexes.ts) that the same deposit asked twice at once reserves once.
  */
 export class Deposits {
   constructor(
@@ -46,7 +47,8 @@ export class Deposits {
   }
 
   async deposit(courier: Courier, input: DepositInput): Promise<Parcel> {
-    const existingId = await this.d.parcels.byTracking(input.carrier, input.trackingNumber);
+    const tracking = await this.d.parcels.trackingState(input.carrier, input.trackingNumber);
+    const existingId = latestTracking(tracking);
     if (existingId) {
       const existing = await this.d.parcels.parcel(existingId);
       // The same deposit asked again (a retry after a lost answer): the same parcel.
@@ -80,7 +82,7 @@ export class Deposits {
         if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is ${why}`, await this.suggest(unit, input.size));
         continue;
       }
-      const parcel = await this.reserve(unit, courier, input, prefs, existingId, state);
+      const parcel = await this.reserve(unit, courier, input, prefs, tracking, state);
       // The same deposit asked twice at once: the other request reserved it; answer with that parcel.
       if (parcel === 'tracking-taken') return this.deposit(courier, input);
       if (parcel) return this.openForDeposit(parcel, courier);
@@ -110,8 +112,8 @@ export class Deposits {
     courier: Courier,
     input: DepositInput,
     prefs: { lowCompartment: boolean; lang: 'zh' | 'en' },
-    /** what the tracking key held when we looked: a concurrent deposit of the same parcel makes the step fail */
-    trackingWas: string | null,
+    /** what the tracking index held when we looked: a concurrent deposit of the same parcel makes the step fail */
+    trackingWas: TrackingWas,
     /** the unit's state, just read by the caller (read again if sharing a compartment was tried first) */
     fresh: UnitState,
   ): Promise<Parcel | 'tracking-taken' | null> {
@@ -142,12 +144,11 @@ export class Deposits {
       this.d.parcels.commit(
         unitChain(unit.id),
         [transitionEntry(unit.id, p.compartment, { parcelId: p.id, from: 'new', to: 'reserved', reason: `deposit by ${courier.id}` }, now, courierActor(courier))],
-        [slotCheck, { key: this.k.parcel(id), absent: true }, { key: this.k.tracking(input.carrier, input.trackingNumber), value: trackingWas }],
+        [slotCheck, { key: this.k.parcel(id), absent: true }, ...trackingChecks(this.k, input.carrier, input.trackingNumber, trackingWas)],
         [
           ...this.d.parcels.putParcel({ ...p, v: -1 }),
           ...this.d.parcels.lifeOps(p, true),
-          ['ZADD', this.k.phoneLive(p.phone), p.createdAt, p.id],
-          ['SET', this.k.tracking(p.carrier, p.trackingNumber), p.id],
+          ...trackingSetOps(this.k, p, trackingWas),
           ['ZADD', this.k.reservations, now + this.d.policy.depositOpenTimeoutMs, p.id],
           ...slotOps,
         ],
@@ -181,8 +182,8 @@ export class Deposits {
     return null;
   }
 
-  private async trackingChanged(input: DepositInput, was: string | null): Promise<boolean> {
-    return (await this.d.parcels.byTracking(input.carrier, input.trackingNumber)) !== was;
+  private async trackingChanged(input: DepositInput, was: TrackingWas): Promise<boolean> {
+    return !sameTracking(await this.d.parcels.trackingState(input.carrier, input.trackingNumber), was);
   }
 
   private async sharedCandidates(unit: string, phone: string, size: Size): Promise<number[]> {

@@ -24,14 +24,24 @@ export function keys(p: string) {
     slot: (unit: string, no: number) => `${p}slot:${unit}:${no}`,
     /** allocated compartment numbers of a unit */
     slots: (unit: string) => `${p}slots:${unit}`,
-    /** keyed hash of a live pickup code -> compartment number; its existence makes codes unique per unit */
+    /** keyed hash of a live pickup code -> compartment number, as written before issue 12 (read, and deleted) */
     code: (unit: string, hash: string) => `${p}code:${unit}:${hash}`,
+    /** live pickup codes of a unit: hash code field -> compartment number (store/indexes.ts); a field makes a code taken */
+    codes: (unit: string) => `${p}codes:${unit}`,
     /** live parcel ids of a phone: a set, as written before issue 12 (read, and emptied as its parcels end) */
     phone: (phone: string) => `${p}phone:${phone}`,
     // ---- issue 12 (memory) ----
-    /** live parcel ids of a phone, zset id -> createdAt (listpack-encoded: 120 bytes for one parcel, the set 216) */
+    /** live parcel ids of a phone, zset id -> createdAt, as written before issue 12's shared index (read, and emptied) */
     phoneLive: (phone: string) => `${p}phone-live:${phone}`,
+    /**
+     * live parcels by the last 4 digits of the phone: zset `phone|id` -> createdAt (store/indexes.ts). Both the live
+     * parcels of a phone and the console's search by phone tail of live parcels; ended ones go to `searchPhoneTail`
+     */
+    phoneTail: (last4: string) => `${p}ptail:${last4}`,
+    /** carrier + tracking number -> parcel id, as written before issue 12 (read, and deleted when replaced) */
     tracking: (carrier: string, tn: string) => `${p}tracking:${carrier}:${tn}`,
+    /** tracking numbers, 256 buckets: hash `carrier|number` -> parcel ids, newest first (store/indexes.ts) */
+    trackingBucket: (bucket: string) => `${p}trk:${bucket}`,
     /** zset parcel id -> deadline (stored parcels) */
     deadlines: `${p}deadlines`,
     /** zset parcel id -> time by which the door must have opened (reserved parcels) */
@@ -126,8 +136,9 @@ export function keys(p: string) {
     evClaim: (id: string) => `${p}evx:claim:${id}`,
 
     // ---- staff console and alerts (src/http/console/, src/alerts/, store/search.ts) ----
-    /** parcel search: ids by the last 4 digits of the phone, and by tracking number (upper case); zsets id -> createdAt */
+    /** parcel search: ids by the last 4 digits of the phone (ended parcels; live ones too before issue 12); zsets id -> createdAt */
     searchPhoneTail: (last4: string) => `${p}srch:tail:${last4}`,
+    /** ids by tracking number (upper case), as written before issue 12 (read; the tracking buckets replace them) */
     searchTracking: (tn: string) => `${p}srch:tn:${tn}`,
     /** set once the search index holds every parcel written before it existed */
     searchBackfilled: `${p}srch:backfilled`,

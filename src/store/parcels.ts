@@ -4,6 +4,7 @@ import type { EvidenceEntry } from '../evidence/entry.js';
 import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { decodeParcel, decodeSlot, parcelFields, readParcels, slotFields } from './records.js';
+import { codeField, latestTracking, phoneTail, phoneTailMember, trackingBucket, trackingField, type TrackingWas } from './indexes.js';
 import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
@@ -78,22 +79,42 @@ export class ParcelStore {
     return new Set((await this.redis.smembers(this.k.slots(unit))).map(Number));
   }
 
+  /** The compartment of a live code at a unit: its field in the unit's code hash, else a string key written before. */
   async codeSlot(unit: string, hash: string): Promise<number | null> {
-    const v = await this.redis.get(this.k.code(unit, hash));
+    const v = (await this.redis.hget(this.k.codes(unit), codeField(hash))) ?? (await this.redis.get(this.k.code(unit, hash)));
     return v === null ? null : Number(v);
   }
 
-  /** Live parcel ids of a phone: the zset, and the set older records went to (one round trip). */
+  /** Live parcel ids of a phone, oldest first: the tail index, and the zset and set older records went to (one round trip). */
   async liveParcelIds(phone: string): Promise<string[]> {
-    const [[, older], [, ids]] = (await this.redis.pipeline().smembers(this.k.phone(phone)).zrange(this.k.phoneLive(phone), 0, -1).exec()) as [
-      [Error | null, string[]],
-      [Error | null, string[]],
-    ];
-    return older.length ? [...new Set([...older, ...ids])] : ids;
+    const res = (await this.redis
+      .pipeline()
+      .zrange(this.k.phoneTail(phoneTail(phone)), 0, -1)
+      .zrange(this.k.phoneLive(phone), 0, -1)
+      .smembers(this.k.phone(phone))
+      .exec()) as [Error | null, string[]][];
+    const err = res.find(([e]) => e)?.[0];
+    if (err) throw err;
+    const [[, tail], [, zset], [, set]] = res as [[null, string[]], [null, string[]], [null, string[]]];
+    const prefix = `${phone}|`;
+    const ids = tail.filter((m) => m.startsWith(prefix)).map((m) => m.slice(prefix.length));
+    return zset.length || set.length ? [...new Set([...ids, ...zset, ...set])] : ids;
   }
 
+  /** The parcel a carrier and tracking number name (the newest deposited), either form (store/indexes.ts). */
   async byTracking(carrier: string, tn: string): Promise<string | null> {
-    return this.redis.get(this.k.tracking(carrier, tn));
+    return latestTracking(await this.trackingState(carrier, tn));
+  }
+
+  /** What the tracking index holds for a carrier and number, both forms, in one round trip. */
+  async trackingState(carrier: string, tn: string): Promise<TrackingWas> {
+    const [[e1, ids], [e2, old]] = (await this.redis
+      .pipeline()
+      .hget(this.k.trackingBucket(trackingBucket(tn)), trackingField(carrier, tn))
+      .get(this.k.tracking(carrier, tn))
+      .exec()) as [[Error | null, string | null], [Error | null, string | null]];
+    if (e1 || e2) throw e1 ?? e2;
+    return { ids, old };
   }
 
   async due(zset: string, now: number, limit = 100): Promise<string[]> {
@@ -111,11 +132,15 @@ export class ParcelStore {
     return [['DEL', this.k.parcel(p.id)], ['HSET', this.k.parcel(p.id), ...parcelFields(p, p.v + 1)]];
   }
 
-  /** Live parcels by creation (retention keeps their evidence), ended ones by end time (retention trims them). */
+  /**
+   * Live parcels by creation (retention keeps their evidence) and in the phone-tail index (store/indexes.ts); ended
+   * ones by end time (retention trims them) and in the console's search by phone tail.
+   */
   lifeOps(p: Parcel, live: boolean): Op[] {
+    const tail = this.k.phoneTail(phoneTail(p.phone));
     return live
-      ? [['ZADD', this.k.live, p.createdAt, p.id], ...searchOps(this.k, p)]
-      : [['ZREM', this.k.live, p.id], ['ZADD', this.k.ended, p.endedAt ?? p.createdAt, p.id]];
+      ? [['ZADD', this.k.live, p.createdAt, p.id], ['ZADD', tail, p.createdAt, phoneTailMember(p)]]
+      : [['ZREM', this.k.live, p.id], ['ZADD', this.k.ended, p.endedAt ?? p.createdAt, p.id], ['ZREM', tail, phoneTailMember(p)], ...searchOps(this.k, p)];
   }
 
   /** Write a slot, and keep the index of pickups/returns under way (the sweep gives up stale ones). */

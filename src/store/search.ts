@@ -1,25 +1,29 @@
 import type { Redis } from 'ioredis';
 import type { Parcel } from '../domain/parcel.js';
+import { TRACKING_ADD, trackingBucket, trackingField } from './indexes.js';
 import type { Keys } from './keys.js';
 import type { Op } from './tx.js';
 import { decodeParcel } from './records.js';
 
-/** Tracking numbers are matched whatever their case and surrounding blanks. */
-export const trackingKey = (tn: string) => tn.trim().toUpperCase();
+import { trackingKey } from './indexes.js';
+export { trackingKey };
 
 /**
- * The staff console's parcel search index: parcel ids by the last 4 digits of the recipient's phone and by tracking
- * number (any carrier), each a sorted set scored by creation time. Written in the same atomic step as the parcel
- * (ParcelStore.lifeOps, while it is live: ZADD of the same member and score is idempotent), so a parcel is findable
- * from its deposit on. Retention drops parcels, not their index entries: a search skips (and removes) ids whose
- * parcel is gone.
+ * The staff console's parcel search, by the last 4 digits of the recipient's phone: live parcels from the phone-tail
+ * index (`ptail:{last4}`, store/indexes.ts), ended ones from a sorted set per tail (`srch:tail:{last4}`, scored by
+ * creation time, written when the parcel ends; before issue 12 live parcels were written there too, at deposit).
+ * By tracking number (any carrier): the tracking index's bucket of that number (store/indexes.ts), plus the sorted
+ * set `srch:tn:{number}` that the code before issue 12 wrote for each number. Both are written in the parcel's own
+ * atomic steps (ParcelStore.lifeOps, deposit), so a parcel is findable from its deposit on. Retention drops a
+ * parcel's entries with it; a search skips (and removes) ids whose parcel is gone all the same.
  */
 export function searchOps(k: Keys, p: Parcel): Op[] {
-  return [
-    ['ZADD', k.searchPhoneTail(p.phone.slice(-4)), p.createdAt, p.id],
-    ['ZADD', k.searchTracking(trackingKey(p.trackingNumber)), p.createdAt, p.id],
-  ];
+  return [['ZADD', k.searchPhoneTail(p.phone.slice(-4)), p.createdAt, p.id]];
 }
+
+const newest = (ps: Parcel[], limit: number): Parcel[] => ps.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).slice(0, limit);
+
+type WithTrackingAdd = Redis & { lgTrackingAdd(bucket: string, field: string, id: string): Promise<number> };
 
 export type SearchQuery = { by: 'phone-tail'; last4: string } | { by: 'tracking'; tn: string };
 
@@ -35,12 +39,43 @@ export class ParcelSearch {
   constructor(
     private readonly redis: Redis,
     private readonly k: Keys,
-  ) {}
+  ) {
+    if (!('lgTrackingAdd' in redis)) redis.defineCommand('lgTrackingAdd', { numberOfKeys: 1, lua: TRACKING_ADD });
+  }
 
   /** Parcels matching the query, newest first (at most `limit`). */
   async find(q: SearchQuery, limit = 50): Promise<Parcel[]> {
-    const key = q.by === 'phone-tail' ? this.k.searchPhoneTail(q.last4) : this.k.searchTracking(q.tn);
-    const ids = await this.redis.zrevrange(key, 0, limit - 1);
+    if (q.by === 'tracking') return this.byTracking(q.tn, limit);
+    const key = this.k.searchPhoneTail(q.last4);
+    const res = (await this.redis.pipeline().zrevrange(this.k.phoneTail(q.last4), 0, limit - 1).zrevrange(key, 0, limit - 1).exec()) as [Error | null, string[]][];
+    const err = res.find(([e]) => e)?.[0];
+    if (err) throw err;
+    const [[, live], [, ended]] = res as [[null, string[]], [null, string[]]];
+    const ids = new Set([...live.map((m) => m.slice(m.indexOf('|') + 1)), ...ended]);
+    return newest(await this.load([...ids], key), limit);
+  }
+
+  /**
+   * Every carrier's parcels with this number: the fields of it in its tracking bucket (HSCAN matching the number in
+   * any case: one call while the bucket is a listpack, up to ~500 fields), and the zset written before issue 12.
+   */
+  private async byTracking(tn: string, limit: number): Promise<Parcel[]> {
+    const bucket = this.k.trackingBucket(trackingBucket(tn));
+    const match = `*|${[...tn].map((c) => (/[A-Z]/.test(c) ? `[${c}${c.toLowerCase()}]` : c)).join('')}`;
+    const ids = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(bucket, cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      for (let i = 1; i < flat.length; i += 2) for (const id of flat[i]!.split(' ')) ids.add(id);
+    } while (cursor !== '0');
+    const old = this.k.searchTracking(tn);
+    for (const id of await this.redis.zrevrange(old, 0, limit - 1)) ids.add(id);
+    return newest(await this.load([...ids], old), limit);
+  }
+
+  /** The parcels of these ids that still exist; ids whose parcel is gone leave the zset `key`. */
+  private async load(ids: string[], key: string): Promise<Parcel[]> {
     if (!ids.length) return [];
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hgetall(this.k.parcel(id));
@@ -75,6 +110,7 @@ export class ParcelSearch {
           const p = decodeParcel(h as Record<string, string>);
           if (!p) continue;
           for (const op of searchOps(this.k, p)) write.call(String(op[0]), ...op.slice(1).map(String));
+          (write as unknown as WithTrackingAdd).lgTrackingAdd(this.k.trackingBucket(trackingBucket(p.trackingNumber)), trackingField(p.carrier, p.trackingNumber), p.id);
           n++;
         }
         await write.exec();

@@ -6,6 +6,7 @@ import { Evidence, EvidenceLog, unitChain } from '../../src/evidence/index.js';
 import { linkHash, type EvidenceEntry } from '../../src/evidence/entry.js';
 import type { Parcel } from '../../src/domain/parcel.js';
 import { keys } from '../../src/store/keys.js';
+import { trackingBucket, trackingField } from '../../src/store/indexes.js';
 import { UnitStore, fieldMap } from '../../src/store/units.js';
 import { silentLogger } from '../../src/log.js';
 import { TestRedis } from '../support/redis.js';
@@ -187,6 +188,12 @@ describe('retention', () => {
     const old: Parcel = { id: 'p_old', state: 'collected', unit: U, compartment: 3, size: 'S', phone: '13800000001', name: null, room: null, lang: 'zh', trackingNumber: 'T-OLD', carrier: 'SF', courierId: 'c1', createdAt: t0, storedAt: t0, deadline: null, endedAt: t0 + 1000, extended: false, reason: null, v: 3 };
     await redis.hset(w.k.parcel(old.id), 'j', JSON.stringify(old), 'v', 3, 'state', old.state);
     await redis.set(w.k.tracking(old.carrier, old.trackingNumber), old.id);
+    // issue 12's forms: its id in the tracking bucket's field (after a newer parcel of the same number; another
+    // carrier's parcel of that number stays), and in the search by phone tail
+    const bucket = w.k.trackingBucket(trackingBucket('T-OLD'));
+    await redis.hset(bucket, trackingField('SF', 'T-OLD'), `p_newer ${old.id}`, trackingField('JD', 'T-OLD'), 'p_jd');
+    await redis.zadd(w.k.searchPhoneTail('0001'), old.createdAt, old.id);
+    await redis.zadd(w.k.searchTracking('T-OLD'), old.createdAt, old.id);
     await redis.zadd(w.k.ended, old.endedAt!, old.id);
     await w.log.append(CHAIN, [
       { at: t0, kind: 'parcel', actor: { type: 'courier', id: 'c1' }, unit: U, compartment: 3, parcel: old.id, from: 'new', to: 'reserved', reason: 'deposit' },
@@ -203,7 +210,8 @@ describe('retention', () => {
 
     const r = await w.evidence.retention.run();
     expect(r).toEqual({ parcels: 1, entries: 3 });
-    expect(await redis.exists(w.k.parcel(old.id), w.k.evParcel(old.id), w.k.tracking('SF', 'T-OLD'))).toBe(0);
+    expect(await redis.exists(w.k.parcel(old.id), w.k.evParcel(old.id), w.k.tracking('SF', 'T-OLD'), w.k.searchPhoneTail('0001'), w.k.searchTracking('T-OLD'))).toBe(0);
+    expect(await redis.hgetall(bucket)).toEqual({ [trackingField('SF', 'T-OLD')]: 'p_newer', [trackingField('JD', 'T-OLD')]: 'p_jd' });
     expect(await redis.zcard(w.k.evCompartment(U, 3))).toBe(0);
     const left = await redis.xrange(w.k.evidence(CHAIN), '-', '+');
     expect(left.map(([, f]) => JSON.parse(fieldMap(f).e!).parcel)).toEqual(['p_new']);
