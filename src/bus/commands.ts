@@ -9,7 +9,8 @@ import { keys, type Keys } from '../store/keys.js';
 import { Tx } from '../store/tx.js';
 import type { UnitStore } from '../store/units.js';
 import type { Driver } from './driver.js';
-import { LOCKDOWN_SCREEN, OpenRefused, type Lockdown, type OpenGuard, type OpenIntent } from './open-guard.js';
+import { COMMAND_START } from './command-lua.js';
+import { LOCKDOWN_SCREEN, OpenRefused, type Lockdown, type OpenGuard, type OpenIntent, type OpenRequest } from './open-guard.js';
 
 export class CommandError extends Error {
   constructor(
@@ -38,6 +39,14 @@ export interface RemoteCommandSender {
   send(unit: string, op: CommandOp, opts: SendOptions & { id: string }): Promise<CommandRecord>;
 }
 
+type WithStart = Redis & { lgCmdStart(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<(string | number)[]> };
+
+/**
+ * Whether a command gets a Redis record: all do but a screen text without an id of the caller's (nobody can repeat it
+ * or ask for it by id, and it is no evidence). A caller's id (an Idempotency-Key) keeps it, so a retry is not shown twice.
+ */
+const hasRecord = (op: CommandOp, opts: SendOptions) => !(op.op === 'display' && opts.id === undefined);
+
 /** Door and keypad commands are kept a week (evidence); screen texts and status requests an hour. */
 const recordTtl = (op: CommandOp['op']) => (op === 'open' || op === 'keypad' ? 7 * 24 * 3600 : 3600);
 
@@ -51,6 +60,7 @@ export class CommandBus {
   private readonly inFlight = new Map<string, Promise<CommandRecord>>();
   readonly opens: OpenGuard | null;
   private readonly tx: Tx;
+  private readonly redis: WithStart;
   /** when each unit's screen last said it is locked down (a refused script must not flood the screen) */
   private readonly lockdownShown = new Map<string, number>();
 
@@ -74,6 +84,8 @@ export class CommandBus {
   ) {
     this.k = keys(deps.prefix);
     this.tx = new Tx(deps.redis);
+    if (!('lgCmdStart' in deps.redis)) deps.redis.defineCommand('lgCmdStart', { lua: COMMAND_START });
+    this.redis = deps.redis as WithStart;
     this.opens = deps.opens ?? null;
   }
 
@@ -106,13 +118,8 @@ export class CommandBus {
     if (local) return this.sameCommand(await local, unit, op);
 
     const record: CommandRecord = { id, unit, op: op.op, args: op, state: 'sent', createdAt: this.now() };
-    const created = await this.deps.redis.set(this.k.command(id), JSON.stringify(record), 'EX', recordTtl(op.op), 'NX');
-    if (created === null) {
-      const existing = await this.get(id);
-      if (existing) return this.sameCommand(existing, unit, op);
-    }
-    const guarded = op.op === 'open' && this.opens ? this.guardOpen(record, op.compartment, opts) : Promise.resolve();
-    const run = guarded.then(() => this.run(driver, record, opts, opts.timeoutMs ?? this.deps.timeoutMs));
+    // In the map before the first await: the same id sent again meanwhile waits for this one.
+    const run = this.start(driver, record, opts).then((r) => ('repeat' in r ? this.sameCommand(r.repeat, unit, op) : r.done));
     this.inFlight.set(id, run);
     try {
       return await run;
@@ -121,20 +128,57 @@ export class CommandBus {
     }
   }
 
-  /** The open guard's word on a new open; a refused one is recorded (evidence), forgotten (its id) and thrown. */
-  private async guardOpen(record: CommandRecord, compartment: number, opts: { actor?: Actor; parcel?: string; intent?: OpenIntent; admin?: boolean }) {
-    const actor = opts.actor ?? systemActor('gateway');
-    const a = await this.opens!.admit({ unit: record.unit, compartment, commandId: record.id, actor, intent: opts.intent, admin: opts.admin });
+  /**
+   * A command's start in one atomic step (command-lua.ts): its record unless one exists under its id (then that one
+   * is answered: `repeat`), an open's open guard, and a door or keypad command's `sent` evidence entry. Then it goes
+   * to the unit and its result is stored. A screen text with no id of the caller's gets no record (hasRecord): its
+   * result is still counted (lg_commands_total) and logged when it did not reach the screen.
+   */
+  private async start(driver: Driver, record: CommandRecord, opts: SendOptions): Promise<{ repeat: CommandRecord } | { done: CommandRecord }> {
+    const op = record.args;
+    if (hasRecord(op, opts)) {
+      const actor = opts.actor ?? systemActor('gateway');
+      const guard: OpenRequest | null =
+        op.op === 'open' && this.opens
+          ? { unit: record.unit, compartment: op.compartment, commandId: record.id, actor, intent: opts.intent, admin: opts.admin }
+          : null;
+      const call = guard ? this.opens!.admitCall(guard) : null;
+      // Door and keypad commands are evidence; screen texts and status requests would only bury it.
+      const entries = op.op === 'open' || op.op === 'keypad' ? [this.entry(record, opts)] : [];
+      const res = await this.deps.store.evidence.within(unitChain(record.unit), entries, async (spec) => {
+        const r = await this.redis.lgCmdStart(
+          1 + (call?.keys.length ?? 0),
+          this.k.command(record.id),
+          ...(call?.keys ?? []),
+          JSON.stringify(record),
+          recordTtl(op.op),
+          spec ? JSON.stringify(spec) : '',
+          call ? '1' : '0',
+          ...(call?.args ?? []),
+        );
+        return HeadMoved.from(r) ?? { result: r, appended: r[0] === 'ok' && spec !== null };
+      });
+      if (res[0] === 'exists') return { repeat: JSON.parse(String(res[1])) as CommandRecord };
+      if (guard) {
+        const answer: [string, string, number | string] = res[0] === 'ok' ? ['ok', String(res[1]), res[2]!] : [String(res[1]), String(res[2]), res[3]!];
+        await this.admitted(record, guard, opts, answer);
+      }
+    }
+    return { done: await this.run(driver, record, opts, opts.timeoutMs ?? this.deps.timeoutMs) };
+  }
+
+  /** The open guard's word on a new open (counted, a burst locked down); a refused one is recorded (evidence) and thrown. */
+  private async admitted(record: CommandRecord, req: OpenRequest, opts: SendOptions, answer: [string, string, number | string]): Promise<void> {
+    const a = await this.opens!.settle(req, answer);
     if (a.tripped) this.showLockdown(a.tripped);
     if (a.ok) return;
-    await this.deps.redis.del(this.k.command(record.id));
     await this.deps.store.evidence.append(unitChain(record.unit), [
       {
         at: this.now(),
         kind: 'open-refused',
-        actor,
+        actor: req.actor,
         unit: record.unit,
-        compartment,
+        compartment: req.compartment,
         commandId: record.id,
         why: a.why,
         scope: a.scope,
@@ -144,6 +188,24 @@ export class CommandBus {
     ]);
     if (a.why === 'locked_down' && !a.tripped) this.showLockdown({ unit: record.unit }, true);
     throw new OpenRefused(a.why, a.scope, a.retryAfterMs);
+  }
+
+  /** A door or keypad command's evidence entry, in the state `r` is in. */
+  private entry(r: CommandRecord, opts: { reason?: string; actor?: Actor; parcel?: string }): EvidenceEntry {
+    const compartment = r.args.op === 'open' ? r.args.compartment : undefined;
+    return {
+      at: this.now(),
+      kind: 'command',
+      actor: opts.actor ?? systemActor('gateway'),
+      unit: r.unit,
+      commandId: r.id,
+      op: r.op,
+      state: r.state,
+      ...(compartment !== undefined ? { compartment } : {}),
+      ...(opts.parcel ? { parcel: opts.parcel } : {}),
+      ...(r.result ? { result: r.result } : {}),
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    };
   }
 
   /**
@@ -172,29 +234,12 @@ export class CommandBus {
   private async run(
     driver: Driver,
     record: CommandRecord,
-    opts: { reason?: string; actor?: Actor; parcel?: string; keypadState?: KeypadState },
+    opts: SendOptions,
     timeoutMs: number,
   ): Promise<CommandRecord> {
     const { reason } = opts;
     const actor = opts.actor ?? systemActor('gateway');
-    const compartment = record.args.op === 'open' ? record.args.compartment : undefined;
-    const entryOf = (r: CommandRecord): EvidenceEntry => ({
-      at: this.now(),
-      kind: 'command',
-      actor,
-      unit: r.unit,
-      commandId: r.id,
-      op: r.op,
-      state: r.state,
-      ...(compartment !== undefined ? { compartment } : {}),
-      ...(opts.parcel ? { parcel: opts.parcel } : {}),
-      ...(r.result ? { result: r.result } : {}),
-      ...(reason ? { reason } : {}),
-    });
-    const logCommand = (r: CommandRecord) => this.deps.store.evidence.append(unitChain(r.unit), [entryOf(r)]);
-    // Door and keypad commands are evidence; screen texts and status requests would only bury it.
     const logged = record.args.op === 'open' || record.args.op === 'keypad';
-    if (logged) await logCommand(record);
     let result: CommandResult;
     try {
       result = await driver.execute({ id: record.id, op: record.args }, timeoutMs);
@@ -203,7 +248,7 @@ export class CommandBus {
       result = 'timed_out';
     }
     // the result and its evidence entry in one step (one round trip)
-    const done = await this.finish(record, result, logged ? entryOf : undefined);
+    const done = await this.finish(record, result, logged ? (r) => this.entry(r, opts) : undefined, hasRecord(record.args, opts));
     if (done.args.op === 'keypad' && result === 'done') {
       await this.deps.store.apply(
         {
@@ -222,8 +267,11 @@ export class CommandBus {
     return done;
   }
 
-  /** Store the command's result; with `entry`, together with its evidence entry (one atomic step). */
-  private async finish(record: CommandRecord, result: CommandResult, entry?: (done: CommandRecord) => EvidenceEntry): Promise<CommandRecord> {
+  /**
+   * Store the command's result; with `entry`, together with its evidence entry (one atomic step). `recorded` false: a
+   * screen text without a record (see start): only counted, and logged when it did not reach the screen.
+   */
+  private async finish(record: CommandRecord, result: CommandResult, entry?: (done: CommandRecord) => EvidenceEntry, recorded = true): Promise<CommandRecord> {
     const done: CommandRecord = {
       ...record,
       state: result === 'done' ? 'done' : result === 'timed_out' ? 'timed_out' : 'failed',
@@ -236,8 +284,10 @@ export class CommandBus {
         const r = await this.tx.apply([], [set], spec);
         return r instanceof HeadMoved ? r : { result: undefined, appended: true };
       });
-    } else {
+    } else if (recorded) {
       await this.deps.redis.set(this.k.command(record.id), JSON.stringify(done), 'EX', recordTtl(record.op));
+    } else if (result !== 'done') {
+      this.deps.logger.info('screen text not shown', { unit: record.unit, id: record.id, result });
     }
     this.deps.counters.inc('lg_commands_total', { unit: record.unit, op: record.op, result });
     return done;

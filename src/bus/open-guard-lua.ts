@@ -8,8 +8,12 @@
  * Answers {outcome, scope, n}: `locked_down`; `rate_limited` (n = ms until a place frees up); `trip` (refused, and
  * this open trips a lockdown of scope: n unexplained opens in the window with it); `ok` (admitted and counted; scope
  * set when an admin's open trips a lockdown).
+ *
+ * ADMIT_FN defines it as a Lua function `lg_admit(KEYS, ARGV)`, so that the command's own script (command-lua.ts) runs
+ * the same guard in the same atomic step as the command's record and its `sent` evidence entry; ADMIT runs it alone.
  */
-export const ADMIT = `
+export const ADMIT_FN = `
+local function lg_admit(KEYS, ARGV)
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 3, 8 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window) end
 local admin = ARGV[5] == '1'
@@ -46,6 +50,11 @@ for _, i in ipairs(sets) do
   redis.call('PEXPIRE', KEYS[i], window)
 end
 return {'ok', trip, n}
+end
+`;
+
+export const ADMIT = `${ADMIT_FN}
+return lg_admit(KEYS, ARGV)
 `;
 
 export const ADMIT_KEYS = 8;

@@ -125,28 +125,37 @@ export class OpenGuard {
 
   /** Whether an open may go to the unit; a burst it completes is locked down (and alerted) before this returns. */
   async admit(req: OpenRequest): Promise<Admission> {
+    const { keys, args } = this.admitCall(req);
+    return this.settle(req, await this.redis.lgOpenAdmit(...keys, ...args));
+  }
+
+  /**
+   * The guard's atomic step for an open, as the keys and arguments of its script (open-guard-lua.ts): run alone by
+   * admit(), or by the command's own script (bus/command-lua.ts) with the command's record and evidence entry.
+   */
+  admitCall(req: OpenRequest): { keys: string[]; args: (string | number)[] } {
+    const explained = req.intent !== undefined && req.actor.type !== 'staff';
+    const l = this.d.limits;
+    return {
+      keys: [
+        this.k.lockdownUnit(req.unit),
+        this.k.lockdownFleet,
+        this.k.opensUnit(req.unit, 'explained'),
+        this.k.opensUnit(req.unit, 'unexplained'),
+        this.k.opensFleet('explained'),
+        this.k.opensFleet('unexplained'),
+        this.k.opensUnit(req.unit, 'burst'),
+        this.k.opensFleet('burst'),
+      ],
+      args: [this.d.now(), WINDOW_MS, req.commandId, explained ? 1 : 0, req.admin ? 1 : 0, l.perUnit, l.fleet, l.unexplainedPerUnit, l.unexplainedFleet],
+    };
+  }
+
+  /** What the guard's step answered ({outcome, scope, n}): counted, logged, and a burst it completed locked down. */
+  async settle(req: OpenRequest, [outcome, scope, n]: [string, string, number | string]): Promise<Admission> {
     const explained = req.intent !== undefined && req.actor.type !== 'staff';
     const kind = explained ? 'explained' : 'unexplained';
     const l = this.d.limits;
-    const [outcome, scope, n] = await this.redis.lgOpenAdmit(
-      this.k.lockdownUnit(req.unit),
-      this.k.lockdownFleet,
-      this.k.opensUnit(req.unit, 'explained'),
-      this.k.opensUnit(req.unit, 'unexplained'),
-      this.k.opensFleet('explained'),
-      this.k.opensFleet('unexplained'),
-      this.k.opensUnit(req.unit, 'burst'),
-      this.k.opensFleet('burst'),
-      this.d.now(),
-      WINDOW_MS,
-      req.commandId,
-      explained ? 1 : 0,
-      req.admin ? 1 : 0,
-      l.perUnit,
-      l.fleet,
-      l.unexplainedPerUnit,
-      l.unexplainedFleet,
-    );
     const count = (what: string) => this.d.counters.inc('lg_opens_total', { unit: req.unit, kind, outcome: what });
     let tripped: Lockdown | null = null;
     if ((outcome === 'trip' || outcome === 'ok') && (scope === 'unit' || scope === 'fleet')) {

@@ -1,7 +1,8 @@
 import { OpenRefused } from '../bus/open-guard.js';
 import type { CommandRecord, CommandResult } from '../domain/model.js';
 import { canStart, onDoor, type Intent, type Parcel, type Slot } from '../domain/parcel.js';
-import { systemActor, unitActor, type Actor } from '../evidence/entry.js';
+import { systemActor, unitActor, type Actor, type EvidenceEntry } from '../evidence/entry.js';
+import type { Op } from '../store/tx.js';
 import type { UnitEvent } from '../domain/model.js';
 import { unitChain } from '../evidence/log.js';
 import type { Committer } from './commit.js';
@@ -46,12 +47,44 @@ export class Doors {
     unit: string,
     compartment: number,
     intent: Intent,
-    /** `admin`: an admin asked (passes a lockdown) */
-    opts: { ref: string; actor: Actor; phone?: string; courierId?: string; parcelId?: string; reason?: string; admin?: boolean },
+    /**
+     * `admin`: an admin asked (passes a lockdown). `read`: the slot and its parcels as the caller just read them (the
+     * first try plans on them). `with`: writes and evidence entries that go with the intent (one step), or on their
+     * own when no intent is written (the same open again, or none may start).
+     */
+    opts: {
+      ref: string;
+      actor: Actor;
+      phone?: string;
+      courierId?: string;
+      parcelId?: string;
+      reason?: string;
+      admin?: boolean;
+      read?: { slot: Slot; parcels: Parcel[] } | null;
+      with?: { ops: Op[]; entries: EvidenceEntry[] };
+    },
   ): Promise<{ result: CommandResult; parcels: Parcel[] }> {
     let parcels: Parcel[] = [];
+    let pending = opts.with ?? null;
+    try {
+      parcels = await this.markIntent(unit, compartment, intent, opts, () => (pending = null));
+    } finally {
+      if (pending) await this.d.parcels.commit(unitChain(unit), pending.entries, [], pending.ops);
+    }
+    return this.open(unit, compartment, intent, opts, parcels);
+  }
+
+  /** startOpen's first half: the intent on the slot (with `opts.with`; `written` is called once that is written). */
+  private async markIntent(
+    unit: string,
+    compartment: number,
+    intent: Intent,
+    opts: { ref: string; phone?: string; courierId?: string; parcelId?: string; read?: { slot: Slot; parcels: Parcel[] } | null; with?: { ops: Op[]; entries: EvidenceEntry[] } },
+    written: () => void,
+  ): Promise<Parcel[]> {
+    let parcels: Parcel[] = [];
     for (let i = 0; ; i++) {
-      const cur = await this.d.parcels.slotWithParcels(unit, compartment);
+      const cur = i === 0 && opts.read !== undefined ? opts.read : await this.d.parcels.slotWithParcels(unit, compartment);
       if (!cur) throw new ParcelError('not_found', 'no parcel waits there');
       if (opts.phone && cur.slot.phone !== opts.phone) throw new ParcelError('wrong_code', 'code and phone do not match');
       parcels = cur.parcels;
@@ -61,10 +94,30 @@ export class Doors {
         throw new ParcelError('busy', intent === 'pickup' ? 'that compartment is being opened already' : 'nothing to take back there');
       }
       const slot: Slot = { ...cur.slot, intent, intentAt: now, intentRef: opts.ref, intentParcel: intent === 'return' ? (opts.parcelId ?? null) : null };
-      const ok = await this.d.parcels.commit(unitChain(unit), [], [this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)], this.d.parcels.putSlot(slot));
-      if (ok) break;
+      const w = opts.with ?? { ops: [], entries: [] };
+      const ok = await this.d.parcels.commit(
+        unitChain(unit),
+        w.entries,
+        [this.d.parcels.versionCheck(this.k.slot(unit, compartment), cur.slot.v)],
+        [...this.d.parcels.putSlot(slot), ...w.ops],
+      );
+      if (ok) {
+        written();
+        break;
+      }
       if (i >= MAX_RETRIES) throw new ParcelError('conflict', 'try again');
     }
+    return parcels;
+  }
+
+  /** startOpen's second half: the open command, and what the screen says after it. */
+  private async open(
+    unit: string,
+    compartment: number,
+    intent: Intent,
+    opts: { ref: string; actor: Actor; parcelId?: string; reason?: string; admin?: boolean },
+    parcels: Parcel[],
+  ): Promise<{ result: CommandResult; parcels: Parcel[] }> {
     let cmd: CommandRecord;
     try {
       cmd = await this.d.commands.send(

@@ -3,6 +3,7 @@ import { unitActor, type Actor, type EvidenceEntry } from '../evidence/entry.js'
 import type { Doors } from './doors.js';
 import { unitProfile, type ParcelDeps } from './context.js';
 import { ParcelError } from './errors.js';
+import { keypadRead } from './keypad-lua.js';
 import type { FailureLimiter } from './limits.js';
 import type { Screen } from './screen.js';
 
@@ -40,14 +41,14 @@ export class Keypad {
       await this.d.parcels.evidence.append(unitChain(unit), [checked('stale')]);
       return;
     }
-    const attempt = await this.limiter.admit(this.k.wrongCodes(unit), this.k.keypadLock(unit), now);
+    // the limiter, the code and its compartment's slot: one round trip (keypad-lua.ts)
+    const attempt = await this.limiter.admitWith(this.k.wrongCodes(unit), this.k.keypadLock(unit), now, keypadRead(this.d.parcels, unit, hash));
     if ('lockedMs' in attempt) {
       void this.screen.show(unit, '键盘已锁定', 'Keypad locked', 5);
       await this.d.parcels.evidence.append(unitChain(unit), [checked('locked')]);
       return;
     }
-    const no = await this.d.parcels.codeSlot(unit, hash);
-    if (no === null) {
+    if (attempt.data === null) {
       this.d.counters.inc('lg_wrong_codes_total', { unit, via: 'keypad' });
       this.d.logger.info('wrong code at keypad', { unit, code: masked });
       await this.d.parcels.evidence.append(unitChain(unit), [checked('wrong')]);
@@ -56,12 +57,18 @@ export class Keypad {
       else void this.screen.show(unit, '取件码错误', 'Wrong code', 5);
       return;
     }
-    await attempt.ok();
-    await this.d.parcels.evidence.append(unitChain(unit), [checked('right', { compartment: no })]);
+    const { no, cur } = attempt.data;
     // The unit in the ref: stream ids are per unit's log, so two units' events of the same millisecond share one
-    // (`<ms>-0`), and a command id may be used once across all units.
+    // (`<ms>-0`), and a command id may be used once across all units. The attempt's end and the code's entry are
+    // written with the pickup's intent (one step), or on their own if no intent is written.
     try {
-      await this.doors.startOpen(unit, no, 'pickup', { ref: `pickup-${unit}-${ref}`, actor: unitActor(unit), reason: `pickup ${no}: code at keypad` });
+      await this.doors.startOpen(unit, no, 'pickup', {
+        ref: `pickup-${unit}-${ref}`,
+        actor: unitActor(unit),
+        reason: `pickup ${no}: code at keypad`,
+        read: cur,
+        with: { ops: attempt.okOps(), entries: [checked('right', { compartment: no })] },
+      });
     } catch (err) {
       if (err instanceof ParcelError && err.code === 'busy') void this.screen.show(unit, '正在开门 请稍候', 'Please wait', 5);
       throw err;

@@ -9,11 +9,13 @@ import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
 /**
- * KEYS[1] the slot; ARGV[1] the parcel key prefix. Returns the slot's hash and each of its parcels' (HGETALL,
- * flat), either encoding (records.ts): the parcel ids are in field ps, or in the JSON of field j.
+ * Lua: lg_slot_with_parcels(slot key, parcel key prefix) answers the slot's hash and each of its parcels' (HGETALL,
+ * flat), either encoding (records.ts): the parcel ids are in field ps, or in the JSON of field j. Run alone
+ * (slotWithParcels) or inside another read (the keypad's, parcels/keypad-lua.ts).
  */
-const SLOT_WITH_PARCELS = `
-local s = redis.call('HGETALL', KEYS[1])
+export const SLOT_WITH_PARCELS_FN = `
+local function lg_slot_with_parcels(slotKey, parcelPrefix)
+local s = redis.call('HGETALL', slotKey)
 local out = {s}
 if #s == 0 then return out end
 local h = {}
@@ -24,8 +26,27 @@ if h.j then
 elseif h.ps then
   for id in string.gmatch(h.ps, '%S+') do table.insert(ids, id) end
 end
-for _, id in ipairs(ids) do table.insert(out, redis.call('HGETALL', ARGV[1] .. id)) end
+for _, id in ipairs(ids) do table.insert(out, redis.call('HGETALL', parcelPrefix .. id)) end
 return out
+end
+`;
+
+const SLOT_WITH_PARCELS = `${SLOT_WITH_PARCELS_FN}
+return lg_slot_with_parcels(KEYS[1], ARGV[1])
+`;
+
+/**
+ * Lua: lg_code_slot(keys, field) answers the compartment a code opens (a number), or nil; `keys` are codeKeys' (a
+ * table: the unit's code hash, then the string key written before issue 12), `field` is codeField's.
+ * With codeSlot, the only reader of the code index: where codes are kept is known here and there only.
+ */
+export const CODE_SLOT_FN = `
+local function lg_code_slot(keys, field)
+  local v = redis.call('HGET', keys[1], field)
+  if not v then v = redis.call('GET', keys[2]) end
+  if not v then return nil end
+  return tonumber(v)
+end
 `;
 
 type RedisWithReads = Redis & { lgSlotWithParcels(slotKey: string, parcelPrefix: string): Promise<string[][]> };
@@ -69,14 +90,34 @@ export class ParcelStore {
 
   /** A slot and its parcels, read together: one round trip (a read-only script). */
   async slotWithParcels(unit: string, no: number): Promise<{ slot: Slot; parcels: Parcel[] } | null> {
-    const [slotFlat, ...parcelFlats] = await (this.redis as RedisWithReads).lgSlotWithParcels(this.k.slot(unit, no), this.k.parcel(''));
+    return ParcelStore.slotWithParcelsOf(await (this.redis as RedisWithReads).lgSlotWithParcels(this.k.slot(unit, no), this.k.parcel('')));
+  }
+
+  /** What lg_slot_with_parcels answered, decoded: null when there is no slot. */
+  static slotWithParcelsOf([slotFlat, ...parcelFlats]: string[][]): { slot: Slot; parcels: Parcel[] } | null {
     const slot = decodeSlot(flatToHash(slotFlat));
     if (!slot) return null;
     return { slot, parcels: parcelFlats.map((f) => decodeParcel(flatToHash(f))).filter((p): p is Parcel => p !== null) };
   }
 
+  /** The keys lg_slot_with_parcels is given for a unit's slots in Lua: the slot's key is this prefix and its number. */
+  slotKeyPrefix(unit: string): string {
+    const key = this.k.slot(unit, 0);
+    return key.slice(0, key.length - 1);
+  }
+
   async allocated(unit: string): Promise<Set<number>> {
     return new Set((await this.redis.smembers(this.k.slots(unit))).map(Number));
+  }
+
+  /** The keys CODE_SLOT_FN reads for a code (in Lua: lg_code_slot): the unit's code hash, then the string key written before issue 12. */
+  codeKeys(unit: string, hash: string): string[] {
+    return [this.k.codes(unit), this.k.code(unit, hash)];
+  }
+
+  /** The field CODE_SLOT_FN reads in the unit's code hash. */
+  codeField(hash: string): string {
+    return codeField(hash);
   }
 
   /** The compartment of a live code at a unit: its field in the unit's code hash, else a string key written before. */

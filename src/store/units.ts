@@ -170,10 +170,12 @@ export class UnitStore {
   async unit(id: string): Promise<UnitState | null> {
     const profile = this.profiles.find((p) => p.id === id);
     if (!profile) return null;
-    const [u, c] = await Promise.all([
-      this.redis.hgetall(this.k.unit(id)),
-      this.redis.hgetall(this.k.compartments(id)),
-    ]);
+    // one round trip (a pipeline), not two
+    const [[ue, u], [ce, c]] = (await this.redis.pipeline().hgetall(this.k.unit(id)).hgetall(this.k.compartments(id)).exec()) as [
+      [Error | null, Record<string, string>],
+      [Error | null, Record<string, string>],
+    ];
+    if (ue ?? ce) throw ue ?? ce;
     return toUnitState(profile, u, c);
   }
 
