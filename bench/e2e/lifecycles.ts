@@ -137,7 +137,7 @@ export async function runLifecycles(
     load.start(o.concurrency);
     progress.start('warm-up', o.warmup, status);
     await new Promise((r) => setTimeout(r, o.warmup * 1000));
-    const readingOf = () => read({ admin: redis.admin, counted: shape.counted, processes: shape.processes, simsPid: sims!.pid, completed: load.completed, perUnit: load.perUnit });
+    const readingOf = () => read({ admin: redis.admin, counted: shape.counted, countedNames: shape.countedNames, processes: shape.processes, simsPid: sims!.pid, completed: load.completed, perUnit: load.perUnit });
     const a = await readingOf();
     load.samples.clear();
     progress.start('measuring', o.seconds, () => `${((load.completed - a.completed) / ((performance.now() - a.t) / 1000)).toFixed(0)} lifecycles/s, ${status()}`);

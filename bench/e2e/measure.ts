@@ -48,6 +48,8 @@ export interface Reading {
   calls: Map<string, number>;
   totalCommandsProcessed: number;
   gateway: RedisCount;
+  /** each counted process's own counts, by process name */
+  perProcess: Map<string, RedisCount>;
 }
 
 /** The Redis counts of several processes, summed. */
@@ -63,7 +65,7 @@ function sumCounts(counts: RedisCount[]): RedisCount {
   return out;
 }
 
-export async function read(o: { admin: Redis; counted: GatewayProcess[]; processes: NamedProcess[]; simsPid: number; completed: number; perUnit: Map<string, number> }): Promise<Reading> {
+export async function read(o: { admin: Redis; counted: GatewayProcess[]; countedNames?: string[]; processes: NamedProcess[]; simsPid: number; completed: number; perUnit: Map<string, number> }): Promise<Reading> {
   const [cpu, stats, calls, counts] = await Promise.all([info(o.admin, 'cpu'), info(o.admin, 'stats'), commandCalls(o.admin), Promise.all(o.counted.map((g) => g.redisCount()))]);
   const c = process.cpuUsage();
   const processCpuMs = new Map(o.processes.map((p) => [p.name, cpuMs(p.pid)]));
@@ -79,6 +81,7 @@ export async function read(o: { admin: Redis; counted: GatewayProcess[]; process
     calls,
     totalCommandsProcessed: Number(stats.total_commands_processed),
     gateway: sumCounts(counts),
+    perProcess: new Map(counts.map((c, i) => [o.countedNames?.[i] ?? String(i), c])),
   };
 }
 
@@ -90,7 +93,7 @@ export interface WindowFigures {
   /** summed over the gateway-side processes (gateways and workers process) */
   gatewayCpuMsPerLifecycle: number;
   /** each process of the shape: % of one core and CPU ms per lifecycle (gatewaySide: counted in the gateway's sum) */
-  processes: { name: string; cpuPct: number; cpuMsPerLifecycle: number }[];
+  processes: { name: string; cpuPct: number; cpuMsPerLifecycle: number; redisCommandsPerLifecycle?: number; roundTripsPerLifecycle?: number }[];
   /** % of one core */
   cpuPct: { gateway: number; redis: number; sims: number; driver: number };
   redis: {
@@ -135,7 +138,12 @@ export function figures(a: Reading, b: Reading): WindowFigures {
     lifecyclesPerS: n / seconds,
     perUnitPerS,
     gatewayCpuMsPerLifecycle: per(b.gatewayCpuMs - a.gatewayCpuMs),
-    processes: [...b.processCpuMs].map(([name, ms]) => ({ name, cpuPct: pctOf(ms - (a.processCpuMs.get(name) ?? 0)), cpuMsPerLifecycle: per(ms - (a.processCpuMs.get(name) ?? 0)) })),
+    processes: [...b.processCpuMs].map(([name, ms]) => {
+      const cb = b.perProcess.get(name);
+      const ca = a.perProcess.get(name);
+      const redis = cb && ca ? { redisCommandsPerLifecycle: per(cb.commands - ca.commands), roundTripsPerLifecycle: per(cb.commands - ca.commands - (cb.pipelined - ca.pipelined) + (cb.pipelines - ca.pipelines)) } : {};
+      return { name, cpuPct: pctOf(ms - (a.processCpuMs.get(name) ?? 0)), cpuMsPerLifecycle: per(ms - (a.processCpuMs.get(name) ?? 0)), ...redis };
+    }),
     cpuPct: {
       gateway: pctOf(b.gatewayCpuMs - a.gatewayCpuMs),
       redis: pctOf((b.redisCpuS - a.redisCpuS) * 1000),

@@ -78,7 +78,8 @@ export function markdown(r: Result): string {
   L.push(`| **lifecycles/s** | **${f(w.lifecyclesPerS)}** (${w.lifecycles} in ${f(w.seconds)} s; ${rates.join(', ')}) |`);
   L.push(`| gateway CPU | **${f(w.gatewayCpuMsPerLifecycle, 2)} ms per lifecycle** (${f(w.cpuPct.gateway, 0)} % of a core)${w.processes.length > 1 ? `, summed over the gateway-side processes` : ''} |`);
   if (w.processes.length > 1) {
-    L.push(`| CPU by process | ${w.processes.map((p) => `${p.name} ${f(p.cpuMsPerLifecycle, 2)} ms/lifecycle (${f(p.cpuPct, 0)} %, RSS ${f(r.shape.rssMB[p.name] ?? NaN, 0)} MB)`).join('; ')} |`);
+    const rt = (p: (typeof w.processes)[number]) => (p.redisCommandsPerLifecycle !== undefined ? `, Redis ${f(p.redisCommandsPerLifecycle)} commands in ${f(p.roundTripsPerLifecycle ?? NaN)} round trips` : '');
+    L.push(`| CPU by process (per lifecycle) | ${w.processes.map((p) => `${p.name} ${f(p.cpuMsPerLifecycle, 2)} ms (${f(p.cpuPct, 0)} % of a core, RSS ${f(r.shape.rssMB[p.name] ?? NaN, 0)} MB${rt(p)})`).join('; ')} |`);
   }
   L.push(`| other CPU (% of a core) | redis-server ${f(w.cpuPct.redis, 0)}, simulated units ${f(w.cpuPct.sims, 0)}, load driver + SMS receiver ${f(w.cpuPct.driver, 0)} |`);
   L.push(`| Redis per lifecycle | ${f(w.redis.serverCallsPerLifecycle)} commands run by Redis (Lua-internal included), ${f(w.redis.gatewayCommandsPerLifecycle)} sent by the gateway in **${f(w.redis.roundTripsPerLifecycle)} round trips** (${f(w.redis.pipelinesPerLifecycle)} pipelines) |`);

@@ -40,6 +40,8 @@ export interface Shape {
   processes: NamedProcess[];
   /** the gateway-side processes with an IPC channel (Redis command counts) */
   counted: GatewayProcess[];
+  /** their names, in the same order */
+  countedNames: string[];
   logFiles: string[];
   describe: string;
   stop(): Promise<void>;
@@ -109,6 +111,7 @@ export async function startShape(
       mqttUrl: mosquitto?.url ?? gateways[0]!.mqttUrl,
       processes,
       counted: [...gateways, ...(workers ? [workers] : [])],
+      countedNames: [...names, ...(workers ? ['workers'] : [])],
       logFiles,
       describe: shapeName(o),
       stop,

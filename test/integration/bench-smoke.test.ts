@@ -46,6 +46,6 @@ describe('bench-smoke: npm run bench', () => {
     expect(r.window.processes.map((p) => p.name)).toEqual(['gw-1', 'gw-2', 'workers', 'mosquitto']);
     // the relay and the notification workers ran in the workers process: it used CPU
     expect(r.window.processes.find((p) => p.name === 'workers')!.cpuMsPerLifecycle).toBeGreaterThan(0);
-    expect(stdout).toContain('| CPU by process |');
+    expect(stdout).toContain('| CPU by process (per lifecycle) |');
   }, 180_000);
 });
