@@ -89,6 +89,7 @@ export async function startGateway(
   const units = opts.units ?? loadUnits(config.UNITS_FILE);
   const redisUrl = config.REDIS_URL;
   if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
+  if (config.ROLE === 'workers') throw new ConfigError('ROLE=workers runs no gateway: start it with startWorkers (runtime/workers-role.ts)');
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
