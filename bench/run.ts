@@ -3,6 +3,8 @@
  *
  *   npm run bench                                   # 3 real units, 32 in flight, 5 s warm-up + 60 s measured, floor
  *   npm run bench -- --concurrency 64 --seconds 30 --units 30
+ *   npm run bench -- --units 30 --workers-process    # relay + notification workers in a ROLE=workers process
+ *   npm run bench -- --units 30 --gateways 2 --workers-process   # 2 gateways (UNIT_LEASES=on, Mosquitto) + workers
  *   npm run bench -- --fleet 1000                   # 1,000 connected units: gateway RSS, heartbeats (bench/fleet.ts)
  *   npm run bench -- --help
  */
@@ -28,6 +30,8 @@ const { values: opt } = parseArgs({
     'floor-seconds': { type: 'string' },
     'memory-parcels': { type: 'string', default: '60' },
     'cpu-prof': { type: 'boolean', default: false },
+    'workers-process': { type: 'boolean', default: false },
+    gateways: { type: 'string', default: '1' },
     fleet: { type: 'string' },
     'fleet-seconds': { type: 'string', default: '60' },
     'gateway-heap-mb': { type: 'string' },
@@ -38,6 +42,8 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`npm run bench -- [--concurrency 32] [--seconds 60] [--warmup 5] [--units 3] [--autopilot-ms 20]
   [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results] [--cpu-prof]
+  [--workers-process] [--gateways 1]   (relay + notification workers in a process of their own; N gateway processes
+                                        sharing the units by lease on a Mosquitto of the bench's own)
 npm run bench -- --fleet 1000 [--fleet-seconds 60] [--gateway-heap-mb 128]`);
   process.exit(0);
 }
@@ -99,7 +105,13 @@ const settings = {
   units: num('units', 1),
   autopilotMs: num('autopilot-ms', 0),
   floorSeconds: opt.floor === 'off' ? 0 : opt['floor-seconds'] ? num('floor-seconds', 1) : Math.min(seconds, 20),
+  gateways: num('gateways', 1),
+  workersProcess: opt['workers-process'],
 };
+if (!Number.isInteger(settings.gateways) || settings.gateways > settings.units) {
+  console.error(`--gateways: a whole number from 1 to --units (${settings.units}) expected, got ${opt.gateways}`);
+  process.exit(2);
+}
 const args = process.argv.slice(2).join(' ');
 const run = await runLifecycles({ ...settings, memoryParcels: num('memory-parcels', 0), logFile: join(outDir, `${stamp}.gateway.log`), ...(opt['cpu-prof'] ? { cpuProfDir: outDir } : {}) });
 m.loadAfter = loadavg();
@@ -122,6 +134,7 @@ const result: Result = {
   window: run.window,
   latency: run.latency,
   gateway: run.gateway,
+  shape: { name: run.shape, rssMB: run.rssMB },
   memory: run.memory,
   nothingLost: run.nothingLost,
   floor: run.floor ? { entries: run.floor.entries, skipped: run.floor.skipped, seconds: run.floor.seconds, errors: run.floor.errors.count, ratePerUnit: run.floor.ratePerUnit } : null,

@@ -9,7 +9,8 @@ import { keyBytes, perKind } from '../memory-keys.js';
 import { runFloor, type FloorResult } from './floor.js';
 import { Load } from './load.js';
 import { figures, read, type WindowFigures } from './measure.js';
-import { logWarnings, rssBytes, startGateway, startRedis, type GatewayProcess } from './procs.js';
+import { logWarnings, rssBytes, startRedis, type GatewayProcess } from './procs.js';
+import { LEASE_ENV, startShape, waitLeasesSplit, type ShapeOptions } from './shape.js';
 import { Progress } from './progress.js';
 import type { Result, UnitLatency } from './report.js';
 import { Sims } from './sims.js';
@@ -23,6 +24,10 @@ const PREFIX = 'lg:';
 export interface LifecycleRun {
   units: UnitProfile[];
   gatewayEnv: Record<string, string>;
+  /** the processes the gateway ran as (shape.ts) */
+  shape: string;
+  /** RSS of each process of the shape at the end, MB */
+  rssMB: Record<string, number>;
   load: Load;
   /** code-to-open samples of the measured window, by unit */
   c2oWindow: Map<string, number[]>;
@@ -97,18 +102,25 @@ export async function waitOnline(gw: GatewayProcess, n: number, timeoutMs = 60_0
   }
 }
 
-export async function runLifecycles(o: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; memoryParcels: number; logFile: string; cpuProfDir?: string }): Promise<LifecycleRun> {
+export async function runLifecycles(
+  o: ShapeOptions & { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; memoryParcels: number; logFile: string; cpuProfDir?: string },
+): Promise<LifecycleRun> {
   const units = benchUnits(o.units);
   const files = writeUnitFiles(units);
   const progress = new Progress();
   const redis = await startRedis();
   const sms = await new SmsReceiver().start();
   const env = await gatewayEnv({ redisUrl: redis.url, smsUrl: `${sms.url}/sms`, ...files });
-  const gw = await startGateway(env, o.logFile, o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : []);
+  const shape = await startShape({ ...o, env, units, credentialsFile: files.credentialsFile, nodeArgs: o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [], admin: redis.admin, prefix: PREFIX });
+  const gw = shape.gateways[0]!;
   let sims: Sims | null = null;
   try {
-    ({ sims } = await Sims.start({ brokerUrl: gw.mqttUrl, units, credentialsFile: files.credentialsFile, autopilotMs: o.autopilotMs }));
+    ({ sims } = await Sims.start({ brokerUrl: shape.mqttUrl, units, credentialsFile: files.credentialsFile, autopilotMs: o.autopilotMs }));
     await waitOnline(gw, units.length);
+    if (o.gateways > 1) {
+      const held = await waitLeasesSplit(redis.admin, PREFIX, units, o.gateways);
+      console.error(`leases: ${[...held].map(([g, n]) => `${g} ${n} units`).join(', ')}`);
+    }
     const res = await fetch(`${gw.url}/v1/admin/couriers`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${DEV_STAFF_TOKEN}` },
@@ -118,14 +130,14 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
     const courierToken = ((await res.json()) as { token: string }).token;
     const evidenceBefore = await keyBytes(redis.admin, PREFIX);
 
-    const load = new Load({ url: gw.url, courierToken }, sims, sms, units);
+    const load = new Load({ url: gw.url, urls: shape.gateways.map((g) => g.url), courierToken }, sims, sms, units);
     let peakRss = rssBytes(gw.pid);
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(gw.pid))), 500);
     const status = () => `${load.completed} lifecycles, ${load.errors.count} errors, ${load.full} deposits found no compartment`;
     load.start(o.concurrency);
     progress.start('warm-up', o.warmup, status);
     await new Promise((r) => setTimeout(r, o.warmup * 1000));
-    const readingOf = () => read({ admin: redis.admin, gw, simsPid: sims!.pid, completed: load.completed, perUnit: load.perUnit });
+    const readingOf = () => read({ admin: redis.admin, counted: shape.counted, countedNames: shape.countedNames, processes: shape.processes, simsPid: sims!.pid, completed: load.completed, perUnit: load.perUnit });
     const a = await readingOf();
     load.samples.clear();
     progress.start('measuring', o.seconds, () => `${((load.completed - a.completed) / ((performance.now() - a.t) / 1000)).toFixed(0)} lifecycles/s, ${status()}`);
@@ -172,8 +184,11 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
     }
 
     const gauges = await metricsOf(gw, ['lg_parcels', 'lg_outbox_entries', 'lg_deadletters']);
-    const commands = Object.fromEntries(Object.entries(await commandsByOp(gw)).map(([op, n]) => [op, load.completed ? n / load.completed : NaN]));
+    const byOp: Record<string, number> = {};
+    for (const g of shape.gateways) for (const [op, n] of Object.entries(await commandsByOp(g))) byOp[op] = (byOp[op] ?? 0) + n;
+    const commands = Object.fromEntries(Object.entries(byOp).map(([op, n]) => [op, load.completed ? n / load.completed : NaN]));
     const rssMBAtEnd = rssBytes(gw.pid) / 2 ** 20;
+    const rssMB = Object.fromEntries(shape.processes.map((p) => [p.name, rssBytes(p.pid) / 2 ** 20]));
     let missing = 0;
     for (const id of load.collected) for (const k of ['stored', 'collected']) if (sms.counts.get(`${id}.${k}.sms`) !== 1) missing++;
     const lost = load.lost().length;
@@ -192,10 +207,18 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
     };
     await sims.stop();
     sims = null;
-    await gw.stop();
+    await shape.stop();
     await redis.stop();
     await sms.stop();
-    const warnings = logWarnings(o.logFile);
+    const merged = new Map<string, { level: string; msg: string; count: number }>();
+    for (const file of shape.logFiles) {
+      for (const x of logWarnings(file, 20)) {
+        const m = merged.get(`${x.level} ${x.msg}`) ?? { ...x, count: 0 };
+        m.count += x.count;
+        merged.set(`${x.level} ${x.msg}`, m);
+      }
+    }
+    const warnings = [...merged.values()].sort((x, y) => y.count - x.count).slice(0, 5);
 
     let floor: FloorResult | null = null;
     if (o.floorSeconds > 0) {
@@ -215,7 +238,9 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
     });
     return {
       units,
-      gatewayEnv: BENCH_ENV,
+      gatewayEnv: { ...BENCH_ENV, ...(o.workersProcess ? { ROLE: 'gateway + workers' } : {}), ...(o.gateways > 1 ? { UNIT_LEASES: 'on', ...LEASE_ENV } : {}) },
+      shape: shape.describe,
+      rssMB,
       load,
       c2oWindow: samples.c2o,
       window,
@@ -228,7 +253,7 @@ export async function runLifecycles(o: { concurrency: number; seconds: number; w
   } finally {
     progress.stop();
     await sims?.stop().catch(() => {});
-    await gw.stop().catch(() => {});
+    await shape.stop().catch(() => {});
     await redis.stop().catch(() => {});
     await sms.stop().catch(() => {});
   }

@@ -15,6 +15,8 @@ const WAIT_MS = 30_000;
 
 export interface Gateway {
   url: string;
+  /** several gateway processes: deposits go to each in turn */
+  urls?: string[];
   courierToken: string;
 }
 
@@ -76,7 +78,8 @@ export class Load {
   async deposit(unit: UnitProfile, size = 'S'): Promise<{ id: string; no: number } | null> {
     const n = ++this.seq;
     const t0 = now();
-    const res = await fetch(`${this.gw.url}/v1/deposits`, {
+    const base = this.gw.urls?.length ? this.gw.urls[n % this.gw.urls.length]! : this.gw.url;
+    const res = await fetch(`${base}/v1/deposits`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.gw.courierToken}` },
       body: JSON.stringify({ unit: unit.id, size, trackingNumber: `BENCH-${process.pid}-${n}`, carrier: 'SF', phone: `139${String(n % 1e8).padStart(8, '0')}` }),

@@ -14,6 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import { cpuMs, type GatewayProcess, type RedisCount } from './procs.js';
+import type { NamedProcess } from './shape.js';
 
 export async function info(r: Redis, section: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -37,29 +38,50 @@ export interface Reading {
   t: number;
   completed: number;
   perUnit: Map<string, number>;
+  /** the gateway-side processes' CPU, summed (gateways and workers process) */
   gatewayCpuMs: number;
+  /** each process of the shape (the external broker too) */
+  processCpuMs: Map<string, number>;
   simsCpuMs: number;
   redisCpuS: number;
   driverCpuUs: number;
   calls: Map<string, number>;
   totalCommandsProcessed: number;
   gateway: RedisCount;
+  /** each counted process's own counts, by process name */
+  perProcess: Map<string, RedisCount>;
 }
 
-export async function read(o: { admin: Redis; gw: GatewayProcess; simsPid: number; completed: number; perUnit: Map<string, number> }): Promise<Reading> {
-  const [cpu, stats, calls, gateway] = await Promise.all([info(o.admin, 'cpu'), info(o.admin, 'stats'), commandCalls(o.admin), o.gw.redisCount()]);
+/** The Redis counts of several processes, summed. */
+function sumCounts(counts: RedisCount[]): RedisCount {
+  const out: RedisCount = { commands: 0, pipelined: 0, pipelines: 0, alone: {}, heapUsed: 0 };
+  for (const c of counts) {
+    out.commands += c.commands;
+    out.pipelined += c.pipelined;
+    out.pipelines += c.pipelines;
+    out.heapUsed += c.heapUsed;
+    for (const [k, v] of Object.entries(c.alone)) out.alone[k] = (out.alone[k] ?? 0) + v;
+  }
+  return out;
+}
+
+export async function read(o: { admin: Redis; counted: GatewayProcess[]; countedNames?: string[]; processes: NamedProcess[]; simsPid: number; completed: number; perUnit: Map<string, number> }): Promise<Reading> {
+  const [cpu, stats, calls, counts] = await Promise.all([info(o.admin, 'cpu'), info(o.admin, 'stats'), commandCalls(o.admin), Promise.all(o.counted.map((g) => g.redisCount()))]);
   const c = process.cpuUsage();
+  const processCpuMs = new Map(o.processes.map((p) => [p.name, cpuMs(p.pid)]));
   return {
     t: performance.now(),
     completed: o.completed,
     perUnit: new Map(o.perUnit),
-    gatewayCpuMs: cpuMs(o.gw.pid),
+    gatewayCpuMs: o.processes.filter((p) => p.gatewaySide).reduce((sum, p) => sum + processCpuMs.get(p.name)!, 0),
+    processCpuMs,
     simsCpuMs: cpuMs(o.simsPid),
     redisCpuS: Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys),
     driverCpuUs: c.user + c.system,
     calls,
     totalCommandsProcessed: Number(stats.total_commands_processed),
-    gateway,
+    gateway: sumCounts(counts),
+    perProcess: new Map(counts.map((c, i) => [o.countedNames?.[i] ?? String(i), c])),
   };
 }
 
@@ -68,7 +90,10 @@ export interface WindowFigures {
   lifecycles: number;
   lifecyclesPerS: number;
   perUnitPerS: Record<string, number>;
+  /** summed over the gateway-side processes (gateways and workers process) */
   gatewayCpuMsPerLifecycle: number;
+  /** each process of the shape: % of one core and CPU ms per lifecycle (gatewaySide: counted in the gateway's sum) */
+  processes: { name: string; cpuPct: number; cpuMsPerLifecycle: number; redisCommandsPerLifecycle?: number; roundTripsPerLifecycle?: number }[];
   /** % of one core */
   cpuPct: { gateway: number; redis: number; sims: number; driver: number };
   redis: {
@@ -113,6 +138,12 @@ export function figures(a: Reading, b: Reading): WindowFigures {
     lifecyclesPerS: n / seconds,
     perUnitPerS,
     gatewayCpuMsPerLifecycle: per(b.gatewayCpuMs - a.gatewayCpuMs),
+    processes: [...b.processCpuMs].map(([name, ms]) => {
+      const cb = b.perProcess.get(name);
+      const ca = a.perProcess.get(name);
+      const redis = cb && ca ? { redisCommandsPerLifecycle: per(cb.commands - ca.commands), roundTripsPerLifecycle: per(cb.commands - ca.commands - (cb.pipelined - ca.pipelined) + (cb.pipelines - ca.pipelines)) } : {};
+      return { name, cpuPct: pctOf(ms - (a.processCpuMs.get(name) ?? 0)), cpuMsPerLifecycle: per(ms - (a.processCpuMs.get(name) ?? 0)), ...redis };
+    }),
     cpuPct: {
       gateway: pctOf(b.gatewayCpuMs - a.gatewayCpuMs),
       redis: pctOf((b.redisCpuS - a.redisCpuS) * 1000),

@@ -14,7 +14,9 @@ export interface Result {
   when: string;
   command: string;
   machine: { cpus: string; memory: string; node: string; redis: string; uptime: string; loadBefore: number[]; loadAfter: number[] };
-  settings: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; gatewayEnv: Record<string, string> };
+  settings: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; gateways: number; workersProcess: boolean; gatewayEnv: Record<string, string> };
+  /** the processes the gateway ran as (bench/e2e/shape.ts), and each one's RSS at the end */
+  shape: { name: string; rssMB: Record<string, number> };
   window: WindowFigures;
   latency: { deposit: Dist; codeSms: Dist; collectedSms: Dist; codeToOpen: UnitLatency[]; codeToOpenByDialect: UnitLatency[] };
   gateway: { rssMBAtEnd: number; peakRssMB: number; commandsPerLifecycle: Record<string, number>; warnings: { level: string; msg: string; count: number }[] };
@@ -39,10 +41,17 @@ const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toLocaleString('en-US', 
 const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? f(x, 2) : x < 100 ? f(x, 1) : f(x, 0)) : '–');
 const distRow = (name: string, d: Dist) => `| ${name} | ${d.n} | ${ms(d.p50)} | ${ms(d.p95)} | ${ms(d.p99)} | ${ms(d.max)} |`;
 
+function setUp(r: Result): string {
+  const { gateways, workersProcess } = r.settings;
+  const workers = workersProcess ? ' plus a ROLE=workers process (the outbox relay and the notification workers)' : '';
+  if (gateways <= 1) return `its own process (\`node dist/src/runtime/node.js\`, embedded broker, SIMULATORS=off${workersProcess ? ', ROLE=gateway' : ''})${workers}`;
+  return `${gateways} processes (\`node dist/src/runtime/node.js\`, UNIT_LEASES=on${workersProcess ? ', ROLE=gateway' : ''}, SIMULATORS=off, deposits round-robin over their ports) on a Mosquitto of the bench's own${workers}`;
+}
+
 export function markdown(r: Result): string {
   const w = r.window;
   const L: string[] = [];
-  L.push(`### npm run bench, ${r.when}`, '');
+  L.push(`### npm run bench, ${r.when}${r.shape.name !== 'one process' ? ` (${r.shape.name})` : ''}`, '');
   L.push(`Command: \`${r.command}\``, '');
   L.push(
     `Machine: ${r.machine.cpus}, ${r.machine.memory}, Node ${r.machine.node}, redis-server ${r.machine.redis}. ` +
@@ -51,7 +60,7 @@ export function markdown(r: Result): string {
     '',
   );
   L.push(
-    `Set-up: the gateway as its own process (\`node dist/src/runtime/node.js\`, embedded broker, SIMULATORS=off), a redis-server of its own ` +
+    `Set-up: the gateway as ${setUp(r)}, a redis-server of its own ` +
       `(AOF, appendfsync everysec), ${r.settings.units} simulated unit(s) in another process speaking MQTT (autopilot ${r.settings.autopilotMs} ms), ` +
       `deposits over HTTP and codes from an HTTP SMS receiver in the load driver's process; ${r.settings.concurrency} lifecycles in flight, ` +
       `${r.settings.warmup} s warm-up, ${f(w.seconds, 1)} s measured. Gateway settings: ${Object.entries(r.settings.gatewayEnv).map(([k, v]) => `${k}=${v}`).join(' ')}.`,
@@ -67,7 +76,11 @@ export function markdown(r: Result): string {
       ).map(([d, v]) => `${d} units ${f(v)}`)
     : Object.entries(w.perUnitPerS).map(([u, v]) => `${u} ${f(v)}`);
   L.push(`| **lifecycles/s** | **${f(w.lifecyclesPerS)}** (${w.lifecycles} in ${f(w.seconds)} s; ${rates.join(', ')}) |`);
-  L.push(`| gateway CPU | **${f(w.gatewayCpuMsPerLifecycle, 2)} ms per lifecycle** (${f(w.cpuPct.gateway, 0)} % of a core) |`);
+  L.push(`| gateway CPU | **${f(w.gatewayCpuMsPerLifecycle, 2)} ms per lifecycle** (${f(w.cpuPct.gateway, 0)} % of a core)${w.processes.length > 1 ? `, summed over the gateway-side processes` : ''} |`);
+  if (w.processes.length > 1) {
+    const rt = (p: (typeof w.processes)[number]) => (p.redisCommandsPerLifecycle !== undefined ? `, Redis ${f(p.redisCommandsPerLifecycle)} commands in ${f(p.roundTripsPerLifecycle ?? NaN)} round trips` : '');
+    L.push(`| CPU by process (per lifecycle) | ${w.processes.map((p) => `${p.name} ${f(p.cpuMsPerLifecycle, 2)} ms (${f(p.cpuPct, 0)} % of a core, RSS ${f(r.shape.rssMB[p.name] ?? NaN, 0)} MB${rt(p)})`).join('; ')} |`);
+  }
   L.push(`| other CPU (% of a core) | redis-server ${f(w.cpuPct.redis, 0)}, simulated units ${f(w.cpuPct.sims, 0)}, load driver + SMS receiver ${f(w.cpuPct.driver, 0)} |`);
   L.push(`| Redis per lifecycle | ${f(w.redis.serverCallsPerLifecycle)} commands run by Redis (Lua-internal included), ${f(w.redis.gatewayCommandsPerLifecycle)} sent by the gateway in **${f(w.redis.roundTripsPerLifecycle)} round trips** (${f(w.redis.pipelinesPerLifecycle)} pipelines) |`);
   L.push(`| gateway round trips of single commands per lifecycle | ${w.redis.aloneTop.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')} |`);

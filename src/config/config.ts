@@ -192,6 +192,12 @@ export const ConfigSchema = z.object({
   LEASE_TTL_MS: ms.min(1000).max(600_000).default(15_000),
   /** how often the owner renews its leases, and how often free units are looked for */
   LEASE_RENEW_MS: ms.min(100).max(300_000).default(5_000),
+  /**
+   * what this process runs (docs/scaling.md, "Processes on one machine"): all = everything (one process);
+   * gateway = units, HTTP API, parcel engine, without the outbox relay and notification workers;
+   * workers = the outbox relay and notification workers only (HTTP: /healthz, /readyz, /metrics)
+   */
+  ROLE: z.enum(['all', 'gateway', 'workers']).default('all'),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { credentialsFile: string | undefined; STAFF_TOKEN: string; GATEWAY_ID: string };
@@ -245,6 +251,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       'invalid configuration: MQTT_SHARE_GROUP: shared subscriptions need an external broker (set MQTT_URL, e.g. Mosquitto); the embedded broker has none',
     );
   }
+  if (cfg.ROLE !== 'all') roleChecks(cfg, cleaned);
   const GATEWAY_ID = cfg.GATEWAY_ID ?? defaultGatewayId();
   if (cfg.UNIT_LEASES) scaleOutChecks(cfg, cleaned, GATEWAY_ID);
   return { ...cfg, STAFF_TOKEN: cfg.STAFF_TOKEN, credentialsFile, GATEWAY_ID };
@@ -257,10 +264,26 @@ function defaultGatewayId(): string {
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * ROLE=gateway or workers: the gateway's work split over processes on one Redis. Both need that Redis named (a
+ * redis-server of each process's own would split the data); simulators run only in ROLE=all (their residents'
+ * phones are read in the process that sends the texts): off unless asked for, refused when asked for.
+ */
+function roleChecks(cfg: z.infer<typeof ConfigSchema>, set: Record<string, string | undefined>): void {
+  const problems: string[] = [];
+  if (!cfg.REDIS_URL) problems.push(`REDIS_URL: required with ROLE=${cfg.ROLE} (the gateway and workers processes share one Redis)`);
+  if (set.SIMULATORS !== undefined && cfg.SIMULATORS) {
+    problems.push(`SIMULATORS: must be off with ROLE=${cfg.ROLE} (simulated units run with ROLE=all; or run \`npm run simulate\` beside a ROLE=gateway process)`);
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  cfg.SIMULATORS = false;
+}
+
 /** UNIT_LEASES=on: several gateways share one broker and one Redis; each has its own MQTT session. */
 function scaleOutChecks(cfg: z.infer<typeof ConfigSchema>, set: Record<string, string | undefined>, gatewayId: string): void {
   const problems: string[] = [];
-  if (!cfg.MQTT_URL) problems.push('MQTT_URL: required with UNIT_LEASES=on (the gateways share one broker; the embedded one serves one gateway)');
+  // a workers process serves no unit: it only needs the shared Redis (and a consumer name of its own, below)
+  if (!cfg.MQTT_URL && cfg.ROLE !== 'workers') problems.push('MQTT_URL: required with UNIT_LEASES=on (the gateways share one broker; the embedded one serves one gateway)');
   if (!cfg.REDIS_URL) problems.push('REDIS_URL: required with UNIT_LEASES=on (the gateways share one Redis)');
   if (cfg.MQTT_SHARE_GROUP) problems.push('MQTT_SHARE_GROUP: not with UNIT_LEASES=on (each unit is served by its lease owner alone)');
   if (cfg.SIMULATORS) problems.push('SIMULATORS: must be off with UNIT_LEASES=on (every gateway would run the same units; run `npm run simulate` once)');

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { redisUnitMemory, startSimulators, type SimulatedUnit } from '../../simulators/index.js';
 import type { EmbeddedBroker } from '../broker/embedded.js';
 import type { GatewayBus } from '../bus/gateway.js';
@@ -16,7 +16,7 @@ import { ParcelStore } from '../store/parcels.js';
 import { Couriers, Residents } from '../parcels/accounts.js';
 import { ParcelService } from '../parcels/service.js';
 import { ParcelEngine } from '../parcels/engine.js';
-import { Notifier, OutboxRelay } from '../notify/index.js';
+import type { Notifier, OutboxRelay } from '../notify/index.js';
 import { mountBullBoard } from '../http/bullboard.js';
 import { ResidentSignIn, DEFAULT_SIGNIN_POLICY } from '../residents/signin.js';
 import { StaffService } from '../staff/service.js';
@@ -28,7 +28,6 @@ import { serveMetrics } from './metrics-server.js';
 import { setApiTimeZone } from '../http/time.js';
 import { IdempotencyKeys } from '../http/idempotency.js';
 import { Evidence, EvidenceLog } from '../evidence/index.js';
-import { deliveryRecorder } from '../evidence/notices.js';
 import { evidenceStaffActions } from '../evidence/staff.js';
 import { ulid } from '../domain/ids.js';
 import { startEdgeConsumer } from '../edge/consumer.js';
@@ -42,7 +41,8 @@ import type { UnitLeases } from '../scale/leases.js';
 import { oncePerPeriod } from '../scale/once.js';
 import { serveHttp } from './wiring/http.js';
 import { startLeases, startMqtt } from './wiring/mqtt.js';
-import { notifyConfig, parcelPolicy } from './wiring/policy.js';
+import { startNotify } from './wiring/notify.js';
+import { parcelPolicy } from './wiring/policy.js';
 import { connectRedis, quiet } from './wiring/redis.js';
 
 export { parcelPolicy };
@@ -63,7 +63,8 @@ export interface RunningGateway {
   couriers: Couriers;
   residents: Residents;
   notifier: Notifier;
-  relay: OutboxRelay;
+  /** null with ROLE=gateway (a ROLE=workers process relays) */
+  relay: OutboxRelay | null;
   evidence: Evidence;
   staff: StaffService;
   residentSignIn: ResidentSignIn;
@@ -88,6 +89,7 @@ export async function startGateway(
   const units = opts.units ?? loadUnits(config.UNITS_FILE);
   const redisUrl = config.REDIS_URL;
   if (!redisUrl) throw new ConfigError('REDIS_URL: required (runtime/node.ts starts a redis-server of its own when it is unset)');
+  if (config.ROLE === 'workers') throw new ConfigError('ROLE=workers runs no gateway: start it with startWorkers (runtime/workers-role.ts)');
   const credentials = loadCredentials({ file: config.credentialsFile, json: config.CREDENTIALS_JSON, production: config.NODE_ENV === 'production' });
   if (!credentials.gateway.codeKeyHex) {
     throw new ConfigError('credentials.gateway.codeKeyHex: required (the key that hashes pickup codes)');
@@ -144,33 +146,18 @@ export async function startGateway(
       units,
       clock,
     });
-    const notifier = new Notifier({
-      connection: () => quiet(new Redis(redisUrl, { maxRetriesPerRequest: null }), logger),
-      config: notifyConfig(config),
+    // ROLE=gateway: the relay and the notification workers run in a ROLE=workers process (docs/scaling.md)
+    const { notifier, relay } = startNotify({
+      config,
+      redis,
+      evidenceLog,
+      parcelStore,
+      clock,
       logger,
       counters,
-      deliveries: deliveryRecorder(evidenceLog, clock),
-      // a reminder goes only while its parcel waits (a relay behind on its cancel must not remind of a collected one)
-      stillWanted: async (notice) => !notice.parcelId || (await parcelStore.parcel(notice.parcelId))?.state === 'stored',
+      cleanups,
+      run: config.ROLE !== 'gateway',
       ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
-    });
-    notifier.startWorkers();
-    cleanups.push(() => notifier.close());
-    const relayRedis = quiet(redis.duplicate(), logger);
-    const relay = new OutboxRelay({
-      redis: relayRedis,
-      keyPrefix: config.REDIS_PREFIX,
-      notifier,
-      logger,
-      counters,
-      consumer: config.MQTT_CLIENT_ID,
-      // several gateways: a dead one's unrelayed notices are taken over (its relay silent for a lease's time)
-      ...(config.UNIT_LEASES ? { claimDeadAfterMs: config.LEASE_TTL_MS + config.LEASE_RENEW_MS } : {}),
-    });
-    relay.start();
-    cleanups.push(async () => {
-      await relay.stop();
-      relayRedis.disconnect();
     });
     const engineRedis = quiet(redis.duplicate(), logger);
     const engine = new ParcelEngine({

@@ -21,9 +21,10 @@ export async function serveMetrics(
   app: { route(path: string, sub: Hono): unknown },
   counters: Counters,
   config: Pick<Config, 'METRICS_TOKEN' | 'METRICS_PORT' | 'METRICS_HOST'>,
-  sources: GaugeSources,
+  /** null: counters only (a ROLE=workers process: the gateway processes export the fleet's gauges) */
+  sources: GaugeSources | null,
 ): Promise<MetricsEndpoint> {
-  registerGauges(counters, sources);
+  if (sources) registerGauges(counters, sources);
   const routes = metricsRoutes({ counters, token: config.METRICS_TOKEN ?? null, open: config.METRICS_PORT !== undefined });
   if (config.METRICS_PORT === undefined) {
     app.route('/', routes);

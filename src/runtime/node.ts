@@ -3,6 +3,7 @@ import { CredentialsError } from '../config/credentials.js';
 import type { Logger } from '../log.js';
 import { createLogger } from './logger.js';
 import { startGateway, type RunningGateway } from './gateway.js';
+import { startWorkers, type RunningWorkers } from './workers-role.js';
 import { startOwnRedis, type OwnRedis } from './redis-server.js';
 
 /** How long a drain may take before the process gives up on it (exit 1). */
@@ -19,7 +20,7 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
  */
 class Shutdown {
   private signal: string | null = null;
-  private gw: RunningGateway | null = null;
+  private gw: Pick<RunningGateway, 'close'> | null = null;
   ownRedis: OwnRedis | null = null;
 
   /** `say`: the lines about starting and stopping (shown at every LOG_LEVEL but silent) */
@@ -31,7 +32,7 @@ class Shutdown {
   }
 
   /** start-up is done: drain now if a signal came during it */
-  started(gw: RunningGateway): void {
+  started(gw: Pick<RunningGateway, 'close'>): void {
     this.gw = gw;
     if (this.signal) void this.drain();
   }
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   // A stray rejection (a Redis blip in a background step) is a bug to log, not a reason to drop every unit.
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { err }));
 
-  let gw: RunningGateway;
+  let gw: RunningGateway | RunningWorkers;
   try {
     if (!config.REDIS_URL) {
       const own = await startOwnRedis({ dataDir: config.REDIS_DATA_DIR, bin: config.REDIS_SERVER, logger });
@@ -100,14 +101,25 @@ async function main(): Promise<void> {
       own.onUnexpectedExit((why) => shutdown.fail(why));
       config = { ...config, REDIS_URL: own.url };
     }
-    gw = await startGateway(config, { logger });
+    gw = config.ROLE === 'workers' ? await startWorkers(config, { logger }) : await startGateway(config, { logger });
   } catch (err) {
     await shutdown.ownRedis?.stop().catch(() => {});
     if (err instanceof ConfigError || err instanceof CredentialsError || /already in use/.test((err as Error).message)) refuse(err as Error);
     throw err;
   }
-  if (!shutdown.requested) {
+  if (shutdown.requested) {
+    /* draining: no banner */
+  } else if (!('bus' in gw)) {
+    say.info('locker-gateway is running: ROLE=workers (the outbox relay and the notification workers; no units, no API)', {
+      role: config.ROLE,
+      url: gw.url,
+      health: `${gw.url}/readyz`,
+      metrics: gw.metricsUrl,
+      redis: withoutPassword(config.REDIS_URL!),
+    });
+  } else {
     say.info(`locker-gateway is running: open ${gw.url}/`, {
+      ...(config.ROLE !== 'all' ? { role: config.ROLE } : {}),
       url: `${gw.url}/`,
       api: `${gw.url}/v1/units`,
       docs: `${gw.url}/docs`,

@@ -33,4 +33,19 @@ describe('bench-smoke: npm run bench', () => {
     expect(files.some((f) => f.endsWith('.svg') && readFileSync(join(out, f), 'utf8').startsWith('<svg'))).toBe(true);
     expect(stdout).toContain('| **lifecycles/s** |');
   }, 120_000);
+
+  it('--gateways 2 --workers-process: two gateways sharing the units by lease and a workers process, CPU by process', async () => {
+    const dir = mkdtempSync(join(out, 'shape-'));
+    // prettier-ignore
+    const args = ['--import', 'tsx', 'bench/run.ts', '--seconds', '3', '--warmup', '1', '--concurrency', '4',
+      '--floor', 'off', '--memory-parcels', '0', '--gateways', '2', '--workers-process', '--out', dir];
+    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, maxBuffer: 1 << 24 });
+    const r = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.json'))!), 'utf8')) as Result;
+    expect(r.nothingLost).toMatchObject({ ok: true, lost: 0, smsDuplicates: 0, smsMissing: 0, errors: 0 });
+    expect(r.shape.name).toMatch(/^2 gateways .* \+ workers$/);
+    expect(r.window.processes.map((p) => p.name)).toEqual(['gw-1', 'gw-2', 'workers', 'mosquitto']);
+    // the relay and the notification workers ran in the workers process: it used CPU
+    expect(r.window.processes.find((p) => p.name === 'workers')!.cpuMsPerLifecycle).toBeGreaterThan(0);
+    expect(stdout).toContain('| CPU by process (per lifecycle) |');
+  }, 180_000);
 });

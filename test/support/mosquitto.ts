@@ -22,6 +22,11 @@ export class TestMosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
+  /** the broker's process id (the bench reads its CPU from /proc) */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   async start(opts: { credentials: Credentials; units: readonly UnitProfile[] }): Promise<this> {
     if (this.proc) throw new Error('TestMosquitto already started');
     this.dir = mkdtempSync(join(tmpdir(), 'lg-mosquitto-'));

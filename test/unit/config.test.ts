@@ -182,3 +182,30 @@ describe('config: running it (own redis-server, metrics)', () => {
     expect(() => parseConfig(env)).toThrow(new RegExp(`^invalid configuration: ${key}`));
   });
 });
+
+describe('config: ROLE (processes on one machine)', () => {
+  const R = { REDIS_URL: 'redis://127.0.0.1:6379' };
+  it('defaults to all (one process, simulators as before)', () => {
+    const c = parseConfig({});
+    expect(c.ROLE).toBe('all');
+    expect(c.SIMULATORS).toBe(true);
+  });
+
+  it('gateway and workers need REDIS_URL; simulators are off unless asked for, and then refused', () => {
+    for (const ROLE of ['gateway', 'workers']) {
+      expect(parseConfig({ ...R, ROLE }).SIMULATORS).toBe(false);
+      expect(() => parseConfig({ ROLE })).toThrow(new RegExp(`REDIS_URL: required with ROLE=${ROLE}`));
+      expect(() => parseConfig({ ...R, ROLE, SIMULATORS: 'on' })).toThrow(/SIMULATORS: must be off with ROLE=/);
+    }
+  });
+
+  it('workers with UNIT_LEASES=on need no MQTT_URL (they serve no unit)', () => {
+    const c = parseConfig({ ...R, ROLE: 'workers', UNIT_LEASES: 'on', GATEWAY_ID: 'w1' });
+    expect(c.MQTT_CLIENT_ID).toBe('lg-w1');
+    expect(() => parseConfig({ ...R, ROLE: 'gateway', UNIT_LEASES: 'on' })).toThrow(/MQTT_URL: required with UNIT_LEASES=on/);
+  });
+
+  it('refuses an unknown role and names ROLE', () => {
+    expect(() => parseConfig({ ROLE: 'relay' })).toThrow(/^invalid configuration: ROLE: /);
+  });
+});
