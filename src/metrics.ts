@@ -26,6 +26,10 @@ export const KNOWN_COUNTERS: Record<string, { help: string; labels: string[] }> 
   lg_wrong_codes_total: { help: 'wrong pickup codes, at the keypad or through the API', labels: ['unit', 'via'] },
   lg_keypad_locks_total: { help: 'keypads locked after repeated wrong codes', labels: ['unit'] },
   lg_deposits_refused_total: { help: 'deposits refused before a compartment was reserved, by reason', labels: ['reason'] },
+  lg_deposits_held_total: {
+    help: 'deposit windows that ended while the unit had not confirmed the compartment shut and empty: the reservation is kept and the unit asked',
+    labels: ['unit'],
+  },
   lg_sweep_errors_total: { help: "sweep steps (deposit windows, deadlines, keypad locks, claims' clocks) that failed and will run again", labels: ['what'] },
   lg_engine_refused_total: { help: 'unit events the parcel service refused (a rule, not a failure), by kind and code', labels: ['kind', 'code'] },
   lg_engine_retries_total: { help: 'unit events the parcel engine tried again after an unexpected failure', labels: ['kind'] },

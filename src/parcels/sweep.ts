@@ -8,6 +8,12 @@ import type { Keypad } from './keypad.js';
 import type { FailureLimiter } from './limits.js';
 
 const SWEEP = systemActor('sweep');
+/** how long after a status answer its reading is trusted to be in (some dialects answer first, then report) */
+const CHECK_SETTLE_MS = 1_000;
+/** at most one status request per held reservation this often */
+const ASK_EVERY_MS = 15_000;
+/** how long a status answer counts for a held reservation */
+const CHECKED_TTL_MS = 10 * 60_000;
 
 /**
  * Deposit windows, deadlines, stale intents and expired keypad locks. Idempotent: every gateway may run it. One bad
@@ -29,12 +35,7 @@ export class Sweep {
   async run(): Promise<void> {
     const now = this.d.clock.now();
     for (const id of await this.d.parcels.due(this.k.reservations, now)) {
-      await this.each('deposit window', id, async () => {
-        const p = await this.d.parcels.parcel(id);
-        if (!p || p.state !== 'reserved') return void (await this.d.parcels.redis.zrem(this.k.reservations, id));
-        this.d.logger.info('deposit cancelled: the door was not opened in time', { parcel: id });
-        await this.commit.step(p.unit, p.compartment, (cur) => onDepositAbandoned(cur.slot, cur.parcels, id, now, 'no-door-open'), SWEEP);
-      });
+      await this.each('deposit window', id, () => this.windowOver(id, now));
     }
     for (const id of await this.d.parcels.due(this.k.deadlines, now)) {
       await this.each('deadline', id, async () => {
@@ -59,6 +60,56 @@ export class Sweep {
           .catch((err: unknown) => this.d.logger.warn('keypad unlock failed', { unit: unit.id, err }));
       }
     }
+  }
+
+  /**
+   * A deposit window ended with the parcel still `reserved`: the gateway never heard the door open. That is not proof
+   * that it did not: the open may have been carried out while its report was lost (a Redis outage, a dropped frame,
+   * an answer that timed out), and the courier may have put the parcel in. Cancelling on the clock alone would then
+   * hand a full compartment to the next deposit (the soak saw it: docs/reliability.md, defect 5). So the unit is asked
+   * for its status first (a full reading, reconciled as every reading is: a door found open or a parcel found inside
+   * moves the parcel on), and the deposit is cancelled only once the unit has answered and its compartment is shut
+   * and empty. A unit that cannot answer (offline, a silent board) keeps the reservation until it can.
+   */
+  private async windowOver(id: string, now: number): Promise<void> {
+    const redis = this.d.parcels.redis;
+    const p = await this.d.parcels.parcel(id);
+    if (!p || p.state !== 'reserved') {
+      await redis.zrem(this.k.reservations, id);
+      return void (await redis.del(this.k.depositChecked(id)));
+    }
+    const checkedAt = Number((await redis.get(this.k.depositChecked(id))) ?? NaN);
+    const state = await this.d.unitStore.unit(p.unit);
+    // A status answer precedes the reading it promises in some dialects (compact-v2): look a moment later.
+    if (checkedAt <= now - CHECK_SETTLE_MS) {
+      const c = state?.compartments.find((x) => x.no === p.compartment);
+      if (c && !c.doorOpen && !c.occupied) {
+        this.d.logger.info('deposit cancelled: the door was not opened in time (the unit confirms it shut and empty)', { parcel: id });
+        await this.commit.step(p.unit, p.compartment, (cur) => onDepositAbandoned(cur.slot, cur.parcels, id, now, 'no-door-open'), SWEEP);
+        return void (await redis.del(this.k.depositChecked(id)));
+      }
+      // open or occupied: the reading's events move the parcel on (the engine); nothing to cancel
+      return;
+    }
+    if (!Number.isNaN(checkedAt) || !state?.online) return; // answered just now, or away: its reconnect brings a reading
+    if ((await redis.set(this.k.depositAsking(id), String(now), 'PX', ASK_EVERY_MS, 'NX')) !== 'OK') return;
+    void this.askStatus(p.unit, id, now);
+  }
+
+  private async askStatus(unit: string, id: string, now: number): Promise<void> {
+    let result: string;
+    try {
+      const cmd = await this.d.commands.send(unit, { op: 'status' }, { id: `depcheck-${id}-${now}`, reason: `parcel ${id}: deposit window over; is the compartment shut and empty?`, actor: SWEEP });
+      result = cmd.result ?? 'none';
+    } catch (err) {
+      result = err instanceof Error ? err.message : String(err);
+    }
+    if (result === 'done') {
+      await this.d.parcels.redis.set(this.k.depositChecked(id), String(this.d.clock.now()), 'PX', CHECKED_TTL_MS).catch(() => {});
+      return;
+    }
+    this.d.counters.inc('lg_deposits_held_total', { unit });
+    this.d.logger.warn('deposit window over, but the unit did not answer a status request: the reservation is kept; asking again', { parcel: id, unit, result });
   }
 
   private async each(what: string, id: string, fn: () => Promise<void>): Promise<void> {

@@ -46,6 +46,10 @@ export function keys(p: string) {
     deadlines: `${p}deadlines`,
     /** zset parcel id -> time by which the door must have opened (reserved parcels) */
     reservations: `${p}reservations`,
+    /** a reserved parcel whose deposit window ended: its unit answered a status request asked since (sweep.ts) */
+    depositChecked: (id: string) => `${p}depcheck:${id}`,
+    /** a status request for that check is under way (one gateway asks at a time) */
+    depositAsking: (id: string) => `${p}depask:${id}`,
     /** zset `unit|no` -> when a pickup/return intent was set (given up after INTENT_TIMEOUT_MS) */
     intents: `${p}intents`,
     /** the notification outbox (stream), relayed to BullMQ */

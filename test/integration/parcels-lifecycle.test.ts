@@ -273,32 +273,69 @@ describe('parcels: lifecycle through the HTTP API, MQTT and the three simulators
     }
   });
 
-  it('a door that never opens: the sweep cancels the deposit after DEPOSIT_OPEN_TIMEOUT_MS and frees the compartment', async () => {
-    // Board 2 (compartments 13–24) puts nothing on the bus: the gateway never learns that the L door opened.
+  // Board 2 (compartments 13–24) puts nothing on the bus: it carries out the open (the L door springs open) but the
+  // gateway never hears of it, nor gets an answer to a status request. Cancelling when the deposit window ends would
+  // hand a compartment with the courier's parcel inside to the next deposit (the soak saw it: docs/reliability.md).
+  const heldAfterWindow = async (unit: string) => {
+    const held = () => world.stack.gw!.counters.get('lg_deposits_held_total', { unit });
+    const before = held();
+    return () => eventually(() => held() > before, 15_000, 'the sweep held the reservation (status request unanswered)');
+  };
+
+  it('a door opened without the gateway hearing of it: the reservation is kept until the unit answers; the parcel put in meanwhile is stored', async () => {
     const sim = world.sim(FRAME_485);
     sim.setFaults({ silentBoards: [2] });
+    let id: string;
     try {
+      const held = await heldAfterWindow(FRAME_485);
       const dep = await world.deposit(courier, { unit: FRAME_485, size: 'L', phone: world.phone() });
       expect(dep.status).toBe(201);
       expect(dep.body).toMatchObject({ state: 'reserved', compartment: 19 });
-      const cancelled = await world.waitState(courier, dep.body.id, 'cancelled', 10_000);
-      expect(cancelled.reason).toBe('no-door-open');
-      expect(cancelled.endedAt! - dep.body.createdAt).toBeGreaterThanOrEqual(2500);
-      await world.hook('/hook', 'deposit-cancelled', dep.body.id);
-      expect(await world.transitions(FRAME_485, dep.body.id)).toEqual(['new>reserved', 'reserved>cancelled']);
+      id = dep.body.id;
+      await world.doorOpen(FRAME_485, 19);
+      sim.putParcel(19);
+      sim.closeDoor(19);
+      await held();
+      expect((await world.parcel(courier, id)).state).toBe('reserved');
     } finally {
       sim.setFaults({ silentBoards: [] });
     }
-    // The board talks again: the next poll reports the open door; the courier closes it, and 19 is free once more.
-    await eventually(async () => (await world.unitState(FRAME_485)).compartments[18].doorOpen, 8000, 'door 19 seen open');
-    sim.closeDoor(19);
-    await eventually(async () => !(await world.unitState(FRAME_485)).compartments[18].doorOpen, 8000, 'door 19 seen closed');
+    // The board talks again: the next reading shows 19 shut with a parcel inside; the deposit is stored, not cancelled.
+    const stored = await world.waitState(courier, id, 'stored', 15_000);
+    expect(stored.compartment).toBe(19);
+    expect(await world.transitions(FRAME_485, id)).toEqual(['new>reserved', 'reserved>depositing', 'depositing>stored']);
+    await world.smsFor(`${id}.stored`);
+  });
+
+  it('a door that never opened: once the unit answers that the compartment is shut and empty, the sweep cancels and frees it', async () => {
+    const sim = world.sim(FRAME_485);
+    sim.setFaults({ silentBoards: [2] });
+    let id: string;
+    try {
+      const held = await heldAfterWindow(FRAME_485);
+      const dep = await world.deposit(courier, { unit: FRAME_485, size: 'L', phone: world.phone() });
+      expect(dep.status).toBe(201);
+      id = dep.body.id;
+      expect(dep.body.compartment).toBe(20);
+      // the lock released; the courier shut it again with nothing inside (the gateway heard neither)
+      await world.doorOpen(FRAME_485, 20);
+      sim.closeDoor(20);
+      await held();
+      expect((await world.parcel(courier, id)).state).toBe('reserved');
+    } finally {
+      sim.setFaults({ silentBoards: [] });
+    }
+    const cancelled = await world.waitState(courier, id, 'cancelled', 30_000);
+    expect(cancelled.reason).toBe('no-door-open');
+    await world.hook('/hook', 'deposit-cancelled', id);
+    expect(await world.transitions(FRAME_485, id)).toEqual(['new>reserved', 'reserved>cancelled']);
+    // 20 is free once more: the next L deposit gets it
     const next = await world.deposit(courier, { unit: FRAME_485, size: 'L', phone: world.phone() });
     expect(next.status).toBe(201);
-    expect(next.body.compartment).toBe(19);
-    await world.doorOpen(FRAME_485, 19);
+    expect(next.body.compartment).toBe(20);
+    await world.doorOpen(FRAME_485, 20);
     await world.waitState(courier, next.body.id, 'depositing');
-    sim.closeDoor(19);
+    sim.closeDoor(20);
     await world.waitState(courier, next.body.id, 'cancelled');
   });
 });

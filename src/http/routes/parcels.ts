@@ -130,7 +130,7 @@ export function parcelRoutes(deps: { parcels: ParcelApi; couriers: CourierAuth; 
       summary: 'Deposit a parcel: reserve the smallest free compartment that fits and open its door',
       description:
         'The door opens at once; the parcel is stored when the door closes with the parcel inside (the resident is then told the code). ' +
-        'Closed empty, or not opened within 2 minutes, cancels the deposit. If the unit has no room the answer names the nearest unit that has. ' +
+        'Closed empty cancels the deposit; so does a door not opened within 2 minutes, once the unit confirms the compartment shut and empty. If the unit has no room the answer names the nearest unit that has. ' +
         'Asking again with the same carrier + tracking number returns the same parcel.',
       request: { body: { content: { 'application/json': { schema: DepositBody } }, required: true } },
       responses: { 201: json(ParcelView, 'reserved; the door is opening'), ...errors(400, 401, 409, 422, 502, 503) },
