@@ -213,10 +213,13 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
     t.codeTypedAt.push(typedAt);
     life.codeTypes++;
     await w.sims.code(unit.id, code).catch(() => {});
-    if (await waitOpened(w, unit.id, t.no, typedAt, 10_000)) break;
+    // Any opening since the door closed on the parcel is this pickup's: an earlier code's open may come late (its
+    // keypad message held up by an outage), and a resident who looks at the locker sees the door open.
+    const since = t.closedAt ?? typedAt;
+    if (await waitOpened(w, unit.id, t.no, since, 10_000)) break;
     const st = await parcelState(w, id).catch(() => null);
     if (st === 'collecting') {
-      if (await waitOpened(w, unit.id, t.no, typedAt, 20_000)) break;
+      if (await waitOpened(w, unit.id, t.no, since, 20_000)) break;
     }
     if (Date.now() > pickupUntil) {
       life.outcome = 'not-opened';
