@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { UNITS } from '../../devices/units.js';
 import { DEV_METRICS_TOKEN, DEV_STAFF_TOKEN } from '../../src/config/config.js';
 import { jobIdFor } from '../../src/notify/notifier.js';
 import { createSimulator, type SimulatedUnit } from '../../simulators/index.js';
+import { GatewayProcess } from '../support/gateway-process.js';
 import { freePort } from '../support/ports.js';
 import { TestReceiver } from '../support/receiver.js';
 import { TestRedis } from '../support/redis.js';
@@ -31,55 +32,7 @@ let gateway: Proc;
 let workers: Proc;
 const sims = new Map<string, SimulatedUnit>();
 
-class Proc {
-  proc: ChildProcess | null = null;
-  output = '';
-
-  constructor(
-    readonly name: string,
-    readonly env: Record<string, string>,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.env.PORT}`;
-  }
-
-  async start(): Promise<void> {
-    const proc = spawn(process.execPath, ['dist/src/runtime/node.js'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const keep = (b: Buffer) => {
-      this.output = (this.output + b.toString()).slice(-20_000);
-      if (DEBUG) process.stderr.write(`[${this.name}] ${b.toString()}`);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    await eventually(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`${this.name} exited with ${proc.exitCode}:\n${this.output}`);
-        return (await fetch(`${this.url}/readyz`).catch(() => null))?.status === 200;
-      },
-      30_000,
-      `${this.name} ready`,
-    );
-  }
-
-  async kill(): Promise<void> {
-    const proc = this.proc!;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
-
+class Proc extends GatewayProcess {
   /** notify_sent_total{channel="sms"} of this process: texts it delivered */
   async sent(): Promise<number> {
     const text = await (await fetch(`${this.url}/metrics`, { headers: { authorization: `Bearer ${DEV_METRICS_TOKEN}` } })).text();

@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
@@ -10,6 +8,7 @@ import { jobIdFor } from '../../src/notify/notifier.js';
 import { leaseKeys } from '../../src/scale/leases.js';
 import { createSimulator, type SimulatedUnit } from '../../simulators/index.js';
 import type { CommandInfo } from '../../simulators/types.js';
+import { GatewayProcess } from '../support/gateway-process.js';
 import { TestMosquitto } from '../support/mosquitto.js';
 import { freePort } from '../support/ports.js';
 import { TestReceiver } from '../support/receiver.js';
@@ -31,7 +30,6 @@ import { credentials, eventually, logger } from '../support/stack.js';
  * the other gateway (the same tracking number: the same parcel), a resident whose door did not open types the code
  * again.
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PREFIX = 'lg:';
 const PER_UNIT = 6;
 const PHONE_BASE = 13900139000;
@@ -46,55 +44,10 @@ const gateways: Gateway[] = [];
 const sims = new Map<string, SimulatedUnit>();
 const commandsAt = new Map<string, CommandInfo[]>();
 
-class Gateway {
-  proc: ChildProcess | null = null;
-  output = '';
-  dead = false;
-
-  constructor(
-    readonly id: string,
-    readonly env: Record<string, string>,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.env.PORT}`;
-  }
-
-  async start(): Promise<void> {
-    const proc = spawn(process.execPath, ['dist/src/runtime/node.js'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const keep = (b: Buffer) => {
-      this.output = (this.output + b.toString()).slice(-20_000);
-      if (DEBUG) process.stderr.write(`[${this.id}] ${b.toString()}`);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    await eventually(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`gateway ${this.id} exited with ${proc.exitCode}:\n${this.output}`);
-        return (await fetch(`${this.url}/readyz`).catch(() => null))?.status === 200;
-      },
-      30_000,
-      `gateway ${this.id} ready`,
-    );
-  }
-
-  async kill(): Promise<void> {
-    const proc = this.proc!;
-    this.dead = true;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
+/** a gateway process; its name is its GATEWAY_ID */
+class Gateway extends GatewayProcess {
+  get id(): string {
+    return this.name;
   }
 }
 
