@@ -72,10 +72,11 @@ async function waitState(w: World, id: string, want: (s: string | null) => boole
 }
 
 /** The door of (unit, no) sprang open at or after `since` (as the simulator saw it). */
-function waitOpened(w: World, unit: string, no: number, since: number, ms: number): Promise<boolean> {
+/** An opening of that door at or after `since` (less `slackMs`: the people's and the simulators' clocks read apart). */
+function waitOpened(w: World, unit: string, no: number, since: number, ms: number, slackMs = 5): Promise<boolean> {
   const seen = () => {
     const o = w.sims.openings;
-    for (let i = o.length - 1; i >= 0 && o[i]!.at >= since - 5; i--) if (o[i]!.unit === unit && o[i]!.no === no) return true;
+    for (let i = o.length - 1; i >= 0 && o[i]!.at >= since - slackMs; i--) if (o[i]!.unit === unit && o[i]!.no === no) return true;
     return false;
   };
   if (seen()) return Promise.resolve(true);
@@ -213,13 +214,15 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
     t.codeTypedAt.push(typedAt);
     life.codeTypes++;
     await w.sims.code(unit.id, code).catch(() => {});
-    // Any opening since the door closed on the parcel is this pickup's: an earlier code's open may come late (its
-    // keypad message held up by an outage), and a resident who looks at the locker sees the door open.
-    const since = t.closedAt ?? typedAt;
-    if (await waitOpened(w, unit.id, t.no, since, 10_000)) break;
+    // Any opening after the door closed on the parcel is this pickup's: an earlier code's open may come late (its
+    // keypad message held up by an outage), and a resident who looks at the locker sees the door open. Strictly
+    // after: the deposit's own opening may be reported within a few ms of the close.
+    const since = t.closedAt !== undefined ? t.closedAt + 1 : typedAt;
+    const slack = t.closedAt !== undefined ? 0 : 5;
+    if (await waitOpened(w, unit.id, t.no, since, 10_000, slack)) break;
     const st = await parcelState(w, id).catch(() => null);
     if (st === 'collecting') {
-      if (await waitOpened(w, unit.id, t.no, since, 20_000)) break;
+      if (await waitOpened(w, unit.id, t.no, since, 20_000, slack)) break;
     }
     if (Date.now() > pickupUntil) {
       life.outcome = 'not-opened';
