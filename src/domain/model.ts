@@ -37,6 +37,8 @@ export const COMMAND_RESULTS = [
   'busy',
   'unsupported',
   'timed_out',
+  /** never sent: no gateway serving the unit took the command in time (scale-out), so it will never run */
+  'not_sent',
 ] as const;
 export type CommandResult = (typeof COMMAND_RESULTS)[number];
 

@@ -131,7 +131,8 @@ export class RemoteCommands implements RemoteCommandSender {
         // Give up first if no owner took it: then it is never run.
         if ((await this.d.redis.set(this.k.claim(req.id), 'requester', 'PX', CLAIM_TTL_MS, 'NX')) === 'OK') {
           this.log.warn('no gateway serving the unit took the command in time; not sent', { unit, id: req.id, op: op.op });
-          return { id: req.id, unit, op: op.op, args: op, state: 'timed_out', result: 'timed_out', createdAt: this.now(), finishedAt: this.now() };
+          // `not_sent`, not `timed_out`: the caller knows the door cannot open (a deposit gives its compartment back).
+          return { id: req.id, unit, op: op.op, args: op, state: 'failed', result: 'not_sent', createdAt: this.now(), finishedAt: this.now() };
         }
         reply = await wait(timeoutMs);
       }
