@@ -1,7 +1,8 @@
 /**
  * Door openings the hardware saw, attributed to the compartment uses (tenancies) of the ledger: each opening to
  * exactly one use. A compartment's uses follow one another in the order the API handed the compartment out (the
- * ledger's order); a use's span begins at its deposit request (a few ms of clock slack) but never before the end of
+ * ledger's order); a use's span begins at its deposit request or the gateway's reservation, whichever is later (a few
+ * ms of clock slack), but never before the end of
  * the previous use of that compartment, whichever parcel it was: the previous parcel taken out, or put in (a use
  * never collected), or its reservation requested (a use given up). So a deposit whose first request went unanswered
  * (and dates from it) does not take in the openings of the parcels that used the compartment in between.
@@ -45,7 +46,7 @@ export function attributeOpenings(tenancies: readonly Tenancy[], openings: reado
     // the span starts, in hand-out order; never earlier than the previous start or the previous use's end
     const starts: number[] = [];
     for (let i = 0; i < tens.length; i++) {
-      const own = tens[i]!.requestedAt - SLACK_MS;
+      const own = Math.max(tens[i]!.requestedAt, tens[i]!.reservedAt ?? 0) - SLACK_MS;
       starts.push(i === 0 ? own : Math.max(own, starts[i - 1]!, endOf(tens[i - 1]!)));
     }
     const mine = tens.map(() => [] as Opening[]);

@@ -8,6 +8,8 @@ export interface Tenancy {
   no: number;
   /** the deposit request went out (the door may open before its answer comes back) */
   requestedAt: number;
+  /** when the gateway reserved the compartment for it (the answer's createdAt): its door cannot open before */
+  reservedAt?: number;
   /** the courier put the parcel in and closed the door */
   closedAt?: number;
   codeTypedAt: number[];

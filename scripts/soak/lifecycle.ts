@@ -33,6 +33,8 @@ export interface World {
 interface ApiBody {
   id?: string;
   compartment?: number;
+  /** when the gateway reserved the compartment (its clock: the same machine's) */
+  createdAt?: number;
   error?: { code?: string };
 }
 
@@ -158,7 +160,7 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
       if (t && t.parcelId === id) {
         // the same deposit answered again (a retry): same parcel, same compartment
       } else {
-        t = { parcelId: id, unit: unit.id, no, requestedAt, codeTypedAt: [] };
+        t = { parcelId: id, unit: unit.id, no, requestedAt, codeTypedAt: [], ...(res.body.createdAt !== undefined ? { reservedAt: res.body.createdAt } : {}) };
         const before = w.ledger.begin(life, t);
         if (before) {
           const st = await parcelState(w, before.t.parcelId).catch(() => null);
@@ -169,8 +171,9 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
         }
       }
       // Not opened at once (an open lost with a killed gateway, a late answer): wait out the deposit window.
-      // (an opening before the compartment's previous use ended was that use's, not this deposit's)
-      const opened = await waitOpened(w, unit.id, no, Math.max(t.requestedAt, t.notBefore ?? 0), w.depositWindowMs + 15_000);
+      // (an opening before the gateway reserved the compartment, or before its previous use ended, was another's:
+      // the previous resident's pickup may open it while the 201 is on its way)
+      const opened = await waitOpened(w, unit.id, no, Math.max(t.requestedAt, t.reservedAt ?? 0, t.notBefore ?? 0), w.depositWindowMs + 15_000);
       const now = await parcelState(w, id).catch(() => null);
       if (!opened || now === 'cancelled') {
         // never opened, or opened after the gateway gave the reservation up: close it empty, unless the opening

@@ -17,6 +17,15 @@ describe('soak door attribution (scripts/soak/doors.ts)', () => {
     expect(f).toEqual({ deposit: [], pickup: [], afterCollection: [], unexplained: [] });
   });
 
+  it("a deposit's span begins no earlier than the gateway's reservation: the previous resident's pickup opening before it is theirs", () => {
+    // A's resident opened (1500) and took the parcel out; the gateway freed the compartment and reserved it for B
+    // (1550) before A's close reached the ledger (takenAt 1600); B's own deposit opening is at 1560.
+    const a = use('A', { requestedAt: 1000, closedAt: 1200, takenAt: 1600 });
+    const b = use('B', { requestedAt: 1400, reservedAt: 1550, closedAt: 1700, takenAt: 2100 });
+    const f = attributeOpenings([a, b], at(1010, 1500, 1560, 2000));
+    expect(f).toEqual({ deposit: [], pickup: [], afterCollection: [], unexplained: [] });
+  });
+
   it('a real second opening during a deposit is reported', () => {
     const a = use('A', { requestedAt: 1100, closedAt: 1200, takenAt: 1600 });
     const b = use('B', { requestedAt: 1000, closedAt: 2200, takenAt: 2600 });
