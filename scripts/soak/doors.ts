@@ -1,8 +1,8 @@
 /**
  * Door openings the hardware saw, attributed to the compartment uses (tenancies) of the ledger: each opening to
  * exactly one use. A compartment's uses follow one another in the order the API handed the compartment out (the
- * ledger's order); a use's span begins at its deposit request or the gateway's reservation, whichever is later (a few
- * ms of clock slack), but never before the end of
+ * ledger's order); a use's span begins at the gateway's reservation (the answer's createdAt, a few ms of clock slack),
+ * or, when the answer did not say, at its deposit request but never before the end of
  * the previous use of that compartment, whichever parcel it was: the previous parcel taken out, or put in (a use
  * never collected), or its reservation requested (a use given up). So a deposit whose first request went unanswered
  * (and dates from it) does not take in the openings of the parcels that used the compartment in between.
@@ -46,8 +46,11 @@ export function attributeOpenings(tenancies: readonly Tenancy[], openings: reado
     // the span starts, in hand-out order; never earlier than the previous start or the previous use's end
     const starts: number[] = [];
     for (let i = 0; i < tens.length; i++) {
-      const own = Math.max(tens[i]!.requestedAt, tens[i]!.reservedAt ?? 0) - SLACK_MS;
-      starts.push(i === 0 ? own : Math.max(own, starts[i - 1]!, endOf(tens[i - 1]!)));
+      const t = tens[i]!;
+      // The gateway's reservation time is authoritative: it freed the compartment before it (the people's own
+      // record of the previous use's end may come a few ms later). Without it, the previous use's end bounds it.
+      const own = (t.reservedAt ?? t.requestedAt) - SLACK_MS;
+      starts.push(i === 0 ? own : t.reservedAt !== undefined ? Math.max(own, starts[i - 1]!) : Math.max(own, starts[i - 1]!, endOf(tens[i - 1]!)));
     }
     const mine = tens.map(() => [] as Opening[]);
     for (const x of xs) {

@@ -171,9 +171,10 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
         }
       }
       // Not opened at once (an open lost with a killed gateway, a late answer): wait out the deposit window.
-      // (an opening before the gateway reserved the compartment, or before its previous use ended, was another's:
-      // the previous resident's pickup may open it while the 201 is on its way)
-      const opened = await waitOpened(w, unit.id, no, Math.max(t.requestedAt, t.reservedAt ?? 0, t.notBefore ?? 0), w.depositWindowMs + 15_000);
+      // An opening before the gateway reserved the compartment was another's (the previous resident's pickup may open
+      // it while the 201 is on its way); without the reservation's time, one before the previous use ended.
+      const since = t.reservedAt ?? Math.max(t.requestedAt, t.notBefore ?? 0);
+      const opened = await waitOpened(w, unit.id, no, since, w.depositWindowMs + 15_000);
       const now = await parcelState(w, id).catch(() => null);
       if (!opened || now === 'cancelled') {
         // never opened, or opened after the gateway gave the reservation up: close it empty, unless the opening
