@@ -33,8 +33,8 @@ export interface World {
 interface ApiBody {
   id?: string;
   compartment?: number;
-  /** when the gateway reserved the compartment (its clock: the same machine's) */
-  createdAt?: number;
+  /** when the gateway reserved the compartment (ISO time; its clock is the same machine's) */
+  createdAt?: string;
   error?: { code?: string };
 }
 
@@ -160,7 +160,8 @@ async function run(w: World, life: Life, unit: (typeof UNITS)[number], size: Siz
       if (t && t.parcelId === id) {
         // the same deposit answered again (a retry): same parcel, same compartment
       } else {
-        t = { parcelId: id, unit: unit.id, no, requestedAt, codeTypedAt: [], ...(res.body.createdAt !== undefined ? { reservedAt: res.body.createdAt } : {}) };
+        const reservedAt = Date.parse(res.body.createdAt ?? '');
+        t = { parcelId: id, unit: unit.id, no, requestedAt, codeTypedAt: [], ...(Number.isFinite(reservedAt) ? { reservedAt } : {}) };
         const before = w.ledger.begin(life, t);
         if (before) {
           const st = await parcelState(w, before.t.parcelId).catch(() => null);
