@@ -1,4 +1,4 @@
-import { onDeadline, onDepositAbandoned } from '../domain/parcel.js';
+import { COLLECTABLE, onDeadline, onDepositAbandoned } from '../domain/parcel.js';
 import { systemActor } from '../evidence/entry.js';
 import { ParcelStore } from '../store/parcels.js';
 import type { Committer } from './commit.js';
@@ -66,10 +66,12 @@ export class Sweep {
    * A deposit window ended with the parcel still `reserved`: the gateway never heard the door open. That is not proof
    * that it did not: the open may have been carried out while its report was lost (a Redis outage, a dropped frame,
    * an answer that timed out), and the courier may have put the parcel in. Cancelling on the clock alone would then
-   * hand a full compartment to the next deposit (the soak saw it: docs/reliability.md, defect 5). So the unit is asked
+   * hand a full compartment to the next deposit (the soak saw it: docs/reliability.md, defect 4). So the unit is asked
    * for its status first (a full reading, reconciled as every reading is: a door found open or a parcel found inside
    * moves the parcel on), and the deposit is cancelled only once the unit has answered and its compartment is shut
-   * and empty. A unit that cannot answer (offline, a silent board) keeps the reservation until it can.
+   * and empty, or shut and holding the recipient's other parcels (a shared compartment: its sensor cannot tell one
+   * parcel from two, so a shut door is all there is to go by, as before). A unit that cannot answer (offline, a
+   * silent board) keeps the reservation until it can.
    */
   private async windowOver(id: string, now: number): Promise<void> {
     const redis = this.d.parcels.redis;
@@ -83,7 +85,7 @@ export class Sweep {
     // A status answer precedes the reading it promises in some dialects (compact-v2): look a moment later.
     if (checkedAt <= now - CHECK_SETTLE_MS) {
       const c = state?.compartments.find((x) => x.no === p.compartment);
-      if (c && !c.doorOpen && !c.occupied) {
+      if (c && !c.doorOpen && (!c.occupied || (await this.sharedWithParcelsInside(p.unit, p.compartment, id)))) {
         this.d.logger.info('deposit cancelled: the door was not opened in time (the unit confirms it shut and empty)', { parcel: id });
         await this.commit.step(p.unit, p.compartment, (cur) => onDepositAbandoned(cur.slot, cur.parcels, id, now, 'no-door-open'), SWEEP);
         return void (await redis.del(this.k.depositChecked(id)));
@@ -94,6 +96,12 @@ export class Sweep {
     if (!Number.isNaN(checkedAt) || !state?.online) return; // answered just now, or away: its reconnect brings a reading
     if ((await redis.set(this.k.depositAsking(id), String(now), 'PX', ASK_EVERY_MS, 'NX')) !== 'OK') return;
     void this.askStatus(p.unit, id, now);
+  }
+
+  /** The compartment holds other parcels of the slot, physically inside (a deposit that shares a compartment). */
+  private async sharedWithParcelsInside(unit: string, no: number, id: string): Promise<boolean> {
+    const cur = await this.d.parcels.slotWithParcels(unit, no);
+    return !!cur?.parcels.some((x) => x.id !== id && COLLECTABLE.has(x.state));
   }
 
   private async askStatus(unit: string, id: string, now: number): Promise<void> {

@@ -338,4 +338,29 @@ describe('parcels: lifecycle through the HTTP API, MQTT and the three simulators
     sim.closeDoor(20);
     await world.waitState(courier, next.body.id, 'cancelled');
   });
+
+  it("a shared compartment's second deposit whose door never opened is cancelled once the unit answers it shut (its sensor already showed the first parcel)", async () => {
+    const phone = world.phone();
+    const first = await world.storeParcel(courier, { unit: FRAME_485, size: 'L', phone });
+    const no = first.parcel.compartment as number;
+    expect(no).toBeGreaterThanOrEqual(19); // board 2
+    const sim = world.sim(FRAME_485);
+    sim.setFaults({ silentBoards: [2] });
+    let id: string;
+    try {
+      const held = await heldAfterWindow(FRAME_485);
+      const dep = await world.deposit(courier, { unit: FRAME_485, size: 'L', phone });
+      expect(dep.status).toBe(201);
+      expect(dep.body.compartment).toBe(no);
+      id = dep.body.id;
+      await world.doorOpen(FRAME_485, no);
+      sim.closeDoor(no); // the courier changed their mind: nothing more went in
+      await held();
+    } finally {
+      sim.setFaults({ silentBoards: [] });
+    }
+    const cancelled = await world.waitState(courier, id, 'cancelled', 30_000);
+    expect(cancelled.reason).toBe('no-door-open');
+    expect((await world.parcel(courier, first.parcel.id)).state).toBe('stored');
+  });
 });
