@@ -16,7 +16,7 @@
  *            ParcelService.onUnitEvent directly, concurrently from many workers (no consumer group).
  *   engine   the same, but events only go to the unit logs and the real ParcelEngine (one consumer group reader,
  *            as in the gateway, with its 1 s sweep) hands them to the service: the gateway's own event path.
- *   stack    the real gateway (startGateway: embedded aedes broker, drivers, engine, relay, BullMQ workers, HTTP)
+ *   stack    (bench/inproc/stack.ts) the real gateway (startGateway: embedded aedes broker, drivers, engine, relay, BullMQ workers, HTTP)
  *            with the three simulated units of devices/units.ts on autopilot (a person puts the parcel in / takes
  *            it out --autopilot-ms after the door opens), deposits over HTTP, codes read from the SMS that a local
  *            HTTP receiver gets and typed at the simulated keypad. End to end, at the scale of three units.
@@ -35,11 +35,9 @@ import { cpus, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { UNITS } from '../devices/units.js';
 import { CommandBus } from '../src/bus/commands.js';
 import type { Driver } from '../src/bus/driver.js';
 import { parseConfig } from '../src/config/config.js';
-import { DEV_CREDENTIALS_FILE, loadCredentials } from '../src/config/credentials.js';
 import { codeHash, maskCode } from '../src/domain/codes.js';
 import type { CommandOp, CommandRecord, UnitEvent, UnitProfile } from '../src/domain/model.js';
 import type { Parcel } from '../src/domain/parcel.js';
@@ -50,10 +48,8 @@ import { Notifier, OutboxRelay } from '../src/notify/index.js';
 import { Couriers, Residents } from '../src/parcels/accounts.js';
 import { ParcelEngine } from '../src/parcels/engine.js';
 import { ParcelService } from '../src/parcels/service.js';
-import { parcelPolicy, startGateway } from '../src/runtime/gateway.js';
+import { parcelPolicy } from '../src/runtime/gateway.js';
 import { UnitStore, type LoggedEvent } from '../src/store/units.js';
-import { startSimulators } from '../simulators/index.js';
-import { TestReceiver } from '../test/support/receiver.js';
 
 
 const { values: opt } = parseArgs({
@@ -92,6 +88,7 @@ const PREFIX = 'lg:';
 import { countOutboxWith, print, snapshot, Stats, summarize, type Mode, type Report, type Step } from './inproc/report.js';
 
 import { CodeSpyStore, Handled, startRedis, startStubProvider, syntheticUnits } from './inproc/setup.js';
+import { runStack } from './inproc/stack.js';
 
 async function runInProcess(mode: 'service' | 'engine'): Promise<Report> {
   const concurrency = Number(opt.concurrency ?? 64);
@@ -302,134 +299,6 @@ async function measure(mode: Mode, settings: Record<string, unknown>, admin: Red
   return summarize(mode, settings, stats, a, b, { peakRss, eld: eld.percentile(99) / 1e6, counters });
 }
 
-// ------------------------------------------------------------------------------------------------ full stack
-
-async function runStack(): Promise<Report> {
-  const concurrency = Number(opt.concurrency ?? 24);
-  countOutboxWith(() => NaN);
-  const autopilotMs = Number(opt['autopilot-ms']);
-  const settings = {
-    units: UNITS.length,
-    compartments: UNITS.reduce((n, u) => n + u.compartments.length, 0),
-    concurrency,
-    fsync: FSYNC,
-    autopilotMs,
-    path: 'HTTP deposit -> aedes -> simulators (autopilot) -> drivers -> engine -> relay -> BullMQ -> SMS over HTTP',
-  };
-  const { server, admin } = await startRedis(FSYNC);
-  const receiver = await new TestReceiver().start();
-  const config = parseConfig({
-    NODE_ENV: 'test',
-    PORT: '0',
-    MQTT_PORT: '0',
-    REDIS_URL: server.url,
-    SIMULATORS: 'off',
-    LOG_LEVEL: 'silent',
-    SMS_URL: `${receiver.url}/sms`,
-    SMS_RATE_PER_S: '1000',
-    QUIET_HOURS: 'off',
-    PRESENCE_CODES: 'off',
-    // a bench opens hundreds of doors a second: the safety limits (src/bus/open-guard.ts) would refuse them
-    OPEN_RATE_PER_UNIT_PER_MIN: '100000',
-    OPEN_RATE_FLEET_PER_MIN: '100000',
-  });
-  const gw = await startGateway(config, { logger: silentLogger });
-  const credentials = loadCredentials({ file: DEV_CREDENTIALS_FILE });
-  const sims = await startSimulators({ brokerUrl: gw.mqttUrl, credentials, units: UNITS, autopilot: { enabled: true, delayMs: autopilotMs } });
-  const simOf = new Map(sims.map((s) => [s.unit.id, s]));
-  for (const u of UNITS) {
-    for (let i = 0; !(await gw.store.isOnline(u.id)); i++) {
-      if (i > 200) throw new Error(`${u.id} not online`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  const { token } = await gw.couriers.issue({ name: 'Bench', carrier: 'SF' });
-
-  // SMS as they arrive, by job id (`<parcel>.stored.sms`, `<parcel>.collected.sms`).
-  const sms = new Map<string, string>();
-  const smsWaiters = new Map<string, (text: string) => void>();
-  let scanned = 0;
-  const scanner = setInterval(() => {
-    for (; scanned < receiver.requests.length; scanned++) {
-      const body = receiver.requests[scanned]!.body as { id: string; text: string };
-      const w = smsWaiters.get(body.id);
-      if (w) {
-        smsWaiters.delete(body.id);
-        w(body.text);
-      } else sms.set(body.id, body.text);
-    }
-  }, 2);
-  const smsFor = (id: string, timeoutMs = 10_000) =>
-    new Promise<string>((resolve, reject) => {
-      const have = sms.get(id);
-      if (have !== undefined) {
-        sms.delete(id);
-        return resolve(have);
-      }
-      const t = setTimeout(() => {
-        smsWaiters.delete(id);
-        reject(new Error(`no SMS ${id} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      smsWaiters.set(id, (text) => {
-        clearTimeout(t);
-        resolve(text);
-      });
-    });
-
-  const stats = new Stats();
-  let seq = 0;
-  let running = true;
-  const lifecycle = async (unit: UnitProfile): Promise<void> => {
-    const n = ++seq;
-    const t0 = performance.now();
-    const res = await fetch(`${gw.url}/v1/deposits`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ unit: unit.id, size: 'S', trackingNumber: `BENCH-${n}`, carrier: 'SF', phone: `139${String(n).padStart(8, '0')}` }),
-    });
-    const body = (await res.json()) as { id: string; error?: { code: string } };
-    if (res.status === 409 && body.error?.code === 'no_compartment') {
-      await new Promise((r) => setTimeout(r, 20));
-      return;
-    }
-    if (res.status !== 201) throw new Error(`deposit: ${res.status} ${JSON.stringify(body)}`);
-    const t1 = performance.now();
-    stats.record('deposit (HTTP, door open)', t1 - t0);
-    const text = await smsFor(`${body.id}.stored.sms`);
-    const t2 = performance.now();
-    stats.record('door cycle -> stored SMS', t2 - t1);
-    const code = /(\d{6})，|code: (\d{6})/.exec(text);
-    const c = code?.[1] ?? code?.[2];
-    if (!c) throw new Error(`no code in ${text}`);
-    simOf.get(unit.id)!.typeCode(c);
-    await smsFor(`${body.id}.collected.sms`);
-    stats.record('code -> door cycle -> collected SMS', performance.now() - t2);
-    stats.lifecycleMs.push(performance.now() - t0);
-    stats.lifecycles++;
-  };
-  const workers = Array.from({ length: concurrency }, async (_, w) => {
-    while (running) {
-      try {
-        await lifecycle(UNITS[w % UNITS.length]!);
-      } catch (err) {
-        stats.fail(err);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  });
-  const report = await measure('stack', settings, admin, stats, gw.counters, () => {
-    running = false;
-  });
-  await Promise.all(workers);
-  clearInterval(scanner);
-  await Promise.all(sims.map((s) => s.stop()));
-  await gw.close();
-  await receiver.stop();
-  admin.disconnect();
-  await server.destroy();
-  return report;
-}
-
 // ------------------------------------------------------------------------------------------------ main
 
 function machine(): Record<string, string> {
@@ -453,7 +322,10 @@ console.log(`machine: ${m.cpus}, ${m.memory}, node ${m.node}, redis-server ${m.r
 console.log(`each mode: ${WARMUP} s warm-up, ${SECONDS} s measured`);
 const reports: Report[] = [];
 for (const mode of MODES) {
-  const r = mode === 'stack' ? await runStack() : await runInProcess(mode);
+  const r =
+    mode === 'stack'
+      ? await runStack({ concurrency: Number(opt.concurrency ?? 24), autopilotMs: Number(opt['autopilot-ms']), fsync: FSYNC, measure })
+      : await runInProcess(mode);
   reports.push(r);
   print(r);
 }
