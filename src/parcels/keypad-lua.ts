@@ -27,10 +27,18 @@ type WithKeypadRead = Redis & { lgKeypadRead(numKeys: number, ...keysAndArgs: (s
 /** What a code leads to: its compartment and that compartment's slot and parcels (null: no slot), or null: no such code. */
 export type CodeFound = { no: number; cur: { slot: Slot; parcels: Parcel[] } | null } | null;
 
+/**
+ * Defines the script on the connection. Called when the parcel service is built, before any traffic: a script
+ * defined while an auto-pipeline of the same tick is open is missing from that pipeline (ioredis issue #1931).
+ */
+export function defineKeypadRead(redis: Redis): void {
+  if (!('lgKeypadRead' in redis)) redis.defineCommand('lgKeypadRead', { lua: KEYPAD_READ });
+}
+
 /** The keypad's read (above), as a step for FailureLimiter.admitWith. */
 export function keypadRead(store: ParcelStore, unit: string, hash: string) {
   const redis = store.redis as WithKeypadRead;
-  if (!('lgKeypadRead' in redis)) store.redis.defineCommand('lgKeypadRead', { lua: KEYPAD_READ });
+  defineKeypadRead(redis);
   return async (limiterKeys: string[], limiterArgs: (string | number)[]): Promise<[number, CodeFound]> => {
     const codeKeys = store.codeKeys(unit, hash);
     const [r, no, flats] = await redis.lgKeypadRead(

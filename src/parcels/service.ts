@@ -12,6 +12,7 @@ import { unitProfile, type ParcelDeps, type ParcelPolicy } from './context.js';
 import { Deposits, type DepositInput } from './deposit.js';
 import { Doors } from './doors.js';
 import { Keypad } from './keypad.js';
+import { defineKeypadRead } from './keypad-lua.js';
 import { FailureLimiter } from './limits.js';
 import { Pickups } from './pickup.js';
 import { Returns } from './returns.js';
@@ -52,6 +53,7 @@ export class ParcelService {
     const commit = new Committer(this.d);
     this.screen = new Screen(this.d);
     const keypadLimiter = new FailureLimiter(deps.parcels.redis, deps.policy.lockout);
+    defineKeypadRead(deps.parcels.redis); // before any traffic (keypad-lua.ts)
     this.apiLimiter = new FailureLimiter(deps.parcels.redis, deps.policy.lockout);
     this.doors = new Doors(this.d, commit, this.screen);
     this.deposits = new Deposits(this.d, commit, this.screen);

@@ -43,7 +43,7 @@ import { serveHttp } from './wiring/http.js';
 import { startLeases, startMqtt } from './wiring/mqtt.js';
 import { startNotify } from './wiring/notify.js';
 import { parcelPolicy } from './wiring/policy.js';
-import { connectRedis, quiet } from './wiring/redis.js';
+import { connectRedis, duplicatePlain, quiet } from './wiring/redis.js';
 
 export { parcelPolicy };
 
@@ -112,7 +112,7 @@ export async function startGateway(
     // One evidence log per process: UnitStore and ParcelStore append through it (one cached head per chain).
     const evidenceLog = new EvidenceLog(redis, config.REDIS_PREFIX);
     const store = new UnitStore(redis, config.REDIS_PREFIX, units, evidenceLog);
-    const connection = () => quiet(redis.duplicate(), logger);
+    const connection = () => quiet(duplicatePlain(redis), logger);
     const mqtt = await startMqtt({ config, credentials, units, redis, connection, store, evidenceLog, clock, logger, counters, cleanups });
     const { bus, broker, mqttUrl, leases } = mqtt;
 
@@ -159,7 +159,7 @@ export async function startGateway(
       run: config.ROLE !== 'gateway',
       ...(config.SIMULATORS ? { consoleInbox: (t: ConsoleText) => phones.add(t) } : {}),
     });
-    const engineRedis = quiet(redis.duplicate(), logger);
+    const engineRedis = quiet(duplicatePlain(redis), logger);
     const engine = new ParcelEngine({
       blocking: engineRedis,
       redis,

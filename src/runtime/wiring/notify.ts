@@ -9,7 +9,7 @@ import { Notifier, OutboxRelay } from '../../notify/index.js';
 import type { ConsoleText } from '../../notify/channels/console.js';
 import type { ParcelStore } from '../../store/parcels.js';
 import { notifyConfig } from './policy.js';
-import { quiet } from './redis.js';
+import { duplicatePlain, quiet } from './redis.js';
 
 export interface Notify {
   notifier: Notifier;
@@ -48,7 +48,7 @@ export function startNotify(d: {
   cleanups.push(() => notifier.close());
   if (!d.run) return { notifier, relay: null };
   notifier.startWorkers();
-  const relayRedis = quiet(redis.duplicate(), logger);
+  const relayRedis = quiet(duplicatePlain(redis), logger);
   const relay = new OutboxRelay({
     redis: relayRedis,
     keyPrefix: config.REDIS_PREFIX,

@@ -13,8 +13,21 @@ export function quiet(r: Redis, logger: Logger): Redis {
   return r;
 }
 
+/**
+ * A plain connection of the same server and options, for blocking reads and for BullMQ: those wait on one command
+ * at a time, so auto-pipelining would only add a tick to each.
+ */
+export function duplicatePlain(redis: Redis): Redis {
+  return redis.duplicate({ enableAutoPipelining: false });
+}
+
+/**
+ * The gateway's main connection. Auto-pipelining: the commands issued in one tick (many units' steps at once) go to
+ * Redis in one write. Each write was a system call of its own, and those calls were the largest item in the
+ * gateway's profile (docs/benchmarks.md, "Socket writes").
+ */
 export async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000 });
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000, enableAutoPipelining: true });
   let lastError: Error | null = null;
   redis.on('error', (err: Error) => {
     lastError = err;
