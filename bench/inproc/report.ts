@@ -9,14 +9,24 @@ export type Mode = 'service' | 'engine' | 'stack';
 
 const PREFIX = 'lg:';
 
-/** Every ioredis command this process sends (BullMQ's included), and how many of them went in pipelines. */
-export const sent = { commands: 0, pipelined: 0 };
+/**
+ * Every ioredis command this process sends (BullMQ's included), how many of them went in pipelines, and how many
+ * pipelines (each pipeline's commands share one write stream): round trips = commands − pipelined + pipelines.
+ */
+export const sent = { commands: 0, pipelined: 0, pipelines: 0 };
 {
   const proto = Redis.prototype as unknown as { sendCommand: (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) => unknown };
   const orig = proto.sendCommand;
+  const streams = new WeakSet<object>();
   proto.sendCommand = function (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) {
     sent.commands++;
-    if (stream) sent.pipelined++;
+    if (stream) {
+      sent.pipelined++;
+      if (typeof stream === 'object' && !streams.has(stream)) {
+        streams.add(stream);
+        sent.pipelines++;
+      }
+    }
     return orig.call(this, cmd, stream, node);
   };
 }
@@ -78,7 +88,7 @@ export interface Window {
   calls: Map<string, number>;
   redisCpu: number;
   redisMem: number;
-  sent: { commands: number; pipelined: number };
+  sent: { commands: number; pipelined: number; pipelines: number };
   lifecycles: number;
   /** entries waiting in the outbox stream (not yet turned into jobs) */
   outbox: number;
@@ -126,6 +136,7 @@ export interface Report {
     serverCallsPerLifecycle: number;
     clientCommandsPerLifecycle: number;
     pipelinedPerLifecycle: number;
+    roundTripsPerLifecycle: number;
     top: { command: string; perLifecycle: number }[];
     cpuPct: number;
     memBytesPerLifecycle: number;
@@ -176,6 +187,7 @@ export function summarize(mode: Mode, settings: Record<string, unknown>, stats: 
       serverCallsPerLifecycle: per(serverCalls),
       clientCommandsPerLifecycle: per(b.sent.commands - a.sent.commands),
       pipelinedPerLifecycle: per(b.sent.pipelined - a.sent.pipelined),
+      roundTripsPerLifecycle: per(b.sent.commands - a.sent.commands - (b.sent.pipelined - a.sent.pipelined) + (b.sent.pipelines - a.sent.pipelines)),
       top: top.slice(0, 12),
       cpuPct: ((b.redisCpu - a.redisCpu) / seconds) * 100,
       memBytesPerLifecycle: per(b.redisMem - a.redisMem),
@@ -207,7 +219,7 @@ export function print(r: Report): void {
   for (const s of r.steps) console.log(`  ${s.step.padEnd(30)} ${String(s.n).padStart(7)} ${f(s.p50, 2).padStart(9)} ${f(s.p99, 2).padStart(8)}`);
   console.log(
     `redis per lifecycle: ${f(r.redis.serverCallsPerLifecycle)} server-side calls (Lua-internal included), ` +
-      `${f(r.redis.clientCommandsPerLifecycle)} commands sent by this process (${f(r.redis.pipelinedPerLifecycle)} of them pipelined)`,
+      `${f(r.redis.clientCommandsPerLifecycle)} commands sent by this process (${f(r.redis.pipelinedPerLifecycle)} of them pipelined), ${f(r.redis.roundTripsPerLifecycle)} round trips`,
   );
   console.log(`  top: ${r.redis.top.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')}`);
   console.log(`  redis-server CPU ${f(r.redis.cpuPct)}% of a core, memory +${f(r.redis.memBytesPerLifecycle / 1024, 2)} KiB per lifecycle (kept)`);

@@ -5,6 +5,7 @@ import { HeadMoved, OFFICE_CHAIN, unitChain, type EvidenceLog } from '../evidenc
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import { keys, type Keys } from '../store/keys.js';
+import type { Read } from '../store/reads.js';
 import { Tx } from '../store/tx.js';
 import { ADMIT, ADMIT_KEYS } from './open-guard-lua.js';
 
@@ -285,8 +286,19 @@ export class OpenGuard {
   /** The lockdown that stops opens at a unit now: its own, else the fleet's; null if none. */
   async lockdownOf(unit: string): Promise<Lockdown | null> {
     const [own, fleet] = await this.d.redis.mget(this.k.lockdownUnit(unit), this.k.lockdownFleet);
-    const raw = own ?? fleet;
-    return raw ? (JSON.parse(raw) as Lockdown) : null;
+    return lockdownIn(own ?? null, fleet ?? null);
+  }
+
+  /** lockdownOf(), as a read that can share a pipeline (store/reads.ts). */
+  lockdownRead(unit: string): Read<Lockdown | null> {
+    return {
+      n: 1,
+      add: (pipe) => pipe.mget(this.k.lockdownUnit(unit), this.k.lockdownFleet),
+      decode: ([raws]) => {
+        const [own, fleet] = raws as (string | null)[];
+        return lockdownIn(own ?? null, fleet ?? null);
+      },
+    };
   }
 
   /** Every lockdown in force: the fleet's and each unit's own. */
@@ -296,4 +308,10 @@ export class OpenGuard {
     const parse = (r: string | null | undefined) => (r ? (JSON.parse(r) as Lockdown) : null);
     return { fleet: parse(raws[0]), units: Object.fromEntries(ids.map((id, i) => [id, parse(raws[i + 1])])) };
   }
+}
+
+/** The lockdown in force at a unit from its own key's and the fleet's values: its own, else the fleet's. */
+function lockdownIn(own: string | null, fleet: string | null): Lockdown | null {
+  const raw = own ?? fleet;
+  return raw ? (JSON.parse(raw) as Lockdown) : null;
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { ulid } from '../domain/ids.js';
 import type { Lang } from '../domain/parcel.js';
 import type { Keys } from '../store/keys.js';
+import type { Read } from '../store/reads.js';
 
 export interface Courier {
   id: string;
@@ -44,7 +45,11 @@ export class Couriers {
   }
 
   async get(id: string): Promise<Courier | null> {
-    const raw = await this.redis.get(this.k.courier(id));
+    return Couriers.decode(await this.redis.get(this.k.courier(id)));
+  }
+
+  /** A courier from its stored record (the key `courier:<id>`, read elsewhere too: a door step's read), or null. */
+  static decode(raw: string | null): Courier | null {
     if (!raw) return null;
     const { tokenHash: _t, ...c } = JSON.parse(raw) as Courier & { tokenHash: string };
     return c;
@@ -89,6 +94,8 @@ export interface ResidentPrefs {
 
 export const DEFAULT_PREFS: ResidentPrefs = { lowCompartment: false, lang: 'zh', consent: 'allowed', updatedAt: null };
 
+const decodePrefs = (raw: string | null): ResidentPrefs => (raw ? { ...DEFAULT_PREFS, ...(JSON.parse(raw) as Partial<ResidentPrefs>) } : DEFAULT_PREFS);
+
 export class Residents {
   constructor(
     private readonly redis: Redis,
@@ -96,8 +103,12 @@ export class Residents {
   ) {}
 
   async prefs(phone: string): Promise<ResidentPrefs> {
-    const raw = await this.redis.get(this.k.resident(phone));
-    return raw ? { ...DEFAULT_PREFS, ...(JSON.parse(raw) as Partial<ResidentPrefs>) } : DEFAULT_PREFS;
+    return decodePrefs(await this.redis.get(this.k.resident(phone)));
+  }
+
+  /** prefs(), as a read that can share a pipeline (store/reads.ts). */
+  prefsRead(phone: string): Read<ResidentPrefs> {
+    return { n: 1, add: (pipe) => pipe.get(this.k.resident(phone)), decode: ([raw]) => decodePrefs(raw as string | null) };
   }
 
   async setPrefs(phone: string, change: Partial<Omit<ResidentPrefs, 'updatedAt'>>, now = Date.now()): Promise<ResidentPrefs> {

@@ -4,7 +4,7 @@ import type { Actor, EvidenceEntry } from '../evidence/entry.js';
 import { unitChain } from '../evidence/log.js';
 import { codeDelOps, codeFreeChecks, codeSetOps } from '../store/indexes.js';
 import type { Check, Op } from '../store/tx.js';
-import type { Courier } from './accounts.js';
+import { Couriers, type Courier } from './accounts.js';
 import { MAX_RETRIES, unitProfile, type ParcelDeps } from './context.js';
 import { ParcelError } from './errors.js';
 import { noticesFor, pendingNoticeIds } from './notices.js';
@@ -30,15 +30,30 @@ export class Committer {
    * Read, plan, write; again from the top if something changed in between. `retries` bounds that (a door event is
    * re-planned until it applies: pass Infinity).
    */
-  async step(unit: string, compartment: number, plan: Planner, actor: Actor, opts: { at?: number; retries?: number } = {}): Promise<Plan | null> {
+  async step(
+    unit: string,
+    compartment: number,
+    plan: Planner,
+    actor: Actor,
+    /** `couriers`: read the parcels' couriers with the slot (one round trip), for a step that may write notices */
+    opts: { at?: number; retries?: number; couriers?: boolean } = {},
+  ): Promise<Plan | null> {
     const retries = opts.retries ?? MAX_RETRIES;
     for (let i = 0; i < retries; i++) {
-      const cur = await this.d.parcels.slotWithParcels(unit, compartment);
+      let cur: { slot: Slot; parcels: Parcel[] } | null;
+      let couriers: Map<string, Courier | null> | undefined;
+      if (opts.couriers) {
+        const read = await this.d.parcels.slotWithParcelsAndCouriers(unit, compartment);
+        cur = read && { slot: read.slot, parcels: read.parcels };
+        couriers = read ? new Map([...read.couriers].map(([id, raw]) => [id, Couriers.decode(raw)])) : undefined;
+      } else {
+        cur = await this.d.parcels.slotWithParcels(unit, compartment);
+      }
       if (!cur) return null;
       const code = randomCode();
       const p = plan(cur, codeHash(this.d.codeKey, unit, code));
       if (!p || (p.transitions.length === 0 && p.slot === cur.slot && !p.codeIn)) return p;
-      if (await this.write(cur, p, { code, at: opts.at ?? this.d.clock.now(), actor })) return p;
+      if (await this.write(cur, p, { code, at: opts.at ?? this.d.clock.now(), actor, ...(couriers ? { couriers } : {}) })) return p;
       this.d.counters.inc('lg_parcel_step_retries_total');
       // Many writers on one compartment: let the others through before reading again.
       if (i >= 2) await new Promise((r) => setTimeout(r, Math.min(50, 2 ** i)));
@@ -50,7 +65,8 @@ export class Committer {
   async write(
     before: { slot: Slot; parcels: Parcel[] },
     plan: Plan,
-    extra: { checks?: Check[]; ops?: Op[]; code?: string; at: number; actor: Actor; evidence?: EvidenceEntry[] },
+    /** `couriers`: the parcels' couriers, read with the slot (others are read when a notice needs them) */
+    extra: { checks?: Check[]; ops?: Op[]; code?: string; at: number; actor: Actor; evidence?: EvidenceEntry[]; couriers?: Map<string, Courier | null> },
   ): Promise<boolean> {
     const { slot } = before;
     const checks: Check[] = [
@@ -74,7 +90,7 @@ export class Committer {
       checks.push(...codeFreeChecks(this.k, slot.unit, plan.codeIn));
       ops.push(...codeSetOps(this.k, slot.unit, plan.codeIn, slot.compartment));
     }
-    const { ops: noticeOps, evidence: noticeEvidence } = await this.notices(plan, slot, extra.code, extra.at);
+    const { ops: noticeOps, evidence: noticeEvidence } = await this.notices(plan, slot, extra.code, extra.at, extra.couriers);
     ops.push(...noticeOps);
     const entries = [
       ...(extra.evidence ?? []),
@@ -103,12 +119,18 @@ export class Committer {
   }
 
   /** The outbox entries of a plan's notices and withdrawn reminders, and an evidence entry for each notice queued. */
-  private async notices(plan: Plan, slot: Slot, code: string | undefined, at: number): Promise<{ ops: Op[]; evidence: EvidenceEntry[] }> {
+  private async notices(
+    plan: Plan,
+    slot: Slot,
+    code: string | undefined,
+    at: number,
+    read?: Map<string, Courier | null>,
+  ): Promise<{ ops: Op[]; evidence: EvidenceEntry[] }> {
     const ops: Op[] = [];
     const evidence: EvidenceEntry[] = [];
     if (!plan.notices.length && !plan.cancelReminders.length) return { ops, evidence };
     const unit = unitProfile(this.d.units, slot.unit);
-    const couriers = new Map<string, Courier | null>();
+    const couriers = new Map<string, Courier | null>(read ?? []);
     const courier = async (id: string) => {
       if (!couriers.has(id)) couriers.set(id, await this.d.couriers.get(id));
       return couriers.get(id) ?? null;

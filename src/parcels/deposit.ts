@@ -7,6 +7,7 @@ import { COLLECTABLE, LIVE_STATES, canStart, onDepositAbandoned, type Parcel, ty
 import type { Actor } from '../evidence/entry.js';
 import { unitChain } from '../evidence/log.js';
 import { latestTracking, sameTracking, trackingChecks, trackingSetOps, type TrackingWas } from '../store/indexes.js';
+import { nothing, readAll } from '../store/reads.js';
 import type { Op } from '../store/tx.js';
 import type { Courier } from './accounts.js';
 import { transitionEntry, type Committer } from './commit.js';
@@ -47,7 +48,19 @@ export class Deposits {
   }
 
   async deposit(courier: Courier, input: DepositInput): Promise<Parcel> {
-    const tracking = await this.d.parcels.trackingState(input.carrier, input.trackingNumber);
+    // What the first choice needs, in one round trip (store/reads.ts): the tracking index, the recipient's
+    // preferences, the first unit's lockdown, state and allocated compartments, and the phone's live parcels (to share
+    // a compartment). Further units and the retries read again, as they did.
+    const first = input.unit ? this.d.units.find((u) => u.id === input.unit) : this.d.units[0];
+    const opens = this.d.commands.opens;
+    const [tracking, prefs, firstLockdown, firstState, firstAllocated, liveIds] = await readAll(this.d.parcels.redis, [
+      this.d.parcels.trackingRead(input.carrier, input.trackingNumber),
+      this.d.residents.prefsRead(input.phone),
+      first && opens ? opens.lockdownRead(first.id) : nothing(null),
+      first ? this.d.unitStore.unitRead(first.id) : nothing(null),
+      first ? this.d.parcels.allocatedRead(first.id) : nothing(undefined),
+      input.shareCompartment !== false ? this.d.parcels.liveParcelIdsRead(input.phone) : nothing(undefined),
+    ] as const);
     const existingId = latestTracking(tracking);
     if (existingId) {
       const existing = await this.d.parcels.parcel(existingId);
@@ -62,27 +75,27 @@ export class Deposits {
         return existing;
       }
     }
-    const prefs = await this.d.residents.prefs(input.phone);
     if (prefs.consent === 'refused') {
       throw new ParcelError('consent_refused', 'the recipient has not agreed to locker delivery; deliver in person or by another agreed way');
     }
     const units = input.unit ? [unitProfile(this.d.units, input.unit)] : this.d.units;
     let lockedDown = 0;
     for (const unit of units) {
+      const read = unit === first ? { allocated: firstAllocated, liveIds } : undefined;
       // A locked-down unit opens for admins only (open-guard.ts): no compartment is reserved there.
-      const lockdown = await this.d.commands.opens?.lockdownOf(unit.id);
+      const lockdown = read ? firstLockdown : await this.d.commands.opens?.lockdownOf(unit.id);
       if (lockdown) {
         if (input.unit) throw new ParcelError('locked_down', `unit ${unit.id} is locked down: deposits are paused until an admin lifts it; please call the property office`, { scope: lockdown.scope });
         lockedDown++;
         continue;
       }
-      const state = await this.d.unitStore.unit(unit.id);
+      const state = read ? firstState : await this.d.unitStore.unit(unit.id);
       if (!state?.online || state.outOfService) {
         const why = state?.outOfService ? 'closed down by staff' : 'offline';
         if (input.unit) throw new ParcelError('unit_offline', `unit ${unit.id} is ${why}`, await this.suggest(unit, input.size));
         continue;
       }
-      const parcel = await this.reserve(unit, courier, input, prefs, tracking, state);
+      const parcel = await this.reserve(unit, courier, input, prefs, tracking, state, read);
       // The same deposit asked twice at once: the other request reserved it; answer with that parcel.
       if (parcel === 'tracking-taken') return this.deposit(courier, input);
       if (parcel) return this.openForDeposit(parcel, courier);
@@ -116,6 +129,8 @@ export class Deposits {
     trackingWas: TrackingWas,
     /** the unit's state, just read by the caller (read again if sharing a compartment was tried first) */
     fresh: UnitState,
+    /** what the caller read with it (the first unit): its allocated compartments, the phone's live parcel ids */
+    read?: { allocated: Set<number> | undefined; liveIds: string[] | undefined },
   ): Promise<Parcel | 'tracking-taken' | null> {
     const now = this.d.clock.now();
     const id = `p_${ulid(now).toLowerCase()}`;
@@ -157,7 +172,7 @@ export class Deposits {
     // 1. With the recipient's other parcels, when they fit and the compartment is not in use.
     let tried = false;
     if (input.shareCompartment !== false) {
-      for (const sharedNo of await this.sharedCandidates(unit.id, input.phone, input.size)) {
+      for (const sharedNo of await this.sharedCandidates(unit.id, input.phone, input.size, read?.liveIds)) {
         tried = true;
         const cur = await this.d.parcels.slotWithParcels(unit.id, sharedNo);
         if (!cur || cur.slot.phone !== input.phone || !canStart(cur.slot, cur.parcels, 'deposit')) continue;
@@ -170,7 +185,7 @@ export class Deposits {
     // 2. The smallest free compartment that fits.
     const state = tried ? await this.d.unitStore.unit(unit.id) : fresh;
     if (!state) return null;
-    const allocated = await this.d.parcels.allocated(unit.id);
+    const allocated = !tried && read?.allocated ? read.allocated : await this.d.parcels.allocated(unit.id);
     const order = candidates(state.compartments, allocated, input.size, { preferLow: prefs.lowCompartment, low: unit.low ?? LOW_COMPARTMENTS[unit.id] ?? [] });
     for (const no of order) {
       const parcel = { ...base, compartment: no };
@@ -186,8 +201,8 @@ export class Deposits {
     return !sameTracking(await this.d.parcels.trackingState(input.carrier, input.trackingNumber), was);
   }
 
-  private async sharedCandidates(unit: string, phone: string, size: Size): Promise<number[]> {
-    const parcels = await this.d.parcels.parcels(await this.d.parcels.liveParcelIds(phone));
+  private async sharedCandidates(unit: string, phone: string, size: Size, liveIds?: string[]): Promise<number[]> {
+    const parcels = await this.d.parcels.parcels(liveIds ?? (await this.d.parcels.liveParcelIds(phone)));
     const nos = parcels.filter((p) => p.unit === unit && COLLECTABLE.has(p.state) && sizeRank(p.size) >= sizeRank(size)).map((p) => p.compartment);
     const profile = unitProfile(this.d.units, unit);
     return [...new Set(nos)].filter((no) => {

@@ -35,6 +35,8 @@ export class Doors {
     const plan = await this.commit.step(e.unit, e.compartment, (cur, newCode) => onDoor(cur.slot, cur.parcels, ev, this.d.policy, newCode), actor, {
       at: e.at,
       retries: Infinity,
+      // a door closing may store or collect parcels: their notices name the courier, read with the slot
+      couriers: e.kind === 'door-closed',
     });
     if (e.kind === 'door-closed' && plan?.transitions.some((t) => t.to === 'stored' || t.to === 'cancelled')) void this.screen.presence(e.unit);
   }

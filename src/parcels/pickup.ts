@@ -9,7 +9,9 @@ import type { Committer } from './commit.js';
 import { unitProfile, type ParcelDeps } from './context.js';
 import type { Doors } from './doors.js';
 import { ParcelError } from './errors.js';
+import { keypadRead } from './keypad-lua.js';
 import type { Attempt, FailureLimiter } from './limits.js';
+import type { Op } from '../store/tx.js';
 
 /**
  * Residents: a remote pickup (code + phone + the presence code on the unit's screen), their parcels and one
@@ -40,22 +42,30 @@ export class Pickups {
       result,
       ...(compartment !== undefined ? { compartment } : {}),
     });
-    const attempt = await this.admit(input.phone, input.client);
+    // the limiters, then the code and its compartment's slot and parcels in the last one's script (keypad-lua.ts),
+    // as at the keypad: the code is read whatever the presence code, and counts only once that is checked
+    const attempt = await this.admit(input.phone, input.client, keypadRead(this.d.parcels, unit.id, codeHash(this.d.codeKey, unit.id, input.code)));
     if (!presenceCodeValid(this.d.codeKey, unit.id, input.presenceCode, this.d.clock.now())) {
       await attempt.failed();
       throw new ParcelError('wrong_presence_code', 'the presence code does not match the one on the unit screen');
     }
-    const no = await this.d.parcels.codeSlot(unit.id, codeHash(this.d.codeKey, unit.id, input.code));
-    const slot = no === null ? null : await this.d.parcels.slot(unit.id, no);
-    if (no === null || !slot || slot.phone !== input.phone) {
+    const found = attempt.data;
+    if (found === null || !found.cur || found.cur.slot.phone !== input.phone) {
       await attempt.failed();
       this.d.counters.inc('lg_wrong_codes_total', { unit: unit.id, via: 'api' });
       await this.d.parcels.evidence.append(unitChain(unit.id), [tried('wrong')]);
       throw new ParcelError('wrong_code', 'no parcel for this code and phone at this unit');
     }
-    await attempt.ok();
-    await this.d.parcels.evidence.append(unitChain(unit.id), [tried('right', no)]);
-    const { result, parcels } = await this.doors.startOpen(unit.id, no, 'pickup', { ref: input.ref, phone: input.phone, actor, reason: `pickup ${no}: remote` });
+    const no = found.no;
+    // The attempts' end and the code's entry go with the pickup's intent (one step), or on their own if none is written.
+    const { result, parcels } = await this.doors.startOpen(unit.id, no, 'pickup', {
+      ref: input.ref,
+      phone: input.phone,
+      actor,
+      reason: `pickup ${no}: remote`,
+      read: found.cur,
+      with: { ops: attempt.okOps(), entries: [tried('right', no)] },
+    });
     if (result !== 'done' && result !== 'timed_out') {
       throw new ParcelError('open_failed', `the door did not open (${result}); please call the property office`, { result });
     }
@@ -66,21 +76,39 @@ export class Pickups {
    * Admit a remote attempt against the phone and the client address before its code is checked (see limits.ts), or
    * refuse it if either is locked.
    */
-  private async admit(phone: string, client: string): Promise<{ ok(): Promise<void>; failed(): Promise<void> }> {
+  private async admit(phone: string, client: string): Promise<{ ok(): Promise<void>; failed(): Promise<void> }>;
+  private async admit<T>(
+    phone: string,
+    client: string,
+    /** the last limiter's script, reading more in the same step (FailureLimiter.admitWith): its reading is `data` */
+    read: (keys: [string, string, string], args: (string | number)[]) => Promise<[number, T]>,
+  ): Promise<{ ok(): Promise<void>; okOps(): Op[]; failed(): Promise<void>; data: T }>;
+  private async admit<T>(
+    phone: string,
+    client: string,
+    read?: (keys: [string, string, string], args: (string | number)[]) => Promise<[number, T]>,
+  ): Promise<{ ok(): Promise<void>; okOps(): Op[]; failed(): Promise<void>; data: T | undefined }> {
     const now = this.d.clock.now();
     const attempts: Attempt[] = [];
-    for (const [kind, id] of [['phone', phone], ['ip', client]] as const) {
-      const a = await this.limiter.admit(this.k.apiFailures(kind, id), this.k.apiLock(kind, id), now);
+    let data: T | undefined;
+    const limits = [['phone', phone], ['ip', client]] as const;
+    for (const [i, [kind, id]] of limits.entries()) {
+      const failKey = this.k.apiFailures(kind, id);
+      const lockKey = this.k.apiLock(kind, id);
+      const a = read && i === limits.length - 1 ? await this.limiter.admitWith(failKey, lockKey, now, read) : await this.limiter.admit(failKey, lockKey, now);
       if ('lockedMs' in a) {
         await Promise.all(attempts.map((x) => x.ok())); // not checked: does not count
         throw new ParcelError('locked_out', 'too many wrong attempts; try again later', { until: now + a.lockedMs, retryAfterS: Math.ceil(a.lockedMs / 1000) });
       }
+      if ('data' in a) data = a.data as T;
       attempts.push(a);
     }
     return {
+      data,
       ok: async () => {
         await Promise.all(attempts.map((a) => a.ok()));
       },
+      okOps: () => attempts.flatMap((a) => a.okOps()),
       failed: async () => {
         await Promise.all(attempts.map((a) => a.failed(this.d.clock.now())));
       },

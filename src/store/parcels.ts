@@ -5,6 +5,7 @@ import { EvidenceLog, HeadMoved } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { decodeParcel, decodeSlot, parcelFields, readParcels, slotFields } from './records.js';
 import { codeField, latestTracking, phoneTail, phoneTailMember, trackingBucket, trackingField, type TrackingWas } from './indexes.js';
+import { readOne, type Read } from './reads.js';
 import { searchOps } from './search.js';
 import { Tx, type Check, type Op } from './tx.js';
 
@@ -49,7 +50,36 @@ local function lg_code_slot(keys, field)
 end
 `;
 
-type RedisWithReads = Redis & { lgSlotWithParcels(slotKey: string, parcelPrefix: string): Promise<string[][]> };
+/**
+ * Lua: the slot and its parcels (lg_slot_with_parcels), and the record of each of their couriers (ARGV[2] the courier
+ * key prefix; a parcel's courier id is its field co, or courierId in the JSON of field j): the notices a door step
+ * writes name the courier (parcels/commit.ts). Answers {slot and parcels as lg_slot_with_parcels, {courier id,
+ * record or nil, …}}.
+ */
+const SLOT_WITH_PARCELS_AND_COURIERS = `${SLOT_WITH_PARCELS_FN}
+local out = lg_slot_with_parcels(KEYS[1], ARGV[1])
+local cs = {}
+local seen = {}
+for i = 2, #out do
+  local f = out[i]
+  local co, j = nil, nil
+  for x = 1, #f, 2 do
+    if f[x] == 'co' then co = f[x + 1] elseif f[x] == 'j' then j = f[x + 1] end
+  end
+  if j then co = cjson.decode(j).courierId end
+  if type(co) == 'string' and not seen[co] then
+    seen[co] = true
+    cs[#cs + 1] = co
+    cs[#cs + 1] = redis.call('GET', ARGV[2] .. co)
+  end
+end
+return {out, cs}
+`;
+
+type RedisWithReads = Redis & {
+  lgSlotWithParcels(slotKey: string, parcelPrefix: string): Promise<string[][]>;
+  lgSlotWithParcelsAndCouriers(slotKey: string, parcelPrefix: string, courierPrefix: string): Promise<[string[][], (string | null)[]]>;
+};
 
 function flatToHash(flat: string[] | undefined): Record<string, string> {
   const h: Record<string, string> = {};
@@ -71,6 +101,9 @@ export class ParcelStore {
     evidence?: EvidenceLog,
   ) {
     if (!('lgSlotWithParcels' in redis)) redis.defineCommand('lgSlotWithParcels', { numberOfKeys: 1, lua: SLOT_WITH_PARCELS, readOnly: true });
+    if (!('lgSlotWithParcelsAndCouriers' in redis)) {
+      redis.defineCommand('lgSlotWithParcelsAndCouriers', { numberOfKeys: 1, lua: SLOT_WITH_PARCELS_AND_COURIERS, readOnly: true });
+    }
     this.k = keys(prefix);
     this.tx = new Tx(redis);
     this.evidence = evidence ?? new EvidenceLog(redis, prefix);
@@ -93,6 +126,19 @@ export class ParcelStore {
     return ParcelStore.slotWithParcelsOf(await (this.redis as RedisWithReads).lgSlotWithParcels(this.k.slot(unit, no), this.k.parcel('')));
   }
 
+  /**
+   * slotWithParcels(), and the stored record of each of the parcels' couriers (raw, as parcels/accounts.ts wrote it;
+   * null when there is none), in the same round trip: for a step that may write notices naming the courier.
+   */
+  async slotWithParcelsAndCouriers(unit: string, no: number): Promise<{ slot: Slot; parcels: Parcel[]; couriers: Map<string, string | null> } | null> {
+    const [flats, cs] = await (this.redis as RedisWithReads).lgSlotWithParcelsAndCouriers(this.k.slot(unit, no), this.k.parcel(''), this.k.courier(''));
+    const cur = ParcelStore.slotWithParcelsOf(flats);
+    if (!cur) return null;
+    const couriers = new Map<string, string | null>();
+    for (let i = 0; i + 1 < cs.length; i += 2) couriers.set(cs[i]!, cs[i + 1] ?? null);
+    return { ...cur, couriers };
+  }
+
   /** What lg_slot_with_parcels answered, decoded: null when there is no slot. */
   static slotWithParcelsOf([slotFlat, ...parcelFlats]: string[][]): { slot: Slot; parcels: Parcel[] } | null {
     const slot = decodeSlot(flatToHash(slotFlat));
@@ -108,6 +154,15 @@ export class ParcelStore {
 
   async allocated(unit: string): Promise<Set<number>> {
     return new Set((await this.redis.smembers(this.k.slots(unit))).map(Number));
+  }
+
+  /** allocated(), as a read that can share a pipeline (reads.ts). */
+  allocatedRead(unit: string): Read<Set<number>> {
+    return {
+      n: 1,
+      add: (pipe) => pipe.smembers(this.k.slots(unit)),
+      decode: ([nos]) => new Set((nos as string[]).map(Number)),
+    };
   }
 
   /** The keys CODE_SLOT_FN reads for a code (in Lua: lg_code_slot): the unit's code hash, then the string key written before issue 12. */
@@ -128,18 +183,21 @@ export class ParcelStore {
 
   /** Live parcel ids of a phone, oldest first: the tail index, and the zset and set older records went to (one round trip). */
   async liveParcelIds(phone: string): Promise<string[]> {
-    const res = (await this.redis
-      .pipeline()
-      .zrange(this.k.phoneTail(phoneTail(phone)), 0, -1)
-      .zrange(this.k.phoneLive(phone), 0, -1)
-      .smembers(this.k.phone(phone))
-      .exec()) as [Error | null, string[]][];
-    const err = res.find(([e]) => e)?.[0];
-    if (err) throw err;
-    const [[, tail], [, zset], [, set]] = res as [[null, string[]], [null, string[]], [null, string[]]];
-    const prefix = `${phone}|`;
-    const ids = tail.filter((m) => m.startsWith(prefix)).map((m) => m.slice(prefix.length));
-    return zset.length || set.length ? [...new Set([...ids, ...zset, ...set])] : ids;
+    return readOne(this.redis, this.liveParcelIdsRead(phone));
+  }
+
+  /** liveParcelIds(), as a read that can share a pipeline (reads.ts). */
+  liveParcelIdsRead(phone: string): Read<string[]> {
+    return {
+      n: 3,
+      add: (pipe) => pipe.zrange(this.k.phoneTail(phoneTail(phone)), 0, -1).zrange(this.k.phoneLive(phone), 0, -1).smembers(this.k.phone(phone)),
+      decode: (replies) => {
+        const [tail, zset, set] = replies as [string[], string[], string[]];
+        const prefix = `${phone}|`;
+        const ids = tail.filter((m) => m.startsWith(prefix)).map((m) => m.slice(prefix.length));
+        return zset.length || set.length ? [...new Set([...ids, ...zset, ...set])] : ids;
+      },
+    };
   }
 
   /** The parcel a carrier and tracking number name (the newest deposited), either form (store/indexes.ts). */
@@ -149,13 +207,19 @@ export class ParcelStore {
 
   /** What the tracking index holds for a carrier and number, both forms, in one round trip. */
   async trackingState(carrier: string, tn: string): Promise<TrackingWas> {
-    const [[e1, ids], [e2, old]] = (await this.redis
-      .pipeline()
-      .hget(this.k.trackingBucket(trackingBucket(tn)), trackingField(carrier, tn))
-      .get(this.k.tracking(carrier, tn))
-      .exec()) as [[Error | null, string | null], [Error | null, string | null]];
-    if (e1 || e2) throw e1 ?? e2;
-    return { ids, old };
+    return readOne(this.redis, this.trackingRead(carrier, tn));
+  }
+
+  /** trackingState(), as a read that can share a pipeline (reads.ts). */
+  trackingRead(carrier: string, tn: string): Read<TrackingWas> {
+    return {
+      n: 2,
+      add: (pipe) => pipe.hget(this.k.trackingBucket(trackingBucket(tn)), trackingField(carrier, tn)).get(this.k.tracking(carrier, tn)),
+      decode: (replies) => {
+        const [ids, old] = replies as [string | null, string | null];
+        return { ids, old };
+      },
+    };
   }
 
   async due(zset: string, now: number, limit = 100): Promise<string[]> {

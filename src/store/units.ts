@@ -12,6 +12,7 @@ import { unitActor, type Actor, type EvidenceEntry } from '../evidence/entry.js'
 import { EvidenceLog, HeadMoved, unitChain } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { APPLY_EVENT, RECONCILE } from './lua.js';
+import { readOne, type Read } from './reads.js';
 
 /** How an incoming message is checked for duplicates, per dialect (see the vendor documents). */
 export type Dedupe =
@@ -168,15 +169,21 @@ export class UnitStore {
   }
 
   async unit(id: string): Promise<UnitState | null> {
-    const profile = this.profiles.find((p) => p.id === id);
-    if (!profile) return null;
+    const read = this.unitRead(id);
+    if (!read.n) return null;
     // one round trip (a pipeline), not two
-    const [[ue, u], [ce, c]] = (await this.redis.pipeline().hgetall(this.k.unit(id)).hgetall(this.k.compartments(id)).exec()) as [
-      [Error | null, Record<string, string>],
-      [Error | null, Record<string, string>],
-    ];
-    if (ue ?? ce) throw ue ?? ce;
-    return toUnitState(profile, u, c);
+    return readOne(this.redis, read);
+  }
+
+  /** unit(), as a read that can share a pipeline (reads.ts): null for a unit this gateway does not know. */
+  unitRead(id: string): Read<UnitState | null> {
+    const profile = this.profiles.find((p) => p.id === id);
+    if (!profile) return { n: 0, add: () => undefined, decode: () => null };
+    return {
+      n: 2,
+      add: (pipe) => pipe.hgetall(this.k.unit(id)).hgetall(this.k.compartments(id)),
+      decode: ([u, c]) => toUnitState(profile, u as Record<string, string>, c as Record<string, string>),
+    };
   }
 
   async units(): Promise<UnitState[]> {
