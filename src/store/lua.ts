@@ -109,8 +109,8 @@ return {'ok', id}
  * is. Newer means a higher seq where both have one (json-v1: the snapshot's seq is that of the last event it
  * includes), else a later time (compact-v2 and frame-485 stamp on receipt, so it only guards against a reading that
  * was taken before an event that is already applied).
- * Redis work: the compartments' fields are read by one HMGET and only the fields that change are written (one HSET,
- * one HDEL), so a reading that matches the stored state costs an HMGET and the unit's lastSeen; each inferred event
+ * Redis work: the compartments' fields are read by one HGETALL and only the fields that change are written (one HSET,
+ * one HDEL), so a reading that matches the stored state costs that HGETALL and the unit's lastSeen; each inferred event
  * adds its input entry, its evidence entry and its compartment index, and the evidence head is written once.
  * ARGV 3: {"unit","at","seq"?,"firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
  * ARGV 5: {"s": evidence stream, "hk": its head, "cx": compartment index key prefix}
@@ -125,21 +125,15 @@ local snapSeq = nil
 if type(snap.seq) == 'number' then snapSeq = snap.seq end
 if snap.firmware and snap.firmware ~= cjson.null then table.insert(uset, 'firmware'); table.insert(uset, snap.firmware) end
 dedupe_flush()
--- The compartments' stored fields, read at once (one HMGET); what changes is written at the end (one HSET, one HDEL).
+-- The compartments' stored fields, read at once (HGETALL: one pass over the hash, where an HMGET of every field
+-- would look each up in the listpack); what changes is written at the end (one HSET, one HDEL).
 local st, order, dirty = {}, {}, {}
-local fields = {}
-for _, r in ipairs(snap.compartments) do
-  local c = tostring(r.compartment)
-  for _, f in ipairs({':door', ':occ', ':fault', ':seq', ':at'}) do table.insert(fields, c .. f) end
-end
-for i = 1, #fields, 1000 do
-  local part = {unpack(fields, i, math.min(i + 999, #fields))}
-  local vals = redis.call('HMGET', KEYS[2], unpack(part))
-  for j, f in ipairs(part) do st[f] = vals[j] end
-end
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do st[all[i]] = all[i + 1] end
+local function get(f) return st[f] or false end
 -- v false: the field is deleted
 local function put(f, v)
-  if st[f] == v then return end
+  if get(f) == v then return end
   st[f] = v
   if not dirty[f] then dirty[f] = true; table.insert(order, f) end
 end
@@ -165,7 +159,7 @@ for _, r in ipairs(snap.compartments) do
   local c = tostring(r.compartment)
   local door = r.doorOpen and '1' or '0'
   local occ = r.occupied and '1' or '0'
-  local cur = {st[c .. ':door'], st[c .. ':occ'], st[c .. ':fault'], st[c .. ':seq'], st[c .. ':at']}
+  local cur = {get(c .. ':door'), get(c .. ':occ'), get(c .. ':fault'), get(c .. ':seq'), get(c .. ':at')}
   if not newerThanReading(cur[4], cur[5]) then
     if cur[1] then
       if cur[1] ~= door then
