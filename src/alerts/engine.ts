@@ -186,7 +186,7 @@ export class AlertEngine {
     if (draft) await this.raise(draft);
     const ends = clearsFromEntry(entry);
     if (ends) {
-      const ids = await this.d.alerts.openBySubject((s) => ends.subjects.includes(s) || (ends.prefix !== undefined && s.startsWith(ends.prefix)));
+      const ids = await this.d.alerts.openBySubject(ends);
       for (const alert of ids) await this.clear(alert, ends.reason);
     }
   }

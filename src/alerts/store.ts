@@ -214,12 +214,29 @@ export class AlertStore {
     });
   }
 
-  /** Open alerts whose subject `match` accepts (the subjects index holds one open alert per subject). */
-  async openBySubject(match: (subject: string) => boolean): Promise<string[]> {
-    const all = await this.redis.hgetall(this.k.alertSubjects);
-    return Object.entries(all)
-      .filter(([subject]) => match(subject))
-      .map(([, id]) => id);
+  /**
+   * Open alerts of these subjects, and of every subject that starts with `prefix` (the subjects index holds one open
+   * alert per subject). Reads only those fields (HMGET; HSCAN MATCH for a prefix), not the whole index.
+   */
+  async openBySubject(which: { subjects: readonly string[]; prefix?: string | undefined }): Promise<string[]> {
+    const ids: string[] = [];
+    if (which.subjects.length) {
+      for (const id of await this.redis.hmget(this.k.alertSubjects, ...which.subjects)) if (id !== null && !ids.includes(id)) ids.push(id);
+    }
+    if (which.prefix !== undefined) {
+      const pattern = `${which.prefix.replace(/[\\*?[\]]/g, '\\$&')}*`;
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(this.k.alertSubjects, cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const id = flat[i + 1]!;
+          // the match is checked here too: HSCAN may return a field twice, and MATCH is a glob
+          if (flat[i]!.startsWith(which.prefix) && !ids.includes(id)) ids.push(id);
+        }
+      } while (cursor !== '0');
+    }
+    return ids;
   }
 
   async get(id: string): Promise<Alert | null> {

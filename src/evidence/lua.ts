@@ -8,7 +8,8 @@
  * `ev_check` runs first in a script, before any write: if the head moved (another writer appended), the script
  * returns {'head', n, h} and the caller re-hashes against the new head and tries again. Entries are hashed in
  * TypeScript (node's SHA-256 is ~100 times faster than Lua's); `ev_append_computed` hashes in Lua for the few entries
- * a script infers itself (reconciliation), with the same encoding as evidence/entry.ts linkHash.
+ * a script infers itself (reconciliation), with the same encoding as evidence/entry.ts linkHash (then `ev_computed_done`
+ * writes the head once).
  *
  * Each stream entry has fields n (position, from 1), p (previous hash), h (this entry's hash), e (the entry).
  * The head (hash at `hk`) holds n, h and the id of the last entry. Index keys: 'z' = sorted set of stream ids by
@@ -86,13 +87,19 @@ local function ev_write(spec)
   end
   if id then redis.call('HSET', spec.hk, 'n', n, 'h', prev, 'id', id) end
 end
+-- Entries a script infers itself (reconciliation), hashed here: the head is read at the first and written once by
+-- ev_computed_done, which the script must call before it returns (one chain per script).
+local ev_cn, ev_ch, ev_cid = nil, nil, nil
 local function ev_append_computed(s, hk, json, ix)
-  local n, prev = ev_head(hk)
-  n = n + 1
-  local h = sha256('lg-ev1|' .. n .. '|' .. prev .. '|' .. json)
-  local id = redis.call('XADD', s, '*', 'n', n, 'p', prev, 'h', h, 'e', json)
+  if not ev_cn then ev_cn, ev_ch = ev_head(hk) end
+  ev_cn = ev_cn + 1
+  local h = sha256('lg-ev1|' .. ev_cn .. '|' .. ev_ch .. '|' .. json)
+  local id = redis.call('XADD', s, '*', 'n', ev_cn, 'p', ev_ch, 'h', h, 'e', json)
   ev_index(ix, id)
-  redis.call('HSET', hk, 'n', n, 'h', h, 'id', id)
+  ev_ch, ev_cid = h, id
   return id
+end
+local function ev_computed_done(hk)
+  if ev_cid then redis.call('HSET', hk, 'n', ev_cn, 'h', ev_ch, 'id', ev_cid) end
 end
 `;

@@ -11,9 +11,13 @@ import { EVIDENCE_LUA } from '../evidence/lua.js';
  *       the watermark last moved (a unit replaying a long backlog), beyond which a seq is suspect
  */
 const DEDUPE = `
+-- The unit's and the compartments' fields this step writes, gathered so that each hash is written by one HSET
+-- (dedupe_flush, which every path that gets past the dedupe calls before it returns).
+local uset, cset = {}, {}
 local mode = ARGV[1]
 if mode == 'seq' then
-  local lastRaw = redis.call('HGET', KEYS[1], 'lastSeq')
+  local wm = redis.call('HMGET', KEYS[1], 'lastSeq', 'lastSeqAt')
+  local lastRaw = wm[1]
   local last = tonumber(lastRaw or '-1')
   local seq = tonumber(ARGV[2])
   if seq <= last then return {'dup'} end
@@ -22,15 +26,16 @@ if mode == 'seq' then
   local jump = tonumber(ARGV[7] or '')
   if jump and lastRaw then
     local now = tonumber(ARGV[4])
-    local movedAt = tonumber(redis.call('HGET', KEYS[1], 'lastSeqAt') or ARGV[4])
+    local movedAt = tonumber(wm[2] or ARGV[4])
     local allowed = jump + math.max(0, now - movedAt) / 1000 * tonumber(ARGV[8] or '0')
     if seq - last > allowed then return {'suspect', lastRaw} end
   end
-  redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'lastSeqAt', ARGV[4])
+  table.insert(uset, 'lastSeq'); table.insert(uset, ARGV[2])
+  table.insert(uset, 'lastSeqAt'); table.insert(uset, ARGV[4])
   -- The seq of the last event applied to each compartment: a reading older than that never undoes it (RECONCILE).
   local e = cjson.decode(ARGV[3])
   if (e.kind == 'door-opened' or e.kind == 'door-closed' or e.kind == 'fault') and type(e.compartment) == 'number' then
-    redis.call('HSET', KEYS[2], tostring(e.compartment) .. ':seq', ARGV[2])
+    table.insert(cset, tostring(e.compartment) .. ':seq'); table.insert(cset, ARGV[2])
   end
 elseif mode == 'window' or mode == 'window-reset' then
   if mode == 'window-reset' then
@@ -41,7 +46,11 @@ elseif mode == 'window' or mode == 'window-reset' then
   redis.call('LPUSH', KEYS[4], ARGV[2])
   redis.call('LTRIM', KEYS[4], 0, 63)
 end
-redis.call('HSET', KEYS[1], 'lastSeen', ARGV[4])
+table.insert(uset, 'lastSeen'); table.insert(uset, ARGV[4])
+local function dedupe_flush()
+  redis.call('HSET', KEYS[1], unpack(uset))
+  if #cset > 0 then redis.call('HSET', KEYS[2], unpack(cset)) end
+end
 `;
 
 /**
@@ -53,35 +62,38 @@ local evspec = cjson.decode(ARGV[5])
 local moved = ev_check(evspec)
 if moved then return moved end
 ${DEDUPE}
+local function put(t, ...) for _, x in ipairs({...}) do table.insert(t, x) end end
+local function same() dedupe_flush() return {'same'} end
 local ev = cjson.decode(ARGV[3])
 local k = ev.kind
 local c = ev.compartment and tostring(ev.compartment) or nil
 local at = tostring(ev.at)
 if k == 'door-opened' then
-  redis.call('HSET', KEYS[2], c .. ':door', '1', c .. ':at', at)
+  put(cset, c .. ':door', '1', c .. ':at', at)
 elseif k == 'door-closed' then
-  redis.call('HSET', KEYS[2], c .. ':door', '0', c .. ':occ', ev.occupied and '1' or '0', c .. ':at', at)
+  put(cset, c .. ':door', '0', c .. ':occ', ev.occupied and '1' or '0', c .. ':at', at)
 elseif k == 'fault' then
-  redis.call('HSET', KEYS[2], c .. ':fault', ev.fault, c .. ':at', at)
+  put(cset, c .. ':fault', ev.fault, c .. ':at', at)
 elseif k == 'presence' then
   local want = ev.online and '1' or '0'
-  if redis.call('HGET', KEYS[1], 'online') == want then return {'same'} end
-  redis.call('HSET', KEYS[1], 'online', want, 'since', at)
+  if redis.call('HGET', KEYS[1], 'online') == want then return same() end
+  put(uset, 'online', want, 'since', at)
 elseif k == 'boot' then
-  if ev.firmware then redis.call('HSET', KEYS[1], 'firmware', ev.firmware) end
+  if ev.firmware then put(uset, 'firmware', ev.firmware) end
 elseif k == 'service' then
   local v = ev.outOfService and '1' or '0'
   if c then
-    if redis.call('HGET', KEYS[2], c .. ':oos') == v then return {'same'} end
-    redis.call('HSET', KEYS[2], c .. ':oos', v)
+    if redis.call('HGET', KEYS[2], c .. ':oos') == v then return same() end
+    put(cset, c .. ':oos', v)
   else
-    if redis.call('HGET', KEYS[1], 'oos') == v then return {'same'} end
-    redis.call('HSET', KEYS[1], 'oos', v)
+    if redis.call('HGET', KEYS[1], 'oos') == v then return same() end
+    put(uset, 'oos', v)
   end
 elseif k == 'keypad' then
-  if redis.call('HGET', KEYS[1], 'keypad') == ev.state then return {'same'} end
-  redis.call('HSET', KEYS[1], 'keypad', ev.state)
+  if redis.call('HGET', KEYS[1], 'keypad') == ev.state then return same() end
+  put(uset, 'keypad', ev.state)
 end
+dedupe_flush()
 local id = ''
 if ARGV[6] == '1' then id = redis.call('XADD', KEYS[3], '*', 'e', ARGV[3]) end
 ev_write(evspec)
@@ -97,6 +109,9 @@ return {'ok', id}
  * is. Newer means a higher seq where both have one (json-v1: the snapshot's seq is that of the last event it
  * includes), else a later time (compact-v2 and frame-485 stamp on receipt, so it only guards against a reading that
  * was taken before an event that is already applied).
+ * Redis work: the compartments' fields are read by one HGETALL and only the fields that change are written (one HSET,
+ * one HDEL), so a reading that matches the stored state costs that HGETALL and the unit's lastSeen; each inferred event
+ * adds its input entry, its evidence entry and its compartment index, and the evidence head is written once.
  * ARGV 3: {"unit","at","seq"?,"firmware"?,"compartments":[{"compartment","doorOpen","occupied","fault"?}]}
  * ARGV 5: {"s": evidence stream, "hk": its head, "cx": compartment index key prefix}
  * Returns {'dup'} | {'ok', n, id1, json1, id2, json2, ...}.
@@ -108,7 +123,20 @@ local unit = snap.unit
 local at = tostring(snap.at)
 local snapSeq = nil
 if type(snap.seq) == 'number' then snapSeq = snap.seq end
-if snap.firmware and snap.firmware ~= cjson.null then redis.call('HSET', KEYS[1], 'firmware', snap.firmware) end
+if snap.firmware and snap.firmware ~= cjson.null then table.insert(uset, 'firmware'); table.insert(uset, snap.firmware) end
+dedupe_flush()
+-- The compartments' stored fields, read at once (HGETALL: one pass over the hash, where an HMGET of every field
+-- would look each up in the listpack); what changes is written at the end (one HSET, one HDEL).
+local st, order, dirty = {}, {}, {}
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do st[all[i]] = all[i + 1] end
+local function get(f) return st[f] or false end
+-- v false: the field is deleted
+local function put(f, v)
+  if get(f) == v then return end
+  st[f] = v
+  if not dirty[f] then dirty[f] = true; table.insert(order, f) end
+end
 local out = {'ok', 0}
 local function emit(json, c)
   local id = redis.call('XADD', KEYS[3], '*', 'e', json)
@@ -131,7 +159,7 @@ for _, r in ipairs(snap.compartments) do
   local c = tostring(r.compartment)
   local door = r.doorOpen and '1' or '0'
   local occ = r.occupied and '1' or '0'
-  local cur = redis.call('HMGET', KEYS[2], c .. ':door', c .. ':occ', c .. ':fault', c .. ':seq', c .. ':at')
+  local cur = {get(c .. ':door'), get(c .. ':occ'), get(c .. ':fault'), get(c .. ':seq'), get(c .. ':at')}
   if not newerThanReading(cur[4], cur[5]) then
     if cur[1] then
       if cur[1] ~= door then
@@ -147,14 +175,23 @@ for _, r in ipairs(snap.compartments) do
       end
     end
     if cur[1] ~= door or cur[2] ~= occ then
-      redis.call('HSET', KEYS[2], c .. ':door', door, c .. ':occ', occ, c .. ':at', at)
-      if snapSeq then redis.call('HSET', KEYS[2], c .. ':seq', string.format('%.0f', snapSeq)) end
+      put(c .. ':door', door)
+      put(c .. ':occ', occ)
+      put(c .. ':at', at)
+      if snapSeq then put(c .. ':seq', string.format('%.0f', snapSeq)) end
     end
     if r.fault ~= nil then
-      if r.fault == cjson.null then redis.call('HDEL', KEYS[2], c .. ':fault')
-      else redis.call('HSET', KEYS[2], c .. ':fault', r.fault) end
+      if r.fault == cjson.null then put(c .. ':fault', false)
+      else put(c .. ':fault', r.fault) end
     end
   end
 end
+ev_computed_done(evs.hk)
+local set, del = {}, {}
+for _, f in ipairs(order) do
+  if st[f] then table.insert(set, f); table.insert(set, st[f]) else table.insert(del, f) end
+end
+for i = 1, #set, 1000 do redis.call('HSET', KEYS[2], unpack(set, i, math.min(i + 999, #set))) end
+for i = 1, #del, 1000 do redis.call('HDEL', KEYS[2], unpack(del, i, math.min(i + 999, #del))) end
 return out
 `;

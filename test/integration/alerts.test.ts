@@ -287,6 +287,31 @@ describe('alert engine', () => {
     expect(reasons).toMatchObject({ 'parcel-missing:p_2': 'parcel-returned', 'claim-clock:c_2:0:ack:near': 'claim-closed', [`lockdown:${UNIT}`]: 'lockdown-lifted' });
   });
 
+  it('finds the open alerts of the subjects an entry ends, exact or by prefix (glob characters taken literally), in a large index', async () => {
+    const prefix = `t${++n}:`;
+    const a = proc(prefix, new ManualClock(Date.now()), 'gw-a');
+    const index: Record<string, string> = {};
+    // enough subjects that Redis keeps the index as a hash table, scanned in several steps
+    for (let i = 0; i < 600; i++) index[`door-left-open:${UNIT}:${i}`] = `a_${String(i).padStart(20, '0')}`;
+    Object.assign(index, {
+      'claim-clock:c_1:0:ack:near': 'a_c1a',
+      'claim-clock:c_1:2:resolve:late': 'a_c1b',
+      'claim-clock:c_10:0:ack:near': 'a_c10',
+      'claim-clock:c_[1]*:0:ack:near': 'a_glob',
+      'claim-clock:c_?:0:ack:near': 'a_q',
+      'keypad-locked:U9': 'a_kp',
+    });
+    await a.r.hset(`${prefix}alerts:subjects`, index);
+    const find = async (subjects: string[], p?: string) => (await a.alerts.openBySubject({ subjects, prefix: p })).sort();
+    expect(await find([`door-left-open:${UNIT}:7`, 'keypad-locked:U9', 'unit-offline:U9'])).toEqual(['a_00000000000000000007', 'a_kp']);
+    expect(await find([], 'claim-clock:c_1:')).toEqual(['a_c1a', 'a_c1b']);
+    expect(await find([], 'claim-clock:c_[1]*:')).toEqual(['a_glob']);
+    expect(await find([], 'claim-clock:c_?:')).toEqual(['a_q']);
+    expect(await find(['claim-clock:c_1:0:ack:near'], 'claim-clock:c_1:')).toEqual(['a_c1a', 'a_c1b']);
+    expect(await find([], 'claim-clock:c_2:')).toEqual([]);
+    expect(await find(['lockdown:fleet'])).toEqual([]);
+  });
+
   it('counts open alerts by kind for /metrics', async () => {
     const prefix = `t${++n}:`;
     const clock = new ManualClock(Date.now());

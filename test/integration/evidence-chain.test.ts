@@ -89,6 +89,32 @@ describe('the evidence chain', () => {
     expect(r).toMatchObject({ ok: true, checked: 10, from: 1, to: 10, broken: null, checkpoint: { n: 10 } });
   });
 
+  it('links several entries inferred by one reading, and what is appended after them', async () => {
+    const w = world();
+    await w.store.apply({ unit: U, at: 4, source: { seq: 1 }, kind: 'door-closed', compartment: 5, occupied: false }, { mode: 'seq', seq: 1 });
+    await w.store.reconcile({ unit: U, at: 5, source: {}, compartments: [6, 7, 8].map((c) => ({ compartment: c, doorOpen: false, occupied: false })) });
+    // one reading, four inferred entries hashed in Lua (5: closed with a parcel, 6: opened, 8: opened and closed)
+    const inferred = await w.store.reconcile({
+      unit: U,
+      at: 6,
+      source: {},
+      compartments: [
+        { compartment: 5, doorOpen: false, occupied: true },
+        { compartment: 6, doorOpen: true, occupied: false },
+        { compartment: 7, doorOpen: false, occupied: false },
+        { compartment: 8, doorOpen: false, occupied: true },
+      ],
+    });
+    expect(inferred!.map((e) => e.event.kind)).toEqual(['door-opened', 'door-closed', 'door-opened', 'door-opened', 'door-closed']);
+    await w.log.append(CHAIN, [entry(7)]);
+    await w.store.apply({ unit: U, at: 8, source: { seq: 2 }, kind: 'door-closed', compartment: 6, occupied: true }, { mode: 'seq', seq: 2 });
+    const rows = (await redis.xrange(w.k.evidence(CHAIN), '-', '+')).map(([id, f]) => ({ id, n: '', e: '', h: '', ...fieldMap(f) }));
+    expect(rows.map((f) => Number(f.n))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(rows.slice(1, 6).map((f) => (JSON.parse(f.e) as EvidenceEntry).compartment)).toEqual([5, 5, 6, 8, 8]);
+    expect(await redis.hgetall(w.k.evidenceHead(CHAIN))).toEqual({ n: '8', h: rows[7]!.h, id: rows[7]!.id });
+    expect(await w.evidence.verifier.verify(CHAIN)).toMatchObject({ ok: true, checked: 8, broken: null });
+  });
+
   it('names the entry that was altered', async () => {
     const w = world();
     const rows = await tenEntries(w);

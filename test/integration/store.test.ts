@@ -22,6 +22,15 @@ beforeEach(() => {
   store = new UnitStore(redis, `t${++n}:`, UNITS);
 });
 
+/** Commands Redis ran on data since the last CONFIG RESETSTAT (those scripts run included), by name. */
+async function commandStats(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
+    if (!/^(eval|evalsha|script\|.*|config\|.*|info)$/.test(m[1]!)) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
 const opened = (no: number, at = 1000) => ({ unit: U, at, source: {}, kind: 'door-opened' as const, compartment: no });
 const closed = (no: number, occupied: boolean, at = 2000) => ({
   unit: U,
@@ -110,6 +119,79 @@ describe('UnitStore', () => {
       [false, false],
     ]);
     expect(await store.events(U)).toHaveLength(3);
+  });
+
+  it('reconcile: a reading that matches the stored state writes nothing and logs nothing (one read of the compartments)', async () => {
+    const all = (c: (no: number) => { doorOpen: boolean; occupied: boolean; fault?: 'jammed' | null }) => ({
+      unit: U,
+      at: 7000,
+      source: { seq: 10 },
+      firmware: '1.8.2',
+      compartments: Array.from({ length: 36 }, (_, i) => ({ compartment: i + 1, ...c(i + 1) })),
+    });
+    const first = all((no) => ({ doorOpen: false, occupied: no % 3 === 0, fault: no === 7 ? 'jammed' : null }));
+    expect(await store.reconcile(first)).toEqual([]);
+    const comp = await redis.hgetall(store.k.compartments(U));
+    const unit = await redis.hgetall(store.k.unit(U));
+    // the same reading later: no event, no evidence, the compartments untouched (their times too)
+    await redis.config('RESETSTAT');
+    expect(await store.reconcile({ ...first, at: 9000, source: { seq: 12 } }, { mode: 'none' }, 9500)).toEqual([]);
+    const stats = await commandStats();
+    expect(await redis.hgetall(store.k.compartments(U))).toEqual(comp);
+    expect(await redis.hgetall(store.k.unit(U))).toEqual({ ...unit, lastSeen: '9500' });
+    expect(await store.events(U)).toEqual([]);
+    expect(await redis.xlen(store.k.events(U))).toBe(0);
+    // the 36 compartments read at once; the unit's lastSeen and firmware written at once; nothing else
+    expect(stats).toEqual({ hgetall: 1, hset: 1 });
+  });
+
+  it('reconcile: several differences are inferred in the order the reading lists them, and only what changed is written', async () => {
+    const reading = (at: number, c: { compartment: number; doorOpen: boolean; occupied: boolean; fault?: 'jammed' | 'sensor' | null }[]) => ({ unit: U, at, source: {}, compartments: c });
+    await store.reconcile(
+      reading(7000, [
+        { compartment: 1, doorOpen: false, occupied: true },
+        { compartment: 2, doorOpen: false, occupied: false, fault: 'sensor' },
+        { compartment: 3, doorOpen: true, occupied: false },
+        { compartment: 4, doorOpen: false, occupied: false },
+        { compartment: 5, doorOpen: false, occupied: false, fault: null },
+      ]),
+    );
+    await redis.config('RESETSTAT');
+    const inferred = await store.reconcile(
+      reading(8000, [
+        { compartment: 5, doorOpen: false, occupied: false, fault: 'jammed' }, // a fault only
+        { compartment: 3, doorOpen: false, occupied: true }, // closed with a parcel
+        { compartment: 4, doorOpen: false, occupied: false }, // unchanged
+        { compartment: 1, doorOpen: false, occupied: false }, // taken out while we were not told
+        { compartment: 2, doorOpen: true, occupied: false, fault: null }, // opened, its fault gone
+      ]),
+    );
+    const stats = await commandStats();
+    expect(inferred!.map((e) => [e.event.kind, 'compartment' in e.event ? e.event.compartment : null])).toEqual([
+      ['fault', 5],
+      ['door-closed', 3],
+      ['door-opened', 1],
+      ['door-closed', 1],
+      ['door-opened', 2],
+    ]);
+    expect((await store.events(U)).map((r) => [r.n, r.event.kind, r.event.compartment])).toEqual([
+      [5, 'door-opened', 2],
+      [4, 'door-closed', 1],
+      [3, 'door-opened', 1],
+      [2, 'door-closed', 3],
+      [1, 'fault', 5],
+    ]);
+    const u = await store.unit(U);
+    expect(u!.compartments.slice(0, 5).map((c) => [c.no, c.doorOpen, c.occupied, c.fault, c.updatedAt])).toEqual([
+      [1, false, false, null, 8000],
+      [2, true, false, null, 8000],
+      [3, false, true, null, 8000],
+      [4, false, false, null, 7000],
+      [5, false, false, 'jammed', 7000],
+    ]);
+    // per inferred event: its input entry, its evidence entry and its compartment index; the head written once; the
+    // compartments read once and written once (the fault that went: one HDEL); the head read once, written once
+    expect(stats).toEqual({ hgetall: 1, hmget: 1, hset: 3, hdel: 1, xadd: 10, zadd: 5 });
   });
 
   it('state and log survive a Redis restart', async () => {
