@@ -20,6 +20,8 @@ import { Notifier } from '../src/notify/notifier.js';
 import { OutboxRelay } from '../src/notify/outbox.js';
 import { closeOnParcels, collectAll, depositRound, standInParcels, storedCodes, unitsReady } from '../test/support/parcel-service.js';
 import { TestRedis } from '../test/support/redis.js';
+// counts every ioredis command this process sends (BullMQ's included): one socket write each unless pipelined
+import { sent } from './inproc/report.js';
 
 const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' } } });
 const N = Number(opt.parcels);
@@ -61,17 +63,6 @@ const calls = async () => {
   for (const m of info.matchAll(/calls=(\d+)/g)) n += Number(m[1]);
   return n;
 };
-// Every ioredis command this process sends (BullMQ's included): one socket write each unless pipelined.
-const sent = { commands: 0, pipelined: 0 };
-{
-  const proto = Redis.prototype as unknown as { sendCommand: (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) => unknown };
-  const orig = proto.sendCommand;
-  proto.sendCommand = function (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) {
-    sent.commands++;
-    if (stream) sent.pipelined++;
-    return orig.call(this, cmd, stream, node);
-  };
-}
 await Promise.all(notifier.queues().map((q) => q.waitUntilReady()));
 const c0 = await calls();
 const s0 = { ...sent };
