@@ -15,21 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { UNITS } from '../devices/units.js';
-import { CommandBus } from '../src/bus/commands.js';
-import type { Driver } from '../src/bus/driver.js';
-import { codeHash, maskCode } from '../src/domain/codes.js';
-import type { CommandResult } from '../src/domain/model.js';
-import { Evidence, EvidenceLog } from '../src/evidence/index.js';
+import { Evidence } from '../src/evidence/index.js';
 import { silentLogger } from '../src/log.js';
-import { Counters } from '../src/metrics.js';
-import { Couriers, Residents } from '../src/parcels/accounts.js';
-import { ParcelService } from '../src/parcels/service.js';
-import { parcelPolicy } from '../src/runtime/gateway.js';
-import { parseConfig } from '../src/config/config.js';
-import { ParcelStore } from '../src/store/parcels.js';
-import { UnitStore } from '../src/store/units.js';
+import { closeOnParcels, collectAll, depositRound, standInParcels, storedCodes, unitsReady } from '../test/support/parcel-service.js';
 import { TestRedis } from '../test/support/redis.js';
-import { keyBytes, kindOf } from './memory-keys.js';
+import { keyBytes, perKind } from './memory-keys.js';
 
 const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' } } });
 const N = Number(opt.parcels);
@@ -37,86 +27,41 @@ const PREFIX = 'mem:';
 
 const server = await new TestRedis().start();
 const redis = new Redis(server.url);
-const counters = new Counters();
 const codeKey = randomBytes(32);
-const log = new EvidenceLog(redis, PREFIX);
+const { log, store, couriers, service } = standInParcels(redis, PREFIX, codeKey);
 const evidence = new Evidence(log, { redis, prefix: PREFIX, secret: codeKey, clock: { now: Date.now }, logger: silentLogger, retentionDays: 180 });
-const store = new UnitStore(redis, PREFIX, UNITS, log);
-const parcels = new ParcelStore(redis, PREFIX, log);
-const done = async (): Promise<CommandResult> => 'done';
-const drivers = new Map<string, Driver>(UNITS.map((u) => [u.id, { execute: done } as unknown as Driver]));
-const commands = new CommandBus({ redis, prefix: PREFIX, drivers, store, logger: silentLogger, counters, timeoutMs: 1000 });
-const couriers = new Couriers(redis, parcels.k);
-const service = new ParcelService({
-  parcels,
-  unitStore: store,
-  commands,
-  couriers,
-  residents: new Residents(redis, parcels.k),
-  codeKey,
-  policy: { ...parcelPolicy(parseConfig({})), presenceCodes: false },
-  logger: silentLogger,
-  counters,
-});
-for (const u of UNITS) {
-  await store.apply({ unit: u.id, at: Date.now(), source: {}, kind: 'presence', online: true });
-  await store.reconcile({ unit: u.id, at: Date.now(), source: {}, compartments: u.compartments.map((c) => ({ compartment: c.no, doorOpen: false, occupied: false })) });
-}
+await unitsReady(store);
 const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF' });
 
-const bytes = (match: (key: string) => string | null) => keyBytes(redis, PREFIX, match);
-const baseline = await bytes(kindOf);
+const bytes = () => keyBytes(redis, PREFIX);
+const baseline = await bytes();
 
 // Deposits across the three units until N are stored (compartments are reused once collected: do it in rounds).
 let stored = 0;
 const codes = new Map<string, string>();
-const round: { id: string; unit: string; no: number }[] = [];
 let phone = 13900000000;
-const outboxCodes = async () => {
-  for (const [, f] of await redis.xrange(`${PREFIX}outbox`, '-', '+')) {
-    const n = JSON.parse(f[3] ?? '{}') as { kind?: string; parcelId?: string; params?: { code?: string } };
-    if (n.kind === 'stored' && n.parcelId && n.params?.code) codes.set(n.parcelId, n.params.code);
-  }
-};
 let report: Map<string, number> | null = null;
 let storedCount = 0;
 while (stored < N) {
-  round.length = 0;
-  for (const u of UNITS) {
-    for (let i = 0; i < u.compartments.length && stored + round.length < N; i++) {
-      const p = await service.deposit(courier, { unit: u.id, size: 'S', trackingNumber: `M${stored + round.length}`, carrier: 'SF', phone: String(phone++), shareCompartment: false }).catch(() => null);
-      if (!p) break;
-      round.push({ id: p.id, unit: p.unit, no: p.compartment });
-    }
-  }
-  for (const p of round) {
-    await service.onUnitEvent({ streamId: '0-1', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-opened', compartment: p.no } });
-    await service.onUnitEvent({ streamId: '0-2', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-closed', compartment: p.no, occupied: true } });
-  }
+  const round = await depositRound(service, courier, N - stored, { tracking: (i) => `M${stored + i}`, phone: () => String(phone++) });
+  await closeOnParcels(service, round);
   stored += round.length;
   if (!report) {
-    report = await bytes(kindOf);
+    report = await bytes();
     storedCount = round.length;
   }
-  await outboxCodes();
+  await storedCodes(redis, `${PREFIX}outbox`, '-', codes);
   await redis.del(`${PREFIX}outbox`);
-  for (const [i, p] of round.entries()) {
-    const code = codes.get(p.id)!;
-    await service.onUnitEvent({ streamId: `1-${i}`, event: { unit: p.unit, at: Date.now(), source: {}, kind: 'code-entered', code: maskCode(code), codeHash: codeHash(codeKey, p.unit, code) } });
-    await service.onUnitEvent({ streamId: '0-3', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-opened', compartment: p.no } });
-    await service.onUnitEvent({ streamId: '0-4', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-closed', compartment: p.no, occupied: false } });
-  }
+  await collectAll(service, codeKey, round, codes);
 }
 await evidence.checkpoints.takeAll();
 await redis.del(`${PREFIX}outbox`);
-const after = await bytes(kindOf);
-const per = (m: Map<string, number>, n: number, filter: (k: string) => boolean) =>
-  [...m.entries()].filter(([k]) => filter(k)).map(([k, v]) => [k, (v - (baseline.get(k) ?? 0)) / n] as const);
-const sum = (rows: (readonly [string, number])[]) => rows.reduce((s, [, v]) => s + v, 0);
+const after = await bytes();
+const sum = (rows: [string, number][]) => rows.reduce((s, [, v]) => s + v, 0);
 
-const live = per(report!, storedCount, (k) => k.startsWith('live'));
-const ev = per(after, N, (k) => k.startsWith('evidence'));
-const ended = per(after, N, (k) => k.startsWith('live'));
+const live = perKind(report!, baseline, storedCount, (k) => k.startsWith('live'));
+const ev = perKind(after, baseline, N, (k) => k.startsWith('evidence'));
+const ended = perKind(after, baseline, N, (k) => k.startsWith('live'));
 console.log(`parcels: ${N} lifecycles (deposit, door, stored, code at the keypad, door, collected); redis-server ${(await redis.info('server')).match(/redis_version:(\S+)/)?.[1]}`);
 console.log(`\nlive state per STORED parcel (${storedCount} stored at once): ${sum(live).toFixed(0)} B`);
 for (const [k, v] of live) console.log(`  ${k.padEnd(28)} ${v.toFixed(0).padStart(6)} B`);

@@ -15,23 +15,13 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { UNITS } from '../devices/units.js';
-import { CommandBus } from '../src/bus/commands.js';
-import type { Driver } from '../src/bus/driver.js';
-import { parseConfig } from '../src/config/config.js';
-import { codeHash, maskCode } from '../src/domain/codes.js';
-import type { CommandResult } from '../src/domain/model.js';
-import { EvidenceLog } from '../src/evidence/index.js';
 import { silentLogger } from '../src/log.js';
-import { Counters } from '../src/metrics.js';
 import { Notifier } from '../src/notify/notifier.js';
 import { OutboxRelay } from '../src/notify/outbox.js';
-import { Couriers, Residents } from '../src/parcels/accounts.js';
-import { ParcelService } from '../src/parcels/service.js';
-import { parcelPolicy } from '../src/runtime/gateway.js';
-import { ParcelStore } from '../src/store/parcels.js';
-import { UnitStore } from '../src/store/units.js';
+import { closeOnParcels, collectAll, depositRound, standInParcels, storedCodes, unitsReady } from '../test/support/parcel-service.js';
 import { TestRedis } from '../test/support/redis.js';
+// counts every ioredis command this process sends (BullMQ's included): one socket write each unless pipelined
+import { sent } from './inproc/report.js';
 
 const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' } } });
 const N = Number(opt.parcels);
@@ -39,60 +29,19 @@ const PREFIX = 'relay:';
 
 const server = await new TestRedis().start();
 const redis = new Redis(server.url);
-const counters = new Counters();
 const codeKey = randomBytes(32);
-const log = new EvidenceLog(redis, PREFIX);
-const store = new UnitStore(redis, PREFIX, UNITS, log);
-const parcels = new ParcelStore(redis, PREFIX, log);
-const done = async (): Promise<CommandResult> => 'done';
-const drivers = new Map<string, Driver>(UNITS.map((u) => [u.id, { execute: done } as unknown as Driver]));
-const commands = new CommandBus({ redis, prefix: PREFIX, drivers, store, logger: silentLogger, counters, timeoutMs: 1000 });
-const couriers = new Couriers(redis, parcels.k);
-const service = new ParcelService({
-  parcels,
-  unitStore: store,
-  commands,
-  couriers,
-  residents: new Residents(redis, parcels.k),
-  codeKey,
-  policy: { ...parcelPolicy(parseConfig({})), presenceCodes: false },
-  logger: silentLogger,
-  counters,
-});
-for (const u of UNITS) {
-  await store.apply({ unit: u.id, at: Date.now(), source: {}, kind: 'presence', online: true });
-  await store.reconcile({ unit: u.id, at: Date.now(), source: {}, compartments: u.compartments.map((c) => ({ compartment: c.no, doorOpen: false, occupied: false })) });
-}
+const { store, couriers, service } = standInParcels(redis, PREFIX, codeKey);
+await unitsReady(store);
 const { courier } = await couriers.issue({ name: 'Bench', carrier: 'SF' });
 
 // Whole lifecycles, in rounds (the compartments are reused once collected); the outbox keeps every entry.
 let phone = 13900000000;
 let made = 0;
 while (made < N) {
-  const round: { id: string; unit: string; no: number; code?: string }[] = [];
-  for (const u of UNITS) {
-    for (let i = 0; i < u.compartments.length && made + round.length < N; i++) {
-      const p = await service.deposit(courier, { unit: u.id, size: 'S', trackingNumber: `R${made + round.length}`, carrier: 'SF', phone: String(phone++), shareCompartment: false }).catch(() => null);
-      if (!p) break;
-      round.push({ id: p.id, unit: p.unit, no: p.compartment });
-    }
-  }
+  const round = await depositRound(service, courier, N - made, { tracking: (i) => `R${made + i}`, phone: () => String(phone++) });
   const from = (await redis.xrevrange(`${PREFIX}outbox`, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0';
-  for (const p of round) {
-    await service.onUnitEvent({ streamId: '0-1', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-opened', compartment: p.no } });
-    await service.onUnitEvent({ streamId: '0-2', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-closed', compartment: p.no, occupied: true } });
-  }
-  const codes = new Map<string, string>();
-  for (const [, f] of await redis.xrange(`${PREFIX}outbox`, `(${from}`, '+')) {
-    const n = JSON.parse(f[3] ?? '{}') as { kind?: string; parcelId?: string; params?: { code?: string } };
-    if (n.kind === 'stored' && n.parcelId && n.params?.code) codes.set(n.parcelId, n.params.code);
-  }
-  for (const [i, p] of round.entries()) {
-    const code = codes.get(p.id)!;
-    await service.onUnitEvent({ streamId: `1-${i}`, event: { unit: p.unit, at: Date.now(), source: {}, kind: 'code-entered', code: maskCode(code), codeHash: codeHash(codeKey, p.unit, code) } });
-    await service.onUnitEvent({ streamId: '0-3', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-opened', compartment: p.no } });
-    await service.onUnitEvent({ streamId: '0-4', event: { unit: p.unit, at: Date.now(), source: {}, kind: 'door-closed', compartment: p.no, occupied: false } });
-  }
+  await closeOnParcels(service, round);
+  await collectAll(service, codeKey, round, await storedCodes(redis, `${PREFIX}outbox`, `(${from}`));
   made += round.length;
 }
 const entries = await redis.xlen(`${PREFIX}outbox`);
@@ -114,17 +63,6 @@ const calls = async () => {
   for (const m of info.matchAll(/calls=(\d+)/g)) n += Number(m[1]);
   return n;
 };
-// Every ioredis command this process sends (BullMQ's included): one socket write each unless pipelined.
-const sent = { commands: 0, pipelined: 0 };
-{
-  const proto = Redis.prototype as unknown as { sendCommand: (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) => unknown };
-  const orig = proto.sendCommand;
-  proto.sendCommand = function (this: Redis, cmd: unknown, stream?: unknown, node?: unknown) {
-    sent.commands++;
-    if (stream) sent.pipelined++;
-    return orig.call(this, cmd, stream, node);
-  };
-}
 await Promise.all(notifier.queues().map((q) => q.waitUntilReady()));
 const c0 = await calls();
 const s0 = { ...sent };

@@ -146,15 +146,8 @@ export function reopenableUntil(claim: Claim): number | null {
   return claim.resolvedAt === null ? null : claim.resolvedAt + REOPEN_WINDOW_MS;
 }
 
-export interface OpenInput {
-  id: string;
-  ref: string;
-  phone: string;
-  lang: 'zh' | 'en';
-  channel: ClaimChannel;
-  subject: ClaimSubject;
-  description: string;
-}
+/** What a claim is opened with: its own fields as given (the rest start empty). */
+export type OpenInput = Pick<Claim, 'id' | 'ref' | 'phone' | 'lang' | 'channel' | 'subject' | 'description'>;
 
 /** A new claim and the first line of its log. */
 export function openClaim(input: OpenInput, by: ClaimActor, now: number): { claim: Claim; event: ClaimEvent } {

@@ -66,3 +66,6 @@ export function unitView(u: UnitState): z.infer<typeof UnitSchema> {
 
 /** An OpenAPI response (or body) of JSON described by `schema`. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** An OpenAPI request's JSON body (for `request: { ...jsonBody(schema) }`), required unless told. */
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ body: { content: { 'application/json': { schema } }, required } });

@@ -2,22 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
-import { CommandBus } from '../../src/bus/commands.js';
-import type { Driver } from '../../src/bus/driver.js';
-import { parseConfig } from '../../src/config/config.js';
 import { codeHash, maskCode } from '../../src/domain/codes.js';
-import type { CommandResult } from '../../src/domain/model.js';
-import { EvidenceLog } from '../../src/evidence/index.js';
-import { silentLogger } from '../../src/log.js';
-import { Counters } from '../../src/metrics.js';
-import { Couriers, Residents } from '../../src/parcels/accounts.js';
-import { ParcelService } from '../../src/parcels/service.js';
-import { parcelPolicy } from '../../src/runtime/gateway.js';
 import { codeField, codeFreeChecks, codeSetOps, TRACKING_ADD, TRACKING_DROP, trackingBucket, trackingField } from '../../src/store/indexes.js';
-import { ParcelStore } from '../../src/store/parcels.js';
 import { ParcelSearch } from '../../src/store/search.js';
 import { Tx } from '../../src/store/tx.js';
-import { UnitStore } from '../../src/store/units.js';
+import { standInParcels, storedCodes, unitsReady } from '../support/parcel-service.js';
 import { TestRedis } from '../support/redis.js';
 
 /**
@@ -40,28 +29,8 @@ async function world() {
   const prefix = `tix${process.pid}-${n++}:`;
   const redis = new Redis(server.url);
   const codeKey = randomBytes(32);
-  const log = new EvidenceLog(redis, prefix);
-  const store = new UnitStore(redis, prefix, UNITS, log);
-  const parcels = new ParcelStore(redis, prefix, log);
-  const done = async (): Promise<CommandResult> => 'done';
-  const drivers = new Map<string, Driver>(UNITS.map((u) => [u.id, { execute: done } as unknown as Driver]));
-  const counters = new Counters();
-  const commands = new CommandBus({ redis, prefix, drivers, store, logger: silentLogger, counters, timeoutMs: 1000 });
-  const couriers = new Couriers(redis, parcels.k);
-  const service = new ParcelService({
-    parcels,
-    unitStore: store,
-    commands,
-    couriers,
-    residents: new Residents(redis, parcels.k),
-    codeKey,
-    policy: { ...parcelPolicy(parseConfig({})), presenceCodes: false },
-    logger: silentLogger,
-    counters,
-  });
-  const unit = UNITS[0]!;
-  await store.apply({ unit: U, at: Date.now(), source: {}, kind: 'presence', online: true });
-  await store.reconcile({ unit: U, at: Date.now(), source: {}, compartments: unit.compartments.map((c) => ({ compartment: c.no, doorOpen: false, occupied: false })) });
+  const { store, parcels, couriers, service } = standInParcels(redis, prefix, codeKey);
+  await unitsReady(store, [UNITS[0]!]);
   const { courier } = await couriers.issue({ name: 'First', carrier: 'SF' });
   const { courier: other } = await couriers.issue({ name: 'Other', carrier: 'SF' });
   let seq = 0;
@@ -71,11 +40,7 @@ async function world() {
     const p = await service.deposit(courier, { unit: U, size: 'S', trackingNumber: tn, carrier: 'SF', phone, shareCompartment: false });
     await event({ kind: 'door-opened', compartment: p.compartment });
     await event({ kind: 'door-closed', compartment: p.compartment, occupied: true });
-    let code = '';
-    for (const [, f] of await redis.xrange(parcels.k.outbox, '-', '+')) {
-      const x = JSON.parse(f[3] ?? '{}') as { kind?: string; parcelId?: string; params?: { code?: string } };
-      if (x.kind === 'stored' && x.parcelId === p.id && x.params?.code) code = x.params.code;
-    }
+    const code = (await storedCodes(redis, parcels.k.outbox)).get(p.id) ?? '';
     expect(code).toMatch(/^\d{6}$/);
     return { p, code, hash: codeHash(codeKey, U, code) };
   }

@@ -17,6 +17,13 @@ const nextMonth = (m: string) => {
   return mo === 12 ? `${y + 1}-01` : `${y}-${String(mo + 1).padStart(2, '0')}`;
 };
 
+/** The per-day charts: id (chart-…), title, what is counted (for the description), and the series. */
+const DAILY: readonly [string, string, string, 'claimsOpened' | 'collections' | 'deposits'][] = [
+  ['claims', '每天的申报 Claims opened per day', '申报数 claims opened', 'claimsOpened'],
+  ['collections', '每天的取件 Parcels collected per day', '取件数 collections', 'collections'],
+  ['deposits', '每天的存件 Parcels stored per day', '存件数 deposits', 'deposits'],
+];
+
 type Kind = 'count' | 'share' | 'ms' | 'rating';
 const show = (v: number | null, kind: Kind): string => {
   if (v === null) return '—';
@@ -114,42 +121,20 @@ export async function reportPage(c: C, d: ConsoleDeps): Promise<Response> {
       </section>
       <section id="report-charts" data-live="claims">
         <h2>图表 Charts</h2>
-        <BarChart
-          id="chart-claims"
-          title="每天的申报 Claims opened per day"
-          desc={perDay('申报数 claims opened')}
-          labelName="日 Day"
-          labels={dayLabels}
-          current={charts.current.claimsOpened}
-          previous={charts.previous.claimsOpened}
-          currentName={month}
-          previousName={prev}
-          labelEvery={5}
-        />
-        <BarChart
-          id="chart-collections"
-          title="每天的取件 Parcels collected per day"
-          desc={perDay('取件数 collections')}
-          labelName="日 Day"
-          labels={dayLabels}
-          current={charts.current.collections}
-          previous={charts.previous.collections}
-          currentName={month}
-          previousName={prev}
-          labelEvery={5}
-        />
-        <BarChart
-          id="chart-deposits"
-          title="每天的存件 Parcels stored per day"
-          desc={perDay('存件数 deposits')}
-          labelName="日 Day"
-          labels={dayLabels}
-          current={charts.current.deposits}
-          previous={charts.previous.deposits}
-          currentName={month}
-          previousName={prev}
-          labelEvery={5}
-        />
+        {DAILY.map(([id, title, what, series]) => (
+          <BarChart
+            id={`chart-${id}`}
+            title={title}
+            desc={perDay(what)}
+            labelName="日 Day"
+            labels={dayLabels}
+            current={charts.current[series]}
+            previous={charts.previous[series]}
+            currentName={month}
+            previousName={prev}
+            labelEvery={5}
+          />
+        ))}
         <BarChart
           id="chart-resolve"
           title="处理用时分布 Time to resolve"

@@ -6,7 +6,7 @@ import { CLAIM_STATES, OUTCOMES, type ClaimCommand, type ClaimState } from '../.
 import { STAGES } from '../../domain/claim-clocks.js';
 import { staffActor } from '../../staff/types.js';
 import { staffAuth, type StaffAuthDeps, type StaffEnv } from '../auth.js';
-import { json } from '../schemas.js';
+import { json, jsonBody } from '../schemas.js';
 import { isoTime } from '../time.js';
 import { recordStaffAction } from '../staff-actions.js';
 import { claimPage } from './claims-print.js';
@@ -29,7 +29,6 @@ import {
 import { Phone } from './parcels.js';
 import { staffSecurity } from './staff-schemas.js';
 
-const body = <T extends z.ZodType>(schema: T, required = true) => ({ body: { content: { 'application/json': { schema } }, required } });
 const OptionalNote = z.object({ note: Note.optional() });
 
 const ListQuery = z.object({
@@ -71,7 +70,7 @@ export function adminClaimRoutes(deps: { claims: Claims; auth: StaffAuthDeps; no
       tags: ['claims'],
       security: staffSecurity,
       summary: "Open a claim on a resident's behalf (they called or came to the office); the channel is recorded",
-      request: body(
+      request: jsonBody(
         z
           .object({ phone: Phone, channel: z.enum(['phone', 'visit', 'other']), ...Subject, description: Description })
           .refine(needSubject, subjectMessage)
@@ -153,7 +152,7 @@ export function adminClaimRoutes(deps: { claims: Claims; auth: StaffAuthDeps; no
         tags: ['claims'],
         security: staffSecurity,
         summary,
-        request: { params: ClaimId, ...body(schema, required) },
+        request: { params: ClaimId, ...jsonBody(schema, required) },
         responses: { 200: json(StaffClaim, 'the claim now'), ...claimErrors(400, 401, 403, 404, 409) },
       }),
       async (c) => {

@@ -3,11 +3,10 @@ import type { ClaimService } from '../../claims/service.js';
 import type { ClaimCommand } from '../../domain/claims.js';
 import type { ResidentSessions } from '../deps.js';
 import { residentAuth, type ResidentEnv } from '../auth.js';
-import { json } from '../schemas.js';
+import { json, jsonBody } from '../schemas.js';
 import { ClaimId, Description, Note, ResidentClaim, Subject, claimErrors, mapClaimError, needSubject, residentActor, residentClaim, subjectMessage } from './claims-schemas.js';
 
 const security: Record<string, string[]>[] = [{ residentToken: [] }];
-const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 
 /**
  * Residents' own claims, with the token of their SMS sign-in: open one (about a parcel of theirs or a tracking
@@ -29,7 +28,7 @@ export function residentClaimRoutes(deps: { claims: ClaimService; signIn: Pick<R
       security,
       summary: 'Open a claim about a lost parcel (mine, by id or tracking number, or a tracking number the gateway never saw)',
       description: 'I am texted the claim number; the office acknowledges within CLAIM_ACK_HOURS and resolves within CLAIM_RESOLVE_HOURS.',
-      request: body(z.object({ ...Subject, description: Description }).refine(needSubject, subjectMessage).openapi('ClaimRequest')),
+      request: jsonBody(z.object({ ...Subject, description: Description }).refine(needSubject, subjectMessage).openapi('ClaimRequest')),
       responses: { 201: json(ResidentClaim, 'opened'), ...claimErrors(400, 401, 404, 409, 429) },
     }),
     async (c) => {
@@ -78,7 +77,7 @@ export function residentClaimRoutes(deps: { claims: ClaimService; signIn: Pick<R
         tags: ['claims'],
         security,
         summary,
-        request: { params: ClaimId, ...body(schema) },
+        request: { params: ClaimId, ...jsonBody(schema) },
         responses: { 200: json(ResidentClaim, 'the claim now'), ...claimErrors(400, 401, 403, 404, 409) },
       }),
       async (c) => {
