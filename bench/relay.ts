@@ -5,6 +5,13 @@
  *   npx tsx bench/relay.ts                 # 300 lifecycles' outbox entries (stored, collected, reminders, cancels)
  *   npx tsx bench/relay.ts --parcels 1000
  *   npx tsx bench/relay.ts --cpu-prof /tmp/relay.cpuprofile   # a CPU profile of the drain alone
+ *   npx tsx bench/relay.ts --send 20        # relay AND notification workers, fed 20 lifecycles' entries a second
+ *
+ * --send RATE: the notification side of a ROLE=workers process (startNotify: relay, BullMQ workers, delivery evidence,
+ * the reminders' stillWanted read) with SMS to a local HTTP receiver that answers 200; the lifecycles' entries are
+ * fed into the outbox at RATE lifecycles/s (as a busy gateway writes them), and the run ends when every text has
+ * arrived and no job is left waiting or active. Reports CPU per lifecycle and Redis commands sent per lifecycle by
+ * name, alone or pipelined (a command sent alone is one socket write and one round trip).
  *
  * Real lifecycles through ParcelService (as bench/memory.ts runs them) leave their outbox entries in the stream; then
  * one OutboxRelay.drainOnce() turns them into BullMQ jobs (no workers: sending is not measured here). CPU time is the
@@ -13,12 +20,16 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Pipeline, Redis } from 'ioredis';
 import { UNITS } from '../devices/units.js';
 import { CommandBus } from '../src/bus/commands.js';
 import type { Driver } from '../src/bus/driver.js';
 import { parseConfig } from '../src/config/config.js';
+import { systemClock } from '../src/domain/clock.js';
+import { startNotify } from '../src/runtime/wiring/notify.js';
 import { codeHash, maskCode } from '../src/domain/codes.js';
 import type { CommandResult } from '../src/domain/model.js';
 import { EvidenceLog } from '../src/evidence/index.js';
@@ -33,7 +44,7 @@ import { ParcelStore } from '../src/store/parcels.js';
 import { UnitStore } from '../src/store/units.js';
 import { TestRedis } from '../test/support/redis.js';
 
-const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' } } });
+const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' }, send: { type: 'string' } } });
 const N = Number(opt.parcels);
 const PREFIX = 'relay:';
 
@@ -102,6 +113,11 @@ for (const [, f] of await redis.xrange(`${PREFIX}outbox`, '-', '+')) {
   kinds.set(k, (kinds.get(k) ?? 0) + 1);
 }
 
+if (opt.send) {
+  await sendMode(Number(opt.send));
+  process.exit(0);
+}
+
 const notifier = new Notifier({
   connection: () => new Redis(server.url, { maxRetriesPerRequest: null }),
   config: { prefix: `${PREFIX}bull`, timeZone: 'Asia/Shanghai', quietHours: null, sms: { url: 'http://127.0.0.1:9/sms', ratePerSecond: 1000 }, propertyWebhook: null, attempts: 3, backoffMs: 1000 },
@@ -154,3 +170,92 @@ await notifier.close();
 redis.disconnect();
 await server.destroy();
 process.exit(0);
+
+/** --send: relay + workers as ROLE=workers runs them, fed at `rate` lifecycles/s (see the header). */
+async function sendMode(rate: number): Promise<void> {
+  const source = `${PREFIX}outbox-source`;
+  await redis.rename(`${PREFIX}outbox`, source);
+  const all = await redis.xrange(source, '-', '+');
+  // the SMS receiver in a child process (its HTTP work is not the workers' CPU): counts texts per Idempotency-Key
+  const code = `const seen = new Map(); require('http').createServer((q, s) => { q.resume(); q.on('end', () => {
+    if (q.method === 'GET') { s.end(JSON.stringify({ texts: seen.size, twice: [...seen.values()].filter((n) => n > 1).length })); return; }
+    const k = String(q.headers['idempotency-key']); seen.set(k, (seen.get(k) ?? 0) + 1);
+    s.writeHead(200, { 'content-type': 'application/json' }); s.end('{}'); }); })
+    .listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))));
+  const received = async () => (await (await fetch(`http://127.0.0.1:${port}/count`)).json()) as { texts: number; twice: number };
+  const expected = all.filter(([, f]) => f[1] === 'notice' && /"sms":/.test(f[3] ?? '') && !/"kind":"reminder"/.test(f[3] ?? '')).length;
+  const config = parseConfig({ REDIS_URL: server.url, REDIS_PREFIX: PREFIX, SMS_URL: `http://127.0.0.1:${port}/sms`, SMS_RATE_PER_S: '1000', QUIET_HOURS: 'off', LOG_LEVEL: 'warn' });
+  const feeder = redis.duplicate();
+  // counted: every command of the notification side (not the feeder's)
+  const byName = new Map<string, { alone: number; piped: number }>();
+  let pipelines = 0;
+  const proto = Redis.prototype as unknown as { sendCommand: (this: Redis, cmd: { name: string }, stream?: unknown, node?: unknown) => unknown };
+  const orig = proto.sendCommand;
+  proto.sendCommand = function (this: Redis, cmd: { name: string }, stream?: unknown, node?: unknown) {
+    if (this !== feeder && this !== redis) {
+      const c = byName.get(cmd.name) ?? { alone: 0, piped: 0 };
+      if (stream) c.piped++;
+      else c.alone++;
+      byName.set(cmd.name, c);
+    }
+    return orig.call(this, cmd, stream, node);
+  };
+  const pproto = Pipeline.prototype as unknown as { exec: (...a: unknown[]) => unknown };
+  const pexec = pproto.exec;
+  pproto.exec = function (this: { redis: Redis }, ...a: unknown[]) {
+    if (this.redis !== feeder && this.redis !== redis) pipelines++;
+    return pexec.apply(this, a);
+  };
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const wiredRedis = new Redis(server.url, { enableAutoPipelining: true });
+  const evidence = new EvidenceLog(wiredRedis, PREFIX);
+  const { notifier } = startNotify({ config, redis: wiredRedis, evidenceLog: evidence, parcelStore: new ParcelStore(wiredRedis, PREFIX, evidence), clock: systemClock, logger: silentLogger, counters, cleanups, run: true });
+  await Promise.all(notifier.queues().map((q) => q.waitUntilReady()));
+  await new Promise((r) => setTimeout(r, 500));
+  byName.clear();
+  pipelines = 0;
+  const perLifecycle = all.length / N;
+  const profiler = opt['cpu-prof'] ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let fed = 0;
+  while (fed < all.length) {
+    const due = Math.min(all.length, Math.floor(((performance.now() - t0) / 1000) * rate * perLifecycle) + 1);
+    if (due > fed) {
+      const pipe = feeder.pipeline();
+      for (const [, f] of all.slice(fed, due)) pipe.xadd(`${PREFIX}outbox`, '*', ...f);
+      await pipe.exec();
+      fed = due;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const queueIdle = async () => (await Promise.all(notifier.queues().map((q) => q.getJobCountByTypes('waiting', 'active', 'prioritized')))).every((n) => n === 0);
+  while ((await received()).texts < expected || !(await queueIdle())) await new Promise((r) => setTimeout(r, 50));
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(opt['cpu-prof']!, JSON.stringify(profile));
+  }
+  const { texts, twice } = await received();
+  const sum = (k: 'alone' | 'piped') => [...byName.values()].reduce((a, c) => a + c[k], 0);
+  console.log(`send: ${N} lifecycles (${all.length} entries) fed at ${rate}/s, done in ${(ms / 1000).toFixed(1)} s; ${texts} texts of ${expected} expected, ${twice} twice`);
+  console.log(`node CPU: ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} ms per lifecycle (user ${(cpu.user / 1000 / N).toFixed(2)}, system ${(cpu.system / 1000 / N).toFixed(2)})`);
+  console.log(`redis per lifecycle: ${((sum('alone') + sum('piped')) / N).toFixed(1)} commands sent, ${((sum('alone') + pipelines) / N).toFixed(1)} round trips (${(sum('alone') / N).toFixed(1)} alone, ${(pipelines / N).toFixed(1)} pipelines)`);
+  for (const [name, c] of [...byName].sort((a, b) => b[1].alone + b[1].piped - a[1].alone - a[1].piped)) {
+    console.log(`  ${name.padEnd(16)} alone ${(c.alone / N).toFixed(2).padStart(6)}  pipelined ${(c.piped / N).toFixed(2).padStart(6)}`);
+  }
+  for (const fn of cleanups.reverse()) await fn();
+  feeder.disconnect();
+  wiredRedis.disconnect();
+  child.kill('SIGTERM');
+  redis.disconnect();
+  await server.destroy();
+}
