@@ -218,8 +218,10 @@ export class Notifier {
    * (that is how a reminder is moved when a deadline is extended: cancel, then enqueue with the new sendAt).
    */
   async cancel(noticeIds: string[]): Promise<void> {
-    // Which of the candidate jobs (each route's id in each queue) exist at all, in one round trip: most do not
-    // (a reminder is an SMS only, and in one queue), and a job that does not exist is in no pending state.
+    // Which of the candidate jobs (each route's id in each queue) exist at all, and which of those are delayed, in one
+    // round trip: most do not exist (a reminder is an SMS only, and in one queue), and a job that does not exist is
+    // in no pending state. A delayed job (a reminder before its time: what a cancel is nearly always for) is pending
+    // without asking BullMQ for its state; any other existing one is asked.
     const candidates: { jobId: string; channel: ChannelName }[] = [];
     for (const noticeId of noticeIds) {
       for (const route of ROUTES) {
@@ -229,23 +231,26 @@ export class Notifier {
     }
     if (!candidates.length) return;
     const pipe = this.redis.pipeline();
-    for (const c of candidates) pipe.exists(this.queueByChannel[c.channel].toKey(c.jobId));
-    const found = ((await pipe.exec()) ?? []).map(([err, n]) => {
+    for (const c of candidates) {
+      const queue = this.queueByChannel[c.channel];
+      pipe.exists(queue.toKey(c.jobId));
+      pipe.zscore(queue.toKey('delayed'), c.jobId);
+    }
+    const replies = ((await pipe.exec()) ?? []).map(([err, r]) => {
       if (err) throw err;
-      return n === 1;
+      return r;
     });
     // Each job on its own (the jobs are independent of each other): side by side, not one after another.
     await Promise.all(
-      candidates
-        .filter((_, i) => found[i])
-        .map(async ({ jobId, channel }) => {
-          const queue = this.queueByChannel[channel];
-          const state = await queue.getJobState(jobId);
-          if (!PENDING_STATES.has(state)) return;
-          const removed = await queue.remove(jobId);
-          if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
-          else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
-        }),
+      candidates.map(async ({ jobId, channel }, i) => {
+        if (replies[2 * i] !== 1) return;
+        const queue = this.queueByChannel[channel];
+        const state = replies[2 * i + 1] !== null ? 'delayed' : await queue.getJobState(jobId);
+        if (!PENDING_STATES.has(state)) return;
+        const removed = await queue.remove(jobId);
+        if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
+        else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
+      }),
     );
   }
 

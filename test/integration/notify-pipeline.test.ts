@@ -210,6 +210,26 @@ describe('notifier: SMS delivery', () => {
     expect(receiver.requests.map((r) => (r.body as { id: string }).id)).toEqual(['P6-marker.stored.sms']);
   });
 
+  it('a cancel removes waiting and delayed jobs (every route) and leaves a sent one alone', async () => {
+    const idle = notifier(); // no workers: its jobs stay waiting or delayed
+    await idle.enqueue(stored('P20', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' } }));
+    await idle.enqueue(reminder('P21', { sendAt: Date.now() + 60_000 }));
+    expect(await queue(idle, 'sms').getJobState('P20.stored.sms')).toBe('waiting');
+    expect(await queue(idle, 'webhook').getJobState('P20.stored.webhook')).toBe('waiting');
+    expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('delayed');
+    await idle.cancel(['P20.stored', 'P21.reminder-24h', 'P-none.stored']);
+    expect(await queue(idle, 'sms').getJobState('P20.stored.sms')).toBe('unknown');
+    expect(await queue(idle, 'webhook').getJobState('P20.stored.webhook')).toBe('unknown');
+    expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('unknown');
+
+    const n = notifier();
+    n.startWorkers();
+    await n.enqueue(stored('P22'));
+    await stateIs(queue(n, 'sms'), 'P22.stored.sms', 'completed');
+    await n.cancel(['P22.stored']);
+    expect(await queue(n, 'sms').getJobState('P22.stored.sms')).toBe('completed');
+  });
+
   it('sends through the console channel when no SMS provider is configured', async () => {
     const n = notifier({ sms: null });
     n.startWorkers();

@@ -27,6 +27,16 @@ async function serve(answer: (req: IncomingMessage, body: string, res: ServerRes
   return { url, seen, close };
 }
 
+/** The error a request failed with (it must fail). */
+async function failure(p: Promise<void>): Promise<Error> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  if (!err) throw new Error('expected the request to fail');
+  return err;
+}
+
 let closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of closers) await c();
@@ -55,7 +65,7 @@ describe('postJson (the SMS and webhook channels)', () => {
   it('408, 429 and 5xx are worth a retry (plain Error), with the start of the body as the reason', async () => {
     for (const status of [408, 429, 500, 503]) {
       const s = await server((_q, _b, res) => res.writeHead(status).end(`busy ${'x'.repeat(500)}`));
-      const err = await postJson(s.url, '{}', {}).catch((e: unknown) => e as Error);
+      const err = await failure(postJson(s.url, '{}', {}));
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(PermanentError);
       expect((err as Error).message).toBe(`HTTP ${status}: busy ${'x'.repeat(195)}`);
@@ -78,14 +88,14 @@ describe('postJson (the SMS and webhook channels)', () => {
     const s = await server(() => {
       // never answers
     });
-    const slow = await postJson(s.url, '{}', {}, 150).catch((e: unknown) => e as Error);
+    const slow = await failure(postJson(s.url, '{}', {}, 150));
     expect(slow).not.toBeInstanceOf(PermanentError);
     expect(slow.message).toBe(`POST ${new URL(s.url).host} failed: timed out after 150 ms`);
 
     const gone = await server(() => {});
     await gone.close();
     closers = closers.filter((c) => c !== gone.close);
-    const refused = await postJson(gone.url, '{}', {}).catch((e: unknown) => e as Error);
+    const refused = await failure(postJson(gone.url, '{}', {}));
     expect(refused).not.toBeInstanceOf(PermanentError);
     expect(refused.message).toBe(`POST ${new URL(gone.url).host} failed: ECONNREFUSED`);
   });
@@ -96,7 +106,7 @@ describe('postJson (the SMS and webhook channels)', () => {
       res.write('{"ok":');
       req.socket.destroy();
     });
-    const err = await postJson(s.url, '{}', {}).catch((e: unknown) => e as Error);
+    const err = await failure(postJson(s.url, '{}', {}));
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(PermanentError);
     expect(err.message).toMatch(/^POST .* failed: /);
