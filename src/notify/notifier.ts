@@ -72,6 +72,12 @@ export interface NotifierDeps {
 /** Where delivery outcomes go (src/evidence/notices.ts records them in the evidence log). */
 export interface DeliveryRecorder {
   record(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void>;
+  /**
+   * The provider accepted: set the job's sent key (`sent`, unless it exists) and, when it did not exist, record the
+   * delivery, in one step. Returns whether the key was set here (false: another run of the job got there first, and
+   * nothing is recorded). Absent: the notifier sets the key and then calls record().
+   */
+  recordSent?(job: NoticeJob, channel: ChannelName, sent: { key: string; value: string; ttlS: number }): Promise<boolean>;
 }
 
 /** One job to add: what Queue.add / Queue.addBulk take. */
@@ -323,8 +329,7 @@ export class Notifier {
       throw err;
     }
     // Provider accepted: record it before anything else can fail (see the class comment, layer 2).
-    const first = await this.redis.set(sentKey, String(Date.now()), 'EX', SENT_TTL_S, 'NX');
-    if (first) await this.recordDelivery(data, channel, 'sent');
+    await this.markSent(data, channel, sentKey);
     if ('code' in data.notice.params) {
       // The pickup code is stored only hashed elsewhere; do not keep it in plain text in a completed job.
       const { code: _code, ...params } = data.notice.params;
@@ -333,6 +338,24 @@ export class Notifier {
       });
     }
     return { result: 'sent' };
+  }
+
+  /** The sent key, and the delivery's evidence if the key was not there yet (one step when the recorder can). */
+  private async markSent(data: NoticeJob, channel: ChannelName, sentKey: string): Promise<void> {
+    const value = String(Date.now());
+    if (this.deliveries?.recordSent) {
+      try {
+        await this.deliveries.recordSent(data, channel, { key: sentKey, value, ttlS: SENT_TTL_S });
+        return;
+      } catch (err) {
+        // the key at least (the evidence is what may have failed): as record() failing below
+        this.logger.warn('could not record a delivery in the evidence log', { jobId: data.jobId, result: 'sent', err });
+        await this.redis.set(sentKey, value, 'EX', SENT_TTL_S, 'NX');
+        return;
+      }
+    }
+    const first = await this.redis.set(sentKey, value, 'EX', SENT_TTL_S, 'NX');
+    if (first) await this.recordDelivery(data, channel, 'sent');
   }
 
   private async recordDelivery(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void> {
