@@ -88,6 +88,8 @@ interface QueuedJob {
 }
 
 const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
+/** The queues a route's job can be in, whatever the configuration was when it was queued (see channelFor). */
+const ROUTE_CHANNELS: Record<Route, readonly ChannelName[]> = { sms: ['sms', 'console'], webhook: ['webhook', 'console'] };
 
 export class Notifier {
   readonly config: ParsedNotifyConfig;
@@ -240,7 +242,7 @@ export class Notifier {
     for (const noticeId of noticeIds) {
       for (const route of ROUTES) {
         const jobId = jobIdFor(noticeId, route);
-        for (const channel of CHANNELS) candidates.push({ jobId, channel });
+        for (const channel of ROUTE_CHANNELS[route]) candidates.push({ jobId, channel });
       }
     }
     if (!candidates.length) return;

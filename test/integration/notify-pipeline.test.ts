@@ -227,6 +227,14 @@ describe('notifier: SMS delivery', () => {
     expect(await queue(idle, 'sms').getJobState('P20.stored.sms')).toBe('unknown');
     expect(await queue(idle, 'webhook').getJobState('P20.stored.webhook')).toBe('unknown');
     expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('unknown');
+    // no SMS provider: the sms route's jobs are in the console queue, and cancelled there
+    const consoleOnly = notifier({ sms: null, propertyWebhook: null });
+    await consoleOnly.enqueue(reminder('P23', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' }, sendAt: Date.now() + 60_000 }));
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.sms')).toBe('delayed');
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.webhook')).toBe('delayed');
+    await consoleOnly.cancel(['P23.reminder-24h']);
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.sms')).toBe('unknown');
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.webhook')).toBe('unknown');
 
     const n = notifier();
     n.startWorkers();
