@@ -6,6 +6,7 @@
  *   npx tsx bench/relay.ts --parcels 1000
  *   npx tsx bench/relay.ts --cpu-prof /tmp/relay.cpuprofile   # a CPU profile of the drain alone
  *   npx tsx bench/relay.ts --send 20        # relay AND notification workers, fed 20 lifecycles' entries a second
+ *   npx tsx bench/relay.ts --send 0 --serial   # the same, one transaction's entries at a time, each handled to the end
  *
  * --send RATE: the notification side of a ROLE=workers process (startNotify: relay, BullMQ workers, delivery evidence,
  * the reminders' stillWanted read) with SMS to a local HTTP receiver that answers 200; the lifecycles' entries are
@@ -44,7 +45,7 @@ import { ParcelStore } from '../src/store/parcels.js';
 import { UnitStore } from '../src/store/units.js';
 import { TestRedis } from '../test/support/redis.js';
 
-const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' }, send: { type: 'string' } } });
+const { values: opt } = parseArgs({ options: { parcels: { type: 'string', default: '300' }, 'cpu-prof': { type: 'string' }, send: { type: 'string' }, serial: { type: 'boolean', default: false } } });
 const N = Number(opt.parcels);
 const PREFIX = 'relay:';
 
@@ -225,19 +226,48 @@ async function sendMode(rate: number): Promise<void> {
   }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let fed = 0;
-  while (fed < all.length) {
-    const due = Math.min(all.length, Math.floor(((performance.now() - t0) / 1000) * rate * perLifecycle) + 1);
-    if (due > fed) {
-      const pipe = feeder.pipeline();
-      for (const [, f] of all.slice(fed, due)) pipe.xadd(`${PREFIX}outbox`, '*', ...f);
-      await pipe.exec();
-      fed = due;
+  // idle: nothing waiting or active in any queue, the outbox emptied (read from the feeder's connection: not counted)
+  const idleKeys = notifier.queues().flatMap((q) => [q.toKey('wait'), q.toKey('active'), q.toKey('prioritized')]);
+  const idle = async () => {
+    const pipe = feeder.pipeline();
+    for (const k of idleKeys) pipe.exists(k);
+    pipe.xlen(`${PREFIX}outbox`);
+    return ((await pipe.exec()) ?? []).every(([, n]) => n === 0);
+  };
+  const settle = async (texts: number) => {
+    while (!(await idle()) || (await received()).texts < texts) await new Promise((r) => setTimeout(r, 5));
+  };
+  if (opt.serial) {
+    // one transaction's entries at a time (entries of one Lua call share their id's millisecond), each handled to
+    // the end before the next: the per-lifecycle counts then do not depend on how entries happen to be batched
+    const groups: (typeof all)[] = [];
+    for (const e of all) {
+      const last = groups.at(-1);
+      if (last && last[0]![0].split('-')[0] === e[0].split('-')[0]) last.push(e);
+      else groups.push([e]);
     }
-    await new Promise((r) => setTimeout(r, 10));
+    let sms = 0;
+    for (const g of groups) {
+      const pipe = feeder.pipeline();
+      for (const [, f] of g) pipe.xadd(`${PREFIX}outbox`, '*', ...f);
+      await pipe.exec();
+      sms += g.filter(([, f]) => f[1] === 'notice' && /"sms":/.test(f[3] ?? '') && !/"kind":"reminder"/.test(f[3] ?? '')).length;
+      await settle(sms);
+    }
+  } else {
+    let fed = 0;
+    while (fed < all.length) {
+      const due = Math.min(all.length, Math.floor(((performance.now() - t0) / 1000) * rate * perLifecycle) + 1);
+      if (due > fed) {
+        const pipe = feeder.pipeline();
+        for (const [, f] of all.slice(fed, due)) pipe.xadd(`${PREFIX}outbox`, '*', ...f);
+        await pipe.exec();
+        fed = due;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
-  const queueIdle = async () => (await Promise.all(notifier.queues().map((q) => q.getJobCountByTypes('waiting', 'active', 'prioritized')))).every((n) => n === 0);
-  while ((await received()).texts < expected || !(await queueIdle())) await new Promise((r) => setTimeout(r, 50));
+  await settle(expected);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (profiler) {
@@ -246,7 +276,7 @@ async function sendMode(rate: number): Promise<void> {
   }
   const { texts, twice } = await received();
   const sum = (k: 'alone' | 'piped') => [...byName.values()].reduce((a, c) => a + c[k], 0);
-  console.log(`send: ${N} lifecycles (${all.length} entries) fed at ${rate}/s, done in ${(ms / 1000).toFixed(1)} s; ${texts} texts of ${expected} expected, ${twice} twice`);
+  console.log(`send: ${N} lifecycles (${all.length} entries) fed ${opt.serial ? 'one transaction at a time' : `at ${rate}/s`}, done in ${(ms / 1000).toFixed(1)} s; ${texts} texts of ${expected} expected, ${twice} twice`);
   console.log(`node CPU: ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} ms per lifecycle (user ${(cpu.user / 1000 / N).toFixed(2)}, system ${(cpu.system / 1000 / N).toFixed(2)})`);
   console.log(`redis per lifecycle: ${((sum('alone') + sum('piped')) / N).toFixed(1)} commands sent, ${((sum('alone') + pipelines) / N).toFixed(1)} round trips (${(sum('alone') / N).toFixed(1)} alone, ${(pipelines / N).toFixed(1)} pipelines)`);
   for (const [name, c] of [...byName].sort((a, b) => b[1].alone + b[1].piped - a[1].alone - a[1].piped)) {
