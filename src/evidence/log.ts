@@ -58,6 +58,19 @@ ev_write(spec)
 return {'ok'}`,
       });
     }
+    if (!('lgEvAppendUnless' in redis)) {
+      redis.defineCommand('lgEvAppendUnless', {
+        numberOfKeys: 0,
+        lua: `${EVIDENCE_LUA}
+if redis.call('EXISTS', ARGV[2]) == 1 then return {'exists'} end
+local spec = cjson.decode(ARGV[1])
+local moved = ev_check(spec)
+if moved then return moved end
+redis.call('SET', ARGV[2], ARGV[3], 'EX', ARGV[4])
+ev_write(spec)
+return {'ok'}`,
+      });
+    }
   }
 
   /** Entries on their own, with no state change (a notice's delivery, a staff action on nothing stored here). */
@@ -67,6 +80,22 @@ return {'ok'}`,
     await this.within(chain, entries, async (spec) => {
       const res = await r.lgEvAppend(JSON.stringify(spec));
       return HeadMoved.from(res) ?? { result: undefined, appended: true };
+    });
+  }
+
+  /**
+   * append() guarded by a marker key, in one step: when `marker` exists nothing is written and false is returned;
+   * otherwise the marker is set (`value`, expiring after `ttlS`) and the entries appended together, and true is
+   * returned. (A notice's delivery: the job's "sent" key and its evidence, one round trip.)
+   */
+  async appendUnless(marker: { key: string; value: string; ttlS: number }, chain: string, entries: EvidenceEntry[]): Promise<boolean> {
+    const r = this.redis as Redis & { lgEvAppendUnless(spec: string, key: string, value: string, ttl: number): Promise<unknown> };
+    return this.within(chain, entries, async (spec) => {
+      const res = await r.lgEvAppendUnless(JSON.stringify(spec), marker.key, marker.value, marker.ttlS);
+      const moved = HeadMoved.from(res);
+      if (moved) return moved;
+      const first = Array.isArray(res) && res[0] === 'ok';
+      return { result: first, appended: first };
     });
   }
 

@@ -31,7 +31,25 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/**
+ * Recent answers per zone and second: a notice's deadline is formatted when it is queued and again when it is sent,
+ * and formatToParts is the costly part (~20 us). Bounded: emptied when full.
+ */
+const recent = new Map<string, LocalParts>();
+const RECENT_MAX = 1024;
+
 export function localParts(ms: number, timeZone: string): LocalParts {
+  const key = `${timeZone} ${Math.floor(ms / 1000)}`;
+  let parts = recent.get(key);
+  if (!parts) {
+    parts = computeParts(ms, timeZone);
+    if (recent.size >= RECENT_MAX) recent.clear();
+    recent.set(key, parts);
+  }
+  return { ...parts };
+}
+
+function computeParts(ms: number, timeZone: string): LocalParts {
   const out: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
     if (p.type !== 'literal') out[p.type] = Number(p.value);

@@ -14,7 +14,8 @@ import { cancelIdsSchema, outboxEntrySchema } from './types.js';
  *
  * At-least-once with idempotent effects: an entry is XACKed only after enqueue/cancel returned, so a crash in
  * between leaves it in this consumer's pending list (PEL), which is re-processed first on the next start (and
- * after any error). Re-processing only re-adds the same deterministic job ids, which BullMQ ignores, and the
+ * after any error). The running loop sends a batch's acks with its next read (one round trip for both), and acks
+what is left when it stops. Re-processing only re-adds the same deterministic job ids, which BullMQ ignores, and the
  * worker's sent keys stop a second send: replays cost nothing. Entries of the PEL are replayed in stream order,
  * so a `notice` followed by its `cancel` still ends cancelled.
  *
@@ -71,6 +72,8 @@ export class OutboxRelay {
   private wake: (() => void) | null = null;
   private readonly claimDeadAfterMs: number | null;
   private lastDeadCheck = 0;
+  /** handled entries of the blocking loop, acked with its next read (see read) or by flushAcks */
+  private unacked: string[] = [];
 
   constructor(deps: OutboxRelayDeps) {
     this.claimDeadAfterMs = deps.claimDeadAfterMs ?? null;
@@ -136,7 +139,7 @@ export class OutboxRelay {
         }
         if (!this.running) break;
         const entries = await this.read(this.blocking ?? this.redis, '>', true);
-        await this.handleAll(entries);
+        await this.handleAll(entries, true);
       } catch (err) {
         if (!this.running) break;
         // The stream (and so the group) was deleted under us: create them again on the next pass.
@@ -147,6 +150,8 @@ export class OutboxRelay {
         await this.pause(1000);
       }
     }
+    // what was handled is acked before stop() returns (again, if the last read's pipeline took it already: harmless)
+    await this.flushAcks().catch((err: unknown) => this.logger.warn('outbox ack at stop failed (the entries will be replayed)', { err }));
   }
 
   private async ensureGroup(): Promise<void> {
@@ -182,6 +187,7 @@ export class OutboxRelay {
 
   /** Our own PEL from the start, page by page (ID 0 then after the last one seen). */
   private async replayPending(): Promise<number> {
+    await this.flushAcks();
     let cursor = '0';
     let n = 0;
     for (;;) {
@@ -192,21 +198,46 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * A blocking read first acks (and deletes) the entries the loop handled since the last one, in the same write:
+   * XDEL, XACK, XREADGROUP in one pipeline (one round trip where an ack of its own was another). Deleted before
+   * acked, so a connection lost in between leaves an emptied entry pending, which a replay acks, never an acked
+   * one that still holds a phone number.
+   */
   private async read(conn: Redis, id: string, block: boolean): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', this.group, this.consumer, 'COUNT', this.batch];
     if (block) args.push('BLOCK', this.blockMs);
     args.push('STREAMS', this.stream, id);
-    const res = (await conn.call('XREADGROUP', ...args)) as [string, StreamEntry[]][] | null;
+    const acks = block ? this.unacked : [];
+    let res: [string, StreamEntry[]][] | null;
+    if (acks.length === 0) res = (await conn.call('XREADGROUP', ...args)) as typeof res;
+    else {
+      const pipe = conn.pipeline();
+      if (this.deleteAcked) pipe.xdel(this.stream, ...acks);
+      pipe.xack(this.stream, this.group, ...acks);
+      pipe.call('XREADGROUP', ...args);
+      const replies = (await pipe.exec()) ?? [];
+      for (const [err] of replies) if (err) throw err;
+      this.unacked = this.unacked.slice(acks.length);
+      res = replies[replies.length - 1]?.[1] as typeof res;
+    }
     return res?.[0]?.[1] ?? [];
+  }
+
+  private async flushAcks(): Promise<void> {
+    if (!this.unacked.length) return;
+    const ids = this.unacked;
+    await this.ack(ids);
+    this.unacked = this.unacked.slice(ids.length);
   }
 
   /**
    * A batch in stream order. Consecutive notices are queued together (Notifier.enqueueMany: one addBulk per queue);
    * a cancel first waits for the notices before it, so a notice followed by its cancel still ends cancelled. The
    * entries handled are acked together (one XACK, one XDEL), also when a later one fails: that one and the rest
-   * stay pending and are replayed in order.
+   * stay pending and are replayed in order. `deferAck` (the blocking loop): acked with the next read instead.
    */
-  private async handleAll(entries: StreamEntry[]): Promise<number> {
+  private async handleAll(entries: StreamEntry[], deferAck = false): Promise<number> {
     const done: string[] = [];
     let notices: { id: string; notice: Notice }[] = [];
     const flush = async () => {
@@ -234,7 +265,8 @@ export class OutboxRelay {
       await flush();
     } finally {
       if (done.length) {
-        await this.ack(done);
+        if (deferAck) this.unacked.push(...done);
+        else await this.ack(done);
         this.stats.processed += done.length;
       }
     }

@@ -183,6 +183,26 @@ describe('outbox relay', () => {
     expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
   });
 
+  it('entries handled by the running loop are acked and deleted (with its next read), and none is left pending at stop', async () => {
+    const { keyPrefix, bullPrefix } = world();
+    const n = notifier(bullPrefix);
+    const r = relay(keyPrefix, n);
+    r.start();
+    for (const id of ['A1', 'A2', 'A3']) {
+      await addNotice(keyPrefix, notice(id));
+      await until(`${id} handled`, () => r.stats.processed === Number(id.slice(1)));
+    }
+    await until('acked', async () => (await pendingCount(keyPrefix)) === 0);
+    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+    await addNotice(keyPrefix, notice('A4'));
+    await addNotice(keyPrefix, notice('A5'));
+    await until('A4, A5 handled', () => r.stats.processed === 5);
+    await r.stop();
+    expect(await pendingCount(keyPrefix)).toBe(0);
+    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+    expect((await smsQueue(n).getJobs(['waiting'])).map((j) => j.id).sort()).toEqual(['A1.stored.sms', 'A2.stored.sms', 'A3.stored.sms', 'A4.stored.sms', 'A5.stored.sms']);
+  });
+
   it('stops promptly while blocked on the stream', async () => {
     const { keyPrefix, bullPrefix } = world();
     const r = relay(keyPrefix, notifier(bullPrefix));

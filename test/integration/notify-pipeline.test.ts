@@ -6,6 +6,12 @@ import { formatDateTime } from '../../src/notify/localtime.js';
 import { Notifier, QUEUE_NAMES, SENT_TTL_S, type NotifierDeps } from '../../src/notify/notifier.js';
 import { verifySignature } from '../../src/notify/signature.js';
 import type { ChannelName, Notice, NotifyConfig } from '../../src/notify/types.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { Checkpoints } from '../../src/evidence/checkpoints.js';
+import { EvidenceLog, unitChain } from '../../src/evidence/log.js';
+import { Verifier } from '../../src/evidence/verify.js';
+import { deliveryRecorder } from '../../src/evidence/notices.js';
+import { systemActor } from '../../src/evidence/entry.js';
 import { TestRedis } from '../support/redis.js';
 import { TestReceiver } from '../support/receiver.js';
 
@@ -38,7 +44,7 @@ afterAll(async () => {
 });
 
 /** A notifier on its own prefix (or a given one, to share queues), real receiver as SMS provider and webhooks. */
-function notifier(over: Partial<NotifyConfig> = {}, now?: () => number, deps: Pick<NotifierDeps, 'stillWanted'> = {}): Notifier {
+function notifier(over: Partial<NotifyConfig> = {}, now?: () => number, deps: Pick<NotifierDeps, 'stillWanted' | 'deliveries'> = {}): Notifier {
   const n = new Notifier({
     connection: () => server.client(),
     config: {
@@ -208,6 +214,61 @@ describe('notifier: SMS delivery', () => {
     await n.enqueue(stored('P6-marker', { sendAt: Date.now() + 3200 }));
     await receiver.waitFor(1);
     expect(receiver.requests.map((r) => (r.body as { id: string }).id)).toEqual(['P6-marker.stored.sms']);
+  });
+
+  it('a cancel removes waiting and delayed jobs (every route) and leaves a sent one alone', async () => {
+    const idle = notifier(); // no workers: its jobs stay waiting or delayed
+    await idle.enqueue(stored('P20', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' } }));
+    await idle.enqueue(reminder('P21', { sendAt: Date.now() + 60_000 }));
+    expect(await queue(idle, 'sms').getJobState('P20.stored.sms')).toBe('waiting');
+    expect(await queue(idle, 'webhook').getJobState('P20.stored.webhook')).toBe('waiting');
+    expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('delayed');
+    await idle.cancel(['P20.stored', 'P21.reminder-24h', 'P-none.stored']);
+    expect(await queue(idle, 'sms').getJobState('P20.stored.sms')).toBe('unknown');
+    expect(await queue(idle, 'webhook').getJobState('P20.stored.webhook')).toBe('unknown');
+    expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('unknown');
+    // no SMS provider: the sms route's jobs are in the console queue, and cancelled there
+    const consoleOnly = notifier({ sms: null, propertyWebhook: null });
+    await consoleOnly.enqueue(reminder('P23', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' }, sendAt: Date.now() + 60_000 }));
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.sms')).toBe('delayed');
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.webhook')).toBe('delayed');
+    await consoleOnly.cancel(['P23.reminder-24h']);
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.sms')).toBe('unknown');
+    expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.webhook')).toBe('unknown');
+
+    const n = notifier();
+    n.startWorkers();
+    await n.enqueue(stored('P22'));
+    await stateIs(queue(n, 'sms'), 'P22.stored.sms', 'completed');
+    await n.cancel(['P22.stored']);
+    expect(await queue(n, 'sms').getJobState('P22.stored.sms')).toBe('completed');
+  });
+
+  it('records a delivery once in the evidence of its unit with its sent key, also when another writer moved the chain', async () => {
+    const evPrefix = `${FILE_PREFIX}-ev${++seq}:`;
+    const log = new EvidenceLog(server.client(), evPrefix);
+    const other = new EvidenceLog(server.client(), evPrefix); // the gateway, appending to the same chain
+    const chain = unitChain('U1');
+    const entry = (kind: string) => ({ at: Date.now(), kind, actor: systemActor('test'), unit: 'U1' });
+    await log.append(chain, [entry('door-opened')]); // the recorder's log now holds a head ...
+    await other.append(chain, [entry('door-closed')]); // ... that another writer moves on
+    const n = notifier({}, undefined, { deliveries: deliveryRecorder(log, systemClock) });
+    n.startWorkers();
+    await n.enqueue(stored('P30', { params: { ...stored('P30').params, unit: 'U1' } }));
+    await receiver.waitFor(1);
+    await stateIs(queue(n, 'sms'), 'P30.stored.sms', 'completed');
+    expect(await admin.exists(n.sentKey('P30.stored.sms'))).toBe(1);
+    expect(await admin.ttl(n.sentKey('P30.stored.sms'))).toBeGreaterThan(SENT_TTL_S - 60);
+    const kinds = async () => (await admin.xrange(`${evPrefix}evidence:${chain}`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]!) as { kind: string; noticeKind?: string; result?: string; parcel?: string });
+    expect(await kinds()).toMatchObject([{ kind: 'door-opened' }, { kind: 'door-closed' }, { kind: 'notice', noticeKind: 'stored', result: 'sent', parcel: 'P30' }]);
+    const report = await new Verifier(admin, evPrefix, other, new Checkpoints(admin, evPrefix, other, Buffer.from('k'), systemClock)).verify(chain);
+    expect(report).toMatchObject({ ok: true, checked: 3 });
+
+    // a second run of the job (a stalled one, say) finds the key: nothing recorded again
+    const job = (await queue(n, 'sms').getJob('P30.stored.sms'))!;
+    const again = await deliveryRecorder(log, systemClock).recordSent!(job.data, 'sms', { key: n.sentKey('P30.stored.sms'), value: '1', ttlS: 60 });
+    expect(again).toBe(false);
+    expect(await kinds()).toHaveLength(3);
   });
 
   it('sends through the console channel when no SMS provider is configured', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { localParts } from '../../src/notify/localtime.js';
 import { inQuietHours, nextAllowed } from '../../src/notify/quiet.js';
 
 const SH = 'Asia/Shanghai';
@@ -57,5 +58,19 @@ describe('quiet hours (22:00-08:00, Asia/Shanghai)', () => {
     expect(nextAllowed(Date.parse('2025-11-01T23:00:00-04:00'), 'America/New_York', night)).toBe(
       Date.parse('2025-11-02T08:00:00-05:00'),
     );
+  });
+});
+
+describe('localParts (answers kept per zone and second)', () => {
+  it('gives each zone its own wall clock for the same instant, the same within a second, and copies', () => {
+    const t = Date.parse('2025-03-09T06:59:59.250Z');
+    const sh = localParts(t, SH);
+    expect(sh).toEqual({ year: 2025, month: 3, day: 9, hour: 14, minute: 59, second: 59 });
+    expect(localParts(t + 700, SH)).toEqual(sh);
+    expect(localParts(t + 750, SH)).toEqual({ year: 2025, month: 3, day: 9, hour: 15, minute: 0, second: 0 });
+    expect(localParts(t, 'America/New_York')).toEqual({ year: 2025, month: 3, day: 9, hour: 1, minute: 59, second: 59 });
+    expect(localParts(t + 750, 'America/New_York')).toEqual({ year: 2025, month: 3, day: 9, hour: 3, minute: 0, second: 0 });
+    sh.hour = 0;
+    expect(localParts(t, SH).hour).toBe(14);
   });
 });
