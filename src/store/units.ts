@@ -81,6 +81,8 @@ export class UnitStore {
   private readonly redis: RedisWithScripts;
 
   readonly evidence: EvidenceLog;
+  /** the profiles by id (unitRead runs for every unit every sweep: no linear search) */
+  private readonly byId: ReadonlyMap<string, UnitProfile>;
 
   constructor(
     redis: Redis,
@@ -89,6 +91,7 @@ export class UnitStore {
     evidence?: EvidenceLog,
   ) {
     this.k = keys(prefix);
+    this.byId = new Map(profiles.map((p) => [p.id, p]));
     this.evidence = evidence ?? new EvidenceLog(redis, prefix);
     if (!('lgApplyEvent' in redis)) {
       redis.defineCommand('lgApplyEvent', { numberOfKeys: 4, lua: APPLY_EVENT });
@@ -177,13 +180,31 @@ export class UnitStore {
 
   /** unit(), as a read that can share a pipeline (reads.ts): null for a unit this gateway does not know. */
   unitRead(id: string): Read<UnitState | null> {
-    const profile = this.profiles.find((p) => p.id === id);
+    const profile = this.byId.get(id);
     if (!profile) return { n: 0, add: () => undefined, decode: () => null };
     return {
       n: 2,
       add: (pipe) => pipe.hgetall(this.k.unit(id)).hgetall(this.k.compartments(id)),
       decode: ([u, c]) => toUnitState(profile, u as Record<string, string>, c as Record<string, string>),
     };
+  }
+
+  /**
+   * Whether each unit is online and its keypad state (as unit() reads them), in one round trip and without the
+   * compartments: for checks that run over every unit every second. null for a unit this gateway does not know.
+   */
+  async onlineAndKeypad(ids: readonly string[]): Promise<({ online: boolean; keypad: KeypadState } | null)[]> {
+    const pipe = this.redis.pipeline();
+    for (const id of ids) if (this.byId.has(id)) pipe.hmget(this.k.unit(id), 'online', 'keypad');
+    const res = pipe.length ? ((await pipe.exec()) ?? []) : [];
+    let i = 0;
+    return ids.map((id) => {
+      if (!this.byId.has(id)) return null;
+      const [err, v] = res[i++] ?? [null, null];
+      if (err) throw err;
+      const [online, keypad] = (v ?? []) as (string | null)[];
+      return { online: online === '1', keypad: (keypad as KeypadState | null) ?? 'enabled' };
+    });
   }
 
   async units(): Promise<UnitState[]> {

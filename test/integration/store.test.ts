@@ -203,4 +203,21 @@ describe('UnitStore', () => {
     expect(await store.lastSeq(U)).toBe(100);
     expect(await store.events(U)).toHaveLength(1);
   });
+  it('onlineAndKeypad reads what unit() says of online and keypad, for every unit in one round trip; null for an unknown one', async () => {
+    const [A, B, C] = UNITS.map((u) => u.id) as [string, string, string];
+    await store.apply({ unit: A, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: A, at: 1100, source: {}, kind: 'keypad', state: 'locked' });
+    await store.apply({ unit: B, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: B, at: 1200, source: {}, kind: 'presence', online: false });
+    await store.apply({ unit: B, at: 1300, source: {}, kind: 'keypad', state: 'disabled' });
+    // C: never heard from (no hash at all)
+    const got = await store.onlineAndKeypad([A, 'NOPE', B, C]);
+    expect(got).toEqual([{ online: true, keypad: 'locked' }, null, { online: false, keypad: 'disabled' }, { online: false, keypad: 'enabled' }]);
+    for (const [i, id] of [A, B, C].entries()) {
+      const u = await store.unit(id);
+      expect({ online: u!.online, keypad: u!.keypad }).toEqual(got[[0, 2, 3][i]!]);
+    }
+    expect(await store.unit('NOPE')).toBeNull();
+    expect(await store.onlineAndKeypad([])).toEqual([]);
+  });
 });
