@@ -33,6 +33,14 @@ export type ApplyOutcome =
   /** json-v1: an impossible jump of seq; `lastSeq` is the watermark that stayed */
   | { status: 'suspect'; lastSeq: number };
 
+/** A unit in brief (UnitStore.briefs). */
+export interface UnitBrief {
+  id: string;
+  online: boolean;
+  since: number | null;
+  anyDoorOpen: boolean;
+}
+
 /** An event on the parcel engine's input stream. */
 export interface LoggedEvent {
   streamId: string;
@@ -205,6 +213,35 @@ export class UnitStore {
       const [online, keypad] = (v ?? []) as (string | null)[];
       return { online: online === '1', keypad: (keypad as KeypadState | null) ?? 'enabled' };
     });
+  }
+
+  /**
+   * Every unit in brief, in the profiles' order: online, since, and whether any of its doors is open (as units()
+   * reads them), without the rest of the compartments' state: for checks over every unit every few seconds (1,000
+   * units' full state each time is megabytes of garbage). Read what a check needs in full with unitRead.
+   */
+  async briefs(): Promise<UnitBrief[]> {
+    const pipe = this.redis.pipeline();
+    for (const p of this.profiles) {
+      pipe.hmget(this.k.unit(p.id), 'online', 'since');
+      if (p.compartments.length) pipe.hmget(this.k.compartments(p.id), ...this.doorFields(p));
+    }
+    const res = (await pipe.exec()) ?? [];
+    const err = res.find(([e]) => e)?.[0];
+    if (err) throw err;
+    let at = 0;
+    return this.profiles.map((p) => {
+      const [online, since] = (res[at++]?.[1] ?? []) as (string | null)[];
+      const doors = (p.compartments.length ? (res[at++]?.[1] ?? []) : []) as (string | null)[];
+      return { id: p.id, online: online === '1', since: since === null || since === undefined ? null : Number(since), anyDoorOpen: doors.includes('1') };
+    });
+  }
+
+  private readonly doorFieldsOf = new Map<string, string[]>();
+  private doorFields(p: UnitProfile): string[] {
+    let f = this.doorFieldsOf.get(p.id);
+    if (!f) this.doorFieldsOf.set(p.id, (f = p.compartments.map((c) => `${c.no}:door`)));
+    return f;
   }
 
   async units(): Promise<UnitState[]> {

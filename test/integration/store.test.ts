@@ -220,4 +220,22 @@ describe('UnitStore', () => {
     expect(await store.unit('NOPE')).toBeNull();
     expect(await store.onlineAndKeypad([])).toEqual([]);
   });
+  it('briefs: online, since and whether a door is open, as units() reads them, for every unit in order', async () => {
+    const [A, B] = UNITS.map((u) => u.id) as [string, string, string];
+    await store.apply({ unit: A, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: A, at: 1500, source: {}, kind: 'door-opened', compartment: 3 });
+    await store.apply({ unit: B, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: B, at: 1200, source: {}, kind: 'door-opened', compartment: 2 });
+    await store.apply({ unit: B, at: 1300, source: {}, kind: 'door-closed', compartment: 2, occupied: true });
+    await store.apply({ unit: B, at: 1400, source: {}, kind: 'presence', online: false });
+    const briefs = await store.briefs();
+    const full = await store.units();
+    expect(briefs.map((b) => b.id)).toEqual(UNITS.map((u) => u.id));
+    expect(briefs).toEqual(full.map((u) => ({ id: u.id, online: u.online, since: u.since, anyDoorOpen: u.compartments.some((c) => c.doorOpen) })));
+    expect(briefs.map((b) => [b.online, b.since, b.anyDoorOpen])).toEqual([
+      [true, 1000, true],
+      [false, 1400, false],
+      [false, null, false],
+    ]);
+  });
 });
