@@ -44,7 +44,7 @@ if (opt.help) {
   [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results] [--cpu-prof]
   [--workers-process] [--gateways 1]   (relay + notification workers in a process of their own; N gateway processes
                                         sharing the units by lease on a Mosquitto of the bench's own)
-npm run bench -- --fleet 1000 [--fleet-seconds 60] [--gateway-heap-mb 128]`);
+npm run bench -- --fleet 1000 [--fleet-seconds 60] [--gateway-heap-mb 128] [--cpu-prof]   (--cpu-prof: also --heap-prof)`);
   process.exit(0);
 }
 const num = (name: keyof typeof opt, min = 0): number => {
@@ -89,6 +89,7 @@ if (opt.fleet !== undefined) {
     machine: m,
     logFile: join(outDir, `${stamp}-fleet.gateway.log`),
     ...(opt['gateway-heap-mb'] !== undefined ? { heapMb: num('gateway-heap-mb', 16) } : {}),
+    ...(opt['cpu-prof'] ? { profDir: outDir } : {}),
   });
   writeFileSync(join(outDir, `${stamp}-fleet.json`), JSON.stringify(r.json, null, 2));
   writeFileSync(join(outDir, `${stamp}-fleet.md`), r.markdown);

@@ -23,11 +23,16 @@ export async function runFleet(o: {
   logFile: string;
   /** the gateway's V8 old-space cap (`--max-old-space-size`); unset: Node's default, which lets garbage pile up */
   heapMb?: number;
+  /** the gateway runs with --cpu-prof (and --heap-prof): its .cpuprofile/.heapprofile land here when it stops */
+  profDir?: string;
 }): Promise<{ ok: boolean; json: unknown; markdown: string }> {
   const units = benchUnits(o.units);
   const files = writeUnitFiles(units);
   const redis = await startRedis();
-  const gw = await startGateway(await gatewayEnv({ redisUrl: redis.url, ...files }), o.logFile, o.heapMb ? [`--max-old-space-size=${o.heapMb}`] : []);
+  const gw = await startGateway(await gatewayEnv({ redisUrl: redis.url, ...files }), o.logFile, [
+    ...(o.heapMb ? [`--max-old-space-size=${o.heapMb}`] : []),
+    ...(o.profDir ? ['--cpu-prof', '--cpu-prof-dir', o.profDir, '--heap-prof', '--heap-prof-dir', o.profDir] : []),
+  ]);
   const progress = new Progress();
   let sims: Sims | null = null;
   try {

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../domain/clock.js';
-import type { UnitProfile } from '../domain/model.js';
+import type { UnitProfile, UnitState } from '../domain/model.js';
 import type { EvidenceEntry } from '../evidence/entry.js';
 import type { EvidenceLog } from '../evidence/log.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import type { Notice } from '../notify/types.js';
+import { readAll } from '../store/reads.js';
 import { fieldMap, type UnitStore } from '../store/units.js';
 import { alertEnded, alertFromEntry, alertsFromState, clearsFromEntry, type AlertPolicy } from './rules.js';
 import { alertId, type AlertStore, type RaiseResult } from './store.js';
@@ -199,8 +200,17 @@ export class AlertEngine {
         // new as what raised it (read the other way round, a keypad lock raised in between would be judged by the
         // state before the lock, and cleared at once).
         const open = await this.d.alerts.open(1000);
-        const units = await this.d.units.units();
-        for (const draft of alertsFromState(units, this.d.clock.now(), this.d.policy)) await this.raise(draft);
+        // Every unit in brief (online, since, any door open), then in full only the units with a door open or an open
+        // alert: reading 1,000 units' full state every checkMs was most of an idle fleet's garbage.
+        const briefs = await this.d.units.briefs();
+        const wanted = new Set<string>();
+        for (const b of briefs) if (b.anyDoorOpen) wanted.add(b.id);
+        for (const a of open) if (a.unit) wanted.add(a.unit);
+        const full = await readAll(this.d.redis, [...wanted].map((id) => this.d.units.unitRead(id)));
+        const units = full.filter((u): u is UnitState => u !== null);
+        const byId = new Map(units.map((u) => [u.id, u]));
+        const conditions = briefs.map((b) => byId.get(b.id) ?? { id: b.id, online: b.online, since: b.since, compartments: [] });
+        for (const draft of alertsFromState(conditions, this.d.clock.now(), this.d.policy)) await this.raise(draft);
         // conditions that ended without an entry that cleared them (read by another engine before the alert was raised)
         for (const a of open) {
           const why = alertEnded(a, units) ?? (await this.endedElsewhere(a));

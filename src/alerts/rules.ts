@@ -1,4 +1,4 @@
-import type { UnitState } from '../domain/model.js';
+import type { CompartmentState, UnitState } from '../domain/model.js';
 import type { EvidenceEntry } from '../evidence/entry.js';
 import type { Alert, AlertDraft, AlertKind } from './types.js';
 
@@ -108,7 +108,10 @@ function claimClockAlert(e: EvidenceEntry, base: { at: number; unit?: string; co
 const doorOpenKey = (unit: string, no: number, openedAt: number) => `door-left-open:${unit}:${no}:${openedAt}`;
 
 /** Alerts that come from time passing: units offline too long, doors open too long. */
-export function alertsFromState(units: readonly UnitState[], now: number, policy: AlertPolicy): AlertDraft[] {
+/** What alertsFromState reads of a unit: a UnitState, or less (compartments may list only those whose door is open). */
+export type UnitCondition = Pick<UnitState, 'id' | 'online' | 'since'> & { compartments: readonly Pick<CompartmentState, 'no' | 'doorOpen' | 'updatedAt'>[] };
+
+export function alertsFromState(units: readonly UnitCondition[], now: number, policy: AlertPolicy): AlertDraft[] {
   const out: AlertDraft[] = [];
   for (const u of units) {
     // a unit never seen since the gateway first ran has no `since`: it is not "offline for 5 minutes", it is not there

@@ -56,6 +56,8 @@ export class UnitIntake {
   /** the broker connection's read is held until this unit's queue is half empty */
   private held: { queue: UnitQueue; resume: () => void } | null = null;
   private stopped = false;
+  /** queues being worked through right now (not counted by spreading every unit's queue after each message) */
+  private busyQueues = 0;
 
   constructor(private readonly d: IntakeDeps) {}
 
@@ -97,11 +99,12 @@ export class UnitIntake {
     this.stopped = true;
     for (const q of this.queues.values()) this.dropQos1(q, () => true, q.running);
     this.release();
-    if ([...this.queues.values()].some((q) => q.running)) await new Promise<void>((resolve) => this.idle.add(resolve));
+    if (this.busyQueues > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
   }
 
   private async run(q: UnitQueue): Promise<void> {
     q.running = true;
+    this.busyQueues++;
     while (q.items.length) {
       const msg = q.items[0]!;
       let ack = true;
@@ -123,7 +126,7 @@ export class UnitIntake {
       if (this.held?.queue === q && q.bytes <= this.d.maxBytes / 2) this.release();
     }
     q.running = false;
-    if ([...this.queues.values()].every((x) => !x.running)) {
+    if (--this.busyQueues === 0) {
       for (const resolve of this.idle) resolve();
       this.idle.clear();
     }

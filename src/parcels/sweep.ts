@@ -51,8 +51,10 @@ export class Sweep {
         await this.doors.clearIntent(unit, compartment);
       });
     }
-    for (const unit of this.d.units) {
-      const state = await this.d.unitStore.unit(unit.id);
+    // every unit every sweep: online and keypad only, all in one round trip (not two hashes per unit, one by one)
+    const states = await this.d.unitStore.onlineAndKeypad(this.d.units.map((u) => u.id));
+    for (const [i, unit] of this.d.units.entries()) {
+      const state = states[i];
       if (state?.online && state.keypad === 'locked' && !(await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit.id)))) {
         // Not awaited: an unanswered command must not hold up deadlines. At most one try a minute (the id).
         void this.keypad

@@ -5,6 +5,7 @@ import type { Counters } from '../metrics.js';
 import { ENGINE_GROUP } from '../parcels/engine.js';
 import { keys } from '../store/keys.js';
 import type { ParcelStore } from '../store/parcels.js';
+import { readAll } from '../store/reads.js';
 import type { UnitStore } from '../store/units.js';
 
 /** A BullMQ queue as far as the gauges need it. */
@@ -33,14 +34,18 @@ export function compartmentState(c: CompartmentState): string {
 
 /** Gauges read from Redis each time /metrics is scraped (nothing is kept in the process between scrapes). */
 export function registerGauges(counters: Counters, s: GaugeSources): void {
+  // A scrape collects every gauge at once: the ones that need the units' state (or the engine's groups) share one
+  // read of them, not one each (with 1,000 units that is thousands of commands and megabytes of garbage per read).
+  const units = shared(() => s.store.units());
+  const groups = shared(() => engineGroups(s));
   counters.gauge('lg_unit_online', 'whether the unit is online (1) or not (0)', ['unit', 'dialect'], async () =>
-    (await s.store.units()).map((u) => ({ labels: { unit: u.id, dialect: u.dialect }, value: u.online ? 1 : 0 })),
+    (await units()).map((u) => ({ labels: { unit: u.id, dialect: u.dialect }, value: u.online ? 1 : 0 })),
   );
-  counters.gauge('lg_units_online', 'units online', [], async () => [{ value: (await s.store.units()).filter((u) => u.online).length }]);
+  counters.gauge('lg_units_online', 'units online', [], async () => [{ value: (await units()).filter((u) => u.online).length }]);
 
   counters.gauge('lg_compartments', 'compartments by state (empty, occupied, open, fault, out_of_service)', ['unit', 'state'], async () => {
     const rows: { labels: Record<string, string>; value: number }[] = [];
-    for (const u of await s.store.units()) {
+    for (const u of await units()) {
       const n = new Map<string, number>(['empty', 'occupied', 'open', 'fault', 'out_of_service'].map((st) => [st, 0]));
       for (const c of u.compartments) n.set(compartmentState(c), (n.get(compartmentState(c)) ?? 0) + 1);
       for (const [state, value] of n) rows.push({ labels: { unit: u.id, state }, value });
@@ -50,8 +55,9 @@ export function registerGauges(counters: Counters, s: GaugeSources): void {
 
   counters.gauge('lg_parcels', 'parcels holding a compartment, by state (ended parcels: lg_parcel_transitions_total)', ['state'], async () => {
     const n = new Map<string, number>();
-    for (const u of s.units) {
-      for (const no of await s.parcels.allocated(u.id)) {
+    const allocated = await readAll(s.redis, s.units.map((u) => s.parcels.allocatedRead(u.id)));
+    for (const [i, u] of s.units.entries()) {
+      for (const no of allocated[i]!) {
         for (const p of (await s.parcels.slotWithParcels(u.id, no))?.parcels ?? []) n.set(p.state, (n.get(p.state) ?? 0) + 1);
       }
     }
@@ -75,10 +81,10 @@ export function registerGauges(counters: Counters, s: GaugeSources): void {
     'lg_engine_pending',
     'unit events read by the parcel engine but not yet acknowledged (consumer group "parcels")',
     ['unit'],
-    async () => (await engineGroups(s)).map((g) => ({ labels: { unit: g.unit }, value: g.pending })),
+    async () => (await groups()).map((g) => ({ labels: { unit: g.unit }, value: g.pending })),
   );
   counters.gauge('lg_engine_lag', 'unit events not yet read by the parcel engine (consumer group "parcels")', ['unit'], async () =>
-    (await engineGroups(s)).filter((g) => g.lag !== null).map((g) => ({ labels: { unit: g.unit }, value: g.lag! })),
+    (await groups()).filter((g) => g.lag !== null).map((g) => ({ labels: { unit: g.unit }, value: g.lag! })),
   );
 
   counters.gauge('lg_alerts_open', 'staff alerts open (neither acknowledged nor cleared), by kind', ['kind'], async () =>
@@ -88,6 +94,15 @@ export function registerGauges(counters: Counters, s: GaugeSources): void {
   counters.gauge('lg_deadletters', `entries in the dead-letter stream (${keys(s.prefix).deadLetter})`, [], async () => [
     { value: await s.redis.xlen(keys(s.prefix).deadLetter) },
   ]);
+}
+
+/** `read` shared by the callers that ask while it is under way (the gauges of one scrape); each scrape reads afresh. */
+function shared<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () =>
+    (pending ??= read().finally(() => {
+      pending = null;
+    }));
 }
 
 /** XINFO GROUPS of every unit's event stream: the engine group's pending count and lag (Redis 7+). */

@@ -33,6 +33,14 @@ export type ApplyOutcome =
   /** json-v1: an impossible jump of seq; `lastSeq` is the watermark that stayed */
   | { status: 'suspect'; lastSeq: number };
 
+/** A unit in brief (UnitStore.briefs). */
+export interface UnitBrief {
+  id: string;
+  online: boolean;
+  since: number | null;
+  anyDoorOpen: boolean;
+}
+
 /** An event on the parcel engine's input stream. */
 export interface LoggedEvent {
   streamId: string;
@@ -81,6 +89,8 @@ export class UnitStore {
   private readonly redis: RedisWithScripts;
 
   readonly evidence: EvidenceLog;
+  /** the profiles by id (unitRead runs for every unit every sweep: no linear search) */
+  private readonly byId: ReadonlyMap<string, UnitProfile>;
 
   constructor(
     redis: Redis,
@@ -89,6 +99,7 @@ export class UnitStore {
     evidence?: EvidenceLog,
   ) {
     this.k = keys(prefix);
+    this.byId = new Map(profiles.map((p) => [p.id, p]));
     this.evidence = evidence ?? new EvidenceLog(redis, prefix);
     if (!('lgApplyEvent' in redis)) {
       redis.defineCommand('lgApplyEvent', { numberOfKeys: 4, lua: APPLY_EVENT });
@@ -177,13 +188,60 @@ export class UnitStore {
 
   /** unit(), as a read that can share a pipeline (reads.ts): null for a unit this gateway does not know. */
   unitRead(id: string): Read<UnitState | null> {
-    const profile = this.profiles.find((p) => p.id === id);
+    const profile = this.byId.get(id);
     if (!profile) return { n: 0, add: () => undefined, decode: () => null };
     return {
       n: 2,
       add: (pipe) => pipe.hgetall(this.k.unit(id)).hgetall(this.k.compartments(id)),
       decode: ([u, c]) => toUnitState(profile, u as Record<string, string>, c as Record<string, string>),
     };
+  }
+
+  /**
+   * Whether each unit is online and its keypad state (as unit() reads them), in one round trip and without the
+   * compartments: for checks that run over every unit every second. null for a unit this gateway does not know.
+   */
+  async onlineAndKeypad(ids: readonly string[]): Promise<({ online: boolean; keypad: KeypadState } | null)[]> {
+    const pipe = this.redis.pipeline();
+    for (const id of ids) if (this.byId.has(id)) pipe.hmget(this.k.unit(id), 'online', 'keypad');
+    const res = pipe.length ? ((await pipe.exec()) ?? []) : [];
+    let i = 0;
+    return ids.map((id) => {
+      if (!this.byId.has(id)) return null;
+      const [err, v] = res[i++] ?? [null, null];
+      if (err) throw err;
+      const [online, keypad] = (v ?? []) as (string | null)[];
+      return { online: online === '1', keypad: (keypad as KeypadState | null) ?? 'enabled' };
+    });
+  }
+
+  /**
+   * Every unit in brief, in the profiles' order: online, since, and whether any of its doors is open (as units()
+   * reads them), without the rest of the compartments' state: for checks over every unit every few seconds (1,000
+   * units' full state each time is megabytes of garbage). Read what a check needs in full with unitRead.
+   */
+  async briefs(): Promise<UnitBrief[]> {
+    const pipe = this.redis.pipeline();
+    for (const p of this.profiles) {
+      pipe.hmget(this.k.unit(p.id), 'online', 'since');
+      if (p.compartments.length) pipe.hmget(this.k.compartments(p.id), ...this.doorFields(p));
+    }
+    const res = (await pipe.exec()) ?? [];
+    const err = res.find(([e]) => e)?.[0];
+    if (err) throw err;
+    let at = 0;
+    return this.profiles.map((p) => {
+      const [online, since] = (res[at++]?.[1] ?? []) as (string | null)[];
+      const doors = (p.compartments.length ? (res[at++]?.[1] ?? []) : []) as (string | null)[];
+      return { id: p.id, online: online === '1', since: since === null || since === undefined ? null : Number(since), anyDoorOpen: doors.includes('1') };
+    });
+  }
+
+  private readonly doorFieldsOf = new Map<string, string[]>();
+  private doorFields(p: UnitProfile): string[] {
+    let f = this.doorFieldsOf.get(p.id);
+    if (!f) this.doorFieldsOf.set(p.id, (f = p.compartments.map((c) => `${c.no}:door`)));
+    return f;
   }
 
   async units(): Promise<UnitState[]> {

@@ -203,4 +203,39 @@ describe('UnitStore', () => {
     expect(await store.lastSeq(U)).toBe(100);
     expect(await store.events(U)).toHaveLength(1);
   });
+  it('onlineAndKeypad reads what unit() says of online and keypad, for every unit in one round trip; null for an unknown one', async () => {
+    const [A, B, C] = UNITS.map((u) => u.id) as [string, string, string];
+    await store.apply({ unit: A, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: A, at: 1100, source: {}, kind: 'keypad', state: 'locked' });
+    await store.apply({ unit: B, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: B, at: 1200, source: {}, kind: 'presence', online: false });
+    await store.apply({ unit: B, at: 1300, source: {}, kind: 'keypad', state: 'disabled' });
+    // C: never heard from (no hash at all)
+    const got = await store.onlineAndKeypad([A, 'NOPE', B, C]);
+    expect(got).toEqual([{ online: true, keypad: 'locked' }, null, { online: false, keypad: 'disabled' }, { online: false, keypad: 'enabled' }]);
+    for (const [i, id] of [A, B, C].entries()) {
+      const u = await store.unit(id);
+      expect({ online: u!.online, keypad: u!.keypad }).toEqual(got[[0, 2, 3][i]!]);
+    }
+    expect(await store.unit('NOPE')).toBeNull();
+    expect(await store.onlineAndKeypad([])).toEqual([]);
+  });
+  it('briefs: online, since and whether a door is open, as units() reads them, for every unit in order', async () => {
+    const [A, B] = UNITS.map((u) => u.id) as [string, string, string];
+    await store.apply({ unit: A, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: A, at: 1500, source: {}, kind: 'door-opened', compartment: 3 });
+    await store.apply({ unit: B, at: 1000, source: {}, kind: 'presence', online: true });
+    await store.apply({ unit: B, at: 1200, source: {}, kind: 'door-opened', compartment: 2 });
+    await store.apply({ unit: B, at: 1300, source: {}, kind: 'door-closed', compartment: 2, occupied: true });
+    await store.apply({ unit: B, at: 1400, source: {}, kind: 'presence', online: false });
+    const briefs = await store.briefs();
+    const full = await store.units();
+    expect(briefs.map((b) => b.id)).toEqual(UNITS.map((u) => u.id));
+    expect(briefs).toEqual(full.map((u) => ({ id: u.id, online: u.online, since: u.since, anyDoorOpen: u.compartments.some((c) => c.doorOpen) })));
+    expect(briefs.map((b) => [b.online, b.since, b.anyDoorOpen])).toEqual([
+      [true, 1000, true],
+      [false, 1400, false],
+      [false, null, false],
+    ]);
+  });
 });
