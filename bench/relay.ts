@@ -87,21 +87,13 @@ const calls = async () => {
 await Promise.all(notifier.queues().map((q) => q.waitUntilReady()));
 const c0 = await calls();
 const s0 = { ...sent };
-const profiler = opt['cpu-prof'] ? new Session() : null;
-if (profiler) {
-  profiler.connect();
-  await profiler.post('Profiler.enable');
-  await profiler.post('Profiler.start');
-}
+const stopProfile = await startProfile();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const handled = await relay.drainOnce();
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
-if (profiler) {
-  const { profile } = await profiler.post('Profiler.stop');
-  writeFileSync(opt['cpu-prof']!, JSON.stringify(profile));
-}
+await stopProfile();
 const serverCalls = (await calls()) - c0 - 2;
 const per = (x: number) => (x / handled).toFixed(2);
 console.log(`outbox: ${entries} entries from ${N} lifecycles (per lifecycle: ${[...kinds].map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ')})`);
@@ -161,12 +153,7 @@ async function sendMode(rate: number): Promise<void> {
   byName.clear();
   pipelines = 0;
   const perLifecycle = all.length / N;
-  const profiler = opt['cpu-prof'] ? new Session() : null;
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  const stopProfile = await startProfile();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   // idle: nothing waiting or active in any queue, the outbox emptied (read from the feeder's connection: not counted)
@@ -213,10 +200,7 @@ async function sendMode(rate: number): Promise<void> {
   await settle(expected);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  if (profiler) {
-    const { profile } = await profiler.post('Profiler.stop');
-    writeFileSync(opt['cpu-prof']!, JSON.stringify(profile));
-  }
+  await stopProfile();
   const { texts, twice } = await received();
   const sum = (k: 'alone' | 'piped') => [...byName.values()].reduce((a, c) => a + c[k], 0);
   console.log(`send: ${N} lifecycles (${all.length} entries) fed ${opt.serial ? 'one transaction at a time' : `at ${rate}/s`}, done in ${(ms / 1000).toFixed(1)} s; ${texts} texts of ${expected} expected, ${twice} twice`);
@@ -231,4 +215,18 @@ async function sendMode(rate: number): Promise<void> {
   child.kill('SIGTERM');
   redis.disconnect();
   await server.destroy();
+}
+
+/** --cpu-prof FILE: profiles from here to the returned function's call, which writes FILE. */
+async function startProfile(): Promise<() => Promise<void>> {
+  const file = opt['cpu-prof'];
+  if (!file) return async () => undefined;
+  const profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+  return async () => {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+  };
 }

@@ -2,20 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
-import { CommandBus } from '../../src/bus/commands.js';
-import type { Driver } from '../../src/bus/driver.js';
-import { OpenGuard } from '../../src/bus/open-guard.js';
-import { parseConfig } from '../../src/config/config.js';
-import type { CommandResult } from '../../src/domain/model.js';
 import { presenceCode } from '../../src/domain/presence.js';
-import { EvidenceLog } from '../../src/evidence/index.js';
-import { silentLogger } from '../../src/log.js';
-import { Counters } from '../../src/metrics.js';
-import { Couriers, Residents } from '../../src/parcels/accounts.js';
-import { ParcelService } from '../../src/parcels/service.js';
-import { parcelPolicy } from '../../src/runtime/gateway.js';
-import { ParcelStore } from '../../src/store/parcels.js';
-import { UnitStore } from '../../src/store/units.js';
+import { Couriers } from '../../src/parcels/accounts.js';
+import { standInParcels, unitsReady } from '../support/parcel-service.js';
 import { TestRedis } from '../support/redis.js';
 
 /**
@@ -68,30 +57,8 @@ async function world() {
     }
   };
   const codeKey = randomBytes(32);
-  const log = new EvidenceLog(redis, prefix);
-  const store = new UnitStore(redis, prefix, UNITS, log);
-  const parcels = new ParcelStore(redis, prefix, log);
-  const done = async (): Promise<CommandResult> => 'done';
-  const drivers = new Map<string, Driver>(UNITS.map((u) => [u.id, { execute: done } as unknown as Driver]));
-  const counters = new Counters();
-  const limits = { perUnit: 100, fleet: 100, unexplainedPerUnit: 100, unexplainedFleet: 100 };
-  const opens = new OpenGuard({ redis, prefix, evidence: log, units: UNITS, limits, counters, logger: silentLogger, now: () => Date.now() });
-  const commands = new CommandBus({ redis, prefix, drivers, store, logger: silentLogger, counters, timeoutMs: 1000, opens });
-  const couriers = new Couriers(redis, parcels.k);
-  const service = new ParcelService({
-    parcels,
-    unitStore: store,
-    commands,
-    couriers,
-    residents: new Residents(redis, parcels.k),
-    codeKey,
-    policy: { ...parcelPolicy(parseConfig({})), presenceCodes: false },
-    logger: silentLogger,
-    counters,
-  });
-  const unit = UNITS[0]!;
-  await store.apply({ unit: U, at: Date.now(), source: {}, kind: 'presence', online: true });
-  await store.reconcile({ unit: U, at: Date.now(), source: {}, compartments: unit.compartments.map((c) => ({ compartment: c.no, doorOpen: false, occupied: false })) });
+  const { store, parcels, couriers, service } = standInParcels(redis, prefix, codeKey, { openGuard: true });
+  await unitsReady(store, [UNITS[0]!]);
   const { courier } = await couriers.issue({ name: 'First', carrier: 'SF', webhookUrl: 'http://127.0.0.1:9/hook', webhookSecret: 's' });
   let seq = 0;
   const event = (e: Record<string, unknown>) => service.onUnitEvent({ streamId: `${++seq}-0`, event: { unit: U, at: Date.now(), source: {}, ...e } as never });

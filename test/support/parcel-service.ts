@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { UNITS } from '../../devices/units.js';
 import { CommandBus } from '../../src/bus/commands.js';
 import type { Driver } from '../../src/bus/driver.js';
+import { OpenGuard } from '../../src/bus/open-guard.js';
 import { parseConfig } from '../../src/config/config.js';
 import { codeHash, maskCode } from '../../src/domain/codes.js';
 import type { CommandResult, UnitProfile } from '../../src/domain/model.js';
@@ -16,17 +17,20 @@ import { UnitStore } from '../../src/store/units.js';
 
 /**
  * The real ParcelService, UnitStore, CommandBus and evidence log on a Redis of the caller's, without MQTT: a stand-in
- * driver answers every command 'done' at once; presence codes off. Shared by test/integration/store-indexes.test.ts
- * and bench/memory.ts, bench/relay.ts. No side effects on import.
+ * driver answers every command 'done' at once; presence codes off. Shared by test/integration/store-indexes.test.ts,
+ * round-trips.test.ts and bench/memory.ts, bench/relay.ts. No side effects on import.
  */
-export function standInParcels(redis: Redis, prefix: string, codeKey: Buffer) {
+export function standInParcels(redis: Redis, prefix: string, codeKey: Buffer, o: { openGuard?: boolean } = {}) {
   const counters = new Counters();
   const log = new EvidenceLog(redis, prefix);
   const store = new UnitStore(redis, prefix, UNITS, log);
   const parcels = new ParcelStore(redis, prefix, log);
   const done = async (): Promise<CommandResult> => 'done';
   const drivers = new Map<string, Driver>(UNITS.map((u) => [u.id, { execute: done } as unknown as Driver]));
-  const commands = new CommandBus({ redis, prefix, drivers, store, logger: silentLogger, counters, timeoutMs: 1000 });
+  // openGuard: opens pass the real guard (lockdowns, rate windows), with limits no test reaches
+  const limits = { perUnit: 100, fleet: 100, unexplainedPerUnit: 100, unexplainedFleet: 100 };
+  const opens = o.openGuard ? new OpenGuard({ redis, prefix, evidence: log, units: UNITS, limits, counters, logger: silentLogger, now: () => Date.now() }) : undefined;
+  const commands = new CommandBus({ redis, prefix, drivers, store, logger: silentLogger, counters, timeoutMs: 1000, ...(opens ? { opens } : {}) });
   const couriers = new Couriers(redis, parcels.k);
   const service = new ParcelService({
     parcels,
