@@ -15,7 +15,7 @@ import { cancelIdsSchema, outboxEntrySchema } from './types.js';
  * At-least-once with idempotent effects: an entry is XACKed only after enqueue/cancel returned, so a crash in
  * between leaves it in this consumer's pending list (PEL), which is re-processed first on the next start (and
  * after any error). The running loop sends a batch's acks with its next read (one round trip for both), and acks
-what is left when it stops. Re-processing only re-adds the same deterministic job ids, which BullMQ ignores, and the
+ * what is left when it stops. Re-processing only re-adds the same deterministic job ids, which BullMQ ignores, and the
  * worker's sent keys stop a second send: replays cost nothing. Entries of the PEL are replayed in stream order,
  * so a `notice` followed by its `cancel` still ends cancelled.
  *
