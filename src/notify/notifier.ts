@@ -7,6 +7,7 @@ import { ConsoleChannel, type ConsoleText } from './channels/console.js';
 import { SmsChannel } from './channels/sms.js';
 import { WebhookChannel } from './channels/webhook.js';
 import { InvalidNoticeError, PermanentError } from './errors.js';
+import { cancelPending, failedNotices } from './pending.js';
 import { nextAllowed } from './quiet.js';
 import { renderText } from './templates.js';
 import {
@@ -26,7 +27,7 @@ import {
 
 export type { NotifyConfig } from './types.js';
 export { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
-import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
+import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor } from './jobs.js';
 import type { NotifyConfig } from './types.js';
 
 /**
@@ -86,10 +87,6 @@ interface QueuedJob {
   data: NoticeJob;
   opts: { jobId: string; delay: number };
 }
-
-const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
-/** The queues a route's job can be in, whatever the configuration was when it was queued (see channelFor). */
-const ROUTE_CHANNELS: Record<Route, readonly ChannelName[]> = { sms: ['sms', 'console'], webhook: ['webhook', 'console'] };
 
 export class Notifier {
   readonly config: ParsedNotifyConfig;
@@ -234,40 +231,7 @@ export class Notifier {
    * (that is how a reminder is moved when a deadline is extended: cancel, then enqueue with the new sendAt).
    */
   async cancel(noticeIds: string[]): Promise<void> {
-    // Which of the candidate jobs (each route's id in each queue) exist at all, and which of those are delayed, in one
-    // round trip: most do not exist (a reminder is an SMS only, and in one queue), and a job that does not exist is
-    // in no pending state. A delayed job (a reminder before its time: what a cancel is nearly always for) is pending
-    // without asking BullMQ for its state; any other existing one is asked.
-    const candidates: { jobId: string; channel: ChannelName }[] = [];
-    for (const noticeId of noticeIds) {
-      for (const route of ROUTES) {
-        const jobId = jobIdFor(noticeId, route);
-        for (const channel of ROUTE_CHANNELS[route]) candidates.push({ jobId, channel });
-      }
-    }
-    if (!candidates.length) return;
-    const pipe = this.redis.pipeline();
-    for (const c of candidates) {
-      const queue = this.queueByChannel[c.channel];
-      pipe.exists(queue.toKey(c.jobId));
-      pipe.zscore(queue.toKey('delayed'), c.jobId);
-    }
-    const replies = ((await pipe.exec()) ?? []).map(([err, r]) => {
-      if (err) throw err;
-      return r;
-    });
-    // Each job on its own (the jobs are independent of each other): side by side, not one after another.
-    await Promise.all(
-      candidates.map(async ({ jobId, channel }, i) => {
-        if (replies[2 * i] !== 1) return;
-        const queue = this.queueByChannel[channel];
-        const state = replies[2 * i + 1] !== null ? 'delayed' : await queue.getJobState(jobId);
-        if (!PENDING_STATES.has(state)) return;
-        const removed = await queue.remove(jobId);
-        if (removed === 1) this.logger.debug('notice cancelled', { jobId, channel, state });
-        else this.logger.info('notice not cancelled: it is being sent', { jobId, channel });
-      }),
-    );
+    await cancelPending(this.redis, this.queueByChannel, noticeIds, this.logger);
   }
 
   startWorkers(): void {
@@ -377,27 +341,8 @@ export class Notifier {
   }
 
   /** Permanently failed deliveries, newest first. */
-  async failures(limit = 50): Promise<FailedNotice[]> {
-    const lists = await Promise.all(CHANNELS.map((c) => this.queueByChannel[c].getFailed(0, limit - 1)));
-    const out: FailedNotice[] = [];
-    CHANNELS.forEach((channel, i) => {
-      for (const job of lists[i] ?? []) {
-        if (!job?.id) continue;
-        const parsed = noticeJobSchema.safeParse(job.data);
-        const data = parsed.success ? parsed.data : undefined;
-        out.push({
-          jobId: job.id,
-          channel,
-          noticeId: data?.notice.id ?? job.id,
-          kind: data?.notice.kind ?? job.name,
-          to: data ? describeRecipient(data) : '',
-          reason: job.failedReason ?? '',
-          attempts: job.attemptsMade,
-          failedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
-        });
-      }
-    });
-    return out.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
+  failures(limit = 50): Promise<FailedNotice[]> {
+    return failedNotices(this.queueByChannel, limit);
   }
 
   queues(): Queue[] {
