@@ -12,7 +12,7 @@ import { unitActor, type Actor, type EvidenceEntry } from '../evidence/entry.js'
 import { EvidenceLog, HeadMoved, unitChain } from '../evidence/log.js';
 import { keys, type Keys } from './keys.js';
 import { APPLY_EVENT, RECONCILE } from './lua.js';
-import { readOne, type Read } from './reads.js';
+import { nothing, readAll, readOne, type Read } from './reads.js';
 
 /** How an incoming message is checked for duplicates, per dialect (see the vendor documents). */
 export type Dedupe =
@@ -180,16 +180,14 @@ export class UnitStore {
   }
 
   async unit(id: string): Promise<UnitState | null> {
-    const read = this.unitRead(id);
-    if (!read.n) return null;
-    // one round trip (a pipeline), not two
-    return readOne(this.redis, read);
+    // one round trip (a pipeline), not two; none for a unit this gateway does not know
+    return readOne(this.redis, this.unitRead(id));
   }
 
   /** unit(), as a read that can share a pipeline (reads.ts): null for a unit this gateway does not know. */
   unitRead(id: string): Read<UnitState | null> {
     const profile = this.byId.get(id);
-    if (!profile) return { n: 0, add: () => undefined, decode: () => null };
+    if (!profile) return nothing(null);
     return {
       n: 2,
       add: (pipe) => pipe.hgetall(this.k.unit(id)).hgetall(this.k.compartments(id)),
@@ -201,18 +199,22 @@ export class UnitStore {
    * Whether each unit is online and its keypad state (as unit() reads them), in one round trip and without the
    * compartments: for checks that run over every unit every second. null for a unit this gateway does not know.
    */
-  async onlineAndKeypad(ids: readonly string[]): Promise<({ online: boolean; keypad: KeypadState } | null)[]> {
-    const pipe = this.redis.pipeline();
-    for (const id of ids) if (this.byId.has(id)) pipe.hmget(this.k.unit(id), 'online', 'keypad');
-    const res = pipe.length ? ((await pipe.exec()) ?? []) : [];
-    let i = 0;
-    return ids.map((id) => {
-      if (!this.byId.has(id)) return null;
-      const [err, v] = res[i++] ?? [null, null];
-      if (err) throw err;
-      const [online, keypad] = (v ?? []) as (string | null)[];
-      return { online: online === '1', keypad: (keypad as KeypadState | null) ?? 'enabled' };
-    });
+  onlineAndKeypad(ids: readonly string[]): Promise<({ online: boolean; keypad: KeypadState } | null)[]> {
+    return readAll(
+      this.redis,
+      ids.map((id): Read<{ online: boolean; keypad: KeypadState } | null> =>
+        this.byId.has(id)
+          ? {
+              n: 1,
+              add: (pipe) => pipe.hmget(this.k.unit(id), 'online', 'keypad'),
+              decode: ([v]) => {
+                const [online, keypad] = (v ?? []) as (string | null)[];
+                return { online: online === '1', keypad: (keypad as KeypadState | null) ?? 'enabled' };
+              },
+            }
+          : nothing(null),
+      ),
+    );
   }
 
   /**
@@ -220,21 +222,24 @@ export class UnitStore {
    * reads them), without the rest of the compartments' state: for checks over every unit every few seconds (1,000
    * units' full state each time is megabytes of garbage). Read what a check needs in full with unitRead.
    */
-  async briefs(): Promise<UnitBrief[]> {
-    const pipe = this.redis.pipeline();
-    for (const p of this.profiles) {
-      pipe.hmget(this.k.unit(p.id), 'online', 'since');
-      if (p.compartments.length) pipe.hmget(this.k.compartments(p.id), ...this.doorFields(p));
-    }
-    const res = (await pipe.exec()) ?? [];
-    const err = res.find(([e]) => e)?.[0];
-    if (err) throw err;
-    let at = 0;
-    return this.profiles.map((p) => {
-      const [online, since] = (res[at++]?.[1] ?? []) as (string | null)[];
-      const doors = (p.compartments.length ? (res[at++]?.[1] ?? []) : []) as (string | null)[];
-      return { id: p.id, online: online === '1', since: since === null || since === undefined ? null : Number(since), anyDoorOpen: doors.includes('1') };
-    });
+  briefs(): Promise<UnitBrief[]> {
+    return readAll(
+      this.redis,
+      this.profiles.map(
+        (p): Read<UnitBrief> => ({
+          // HMGET needs a field: a unit without compartments has no doors to read
+          n: p.compartments.length ? 2 : 1,
+          add: (pipe) => {
+            pipe.hmget(this.k.unit(p.id), 'online', 'since');
+            if (p.compartments.length) pipe.hmget(this.k.compartments(p.id), ...this.doorFields(p));
+          },
+          decode: ([u, d]) => {
+            const [online, since] = (u ?? []) as (string | null)[];
+            return { id: p.id, online: online === '1', since: since == null ? null : Number(since), anyDoorOpen: ((d ?? []) as (string | null)[]).includes('1') };
+          },
+        }),
+      ),
+    );
   }
 
   private readonly doorFieldsOf = new Map<string, string[]>();
