@@ -24,7 +24,7 @@ export function duplicatePlain(redis: Redis): Redis {
 /**
  * The gateway's main connection. Auto-pipelining: the commands issued in one tick (many units' steps at once) go to
  * Redis in one write. Each write was a system call of its own, and those calls were the largest item in the
- * gateway's profile (docs/benchmarks.md, "Socket writes").
+ * gateway's profile (docs/benchmarks.md, "Where it stands").
  */
 export async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000, enableAutoPipelining: true });
