@@ -43,13 +43,27 @@ export function topicsOf(chain: string, e: EvidenceEntry): string[] {
  *
  * One blocking connection per process, whatever the number of pages open; chains are looked up again every
  * `rescanMs` (a chain that appears later, such as `office` after the first staff action, is read from its start).
+ *
+ * Nothing is read while no page listens (a busy gateway would otherwise read and drop every entry it writes, and scan
+ * for chains every few seconds). The first listener starts the reading at its own moment, on Redis's clock, less
+ * `RESUME_MARGIN_MS`: a change written as the page subscribed is sent, and one from just before may be sent too,
+ * which costs the page one more read of what it shows and loses nothing.
  */
+/** How far before a page's subscription the feed starts reading (clock skew between this process and Redis). */
+export const RESUME_MARGIN_MS = 2_000;
+
 export class ChangeFeed {
   private readonly subscribers = new Set<(c: Change) => void>();
   private readonly last = new Map<string, string>();
   private running = false;
   private loop: Promise<void> | null = null;
   private lastScan = 0;
+  /** resolves the idle loop's wait: a page subscribed, or stop() */
+  private wake: (() => void) | null = null;
+  /** when (this process's clock) the first listener after an idle spell subscribed */
+  private listenedAt = 0;
+  /** the read positions in `last` belong to the current listening spell */
+  private positioned = false;
 
   constructor(
     private readonly d: {
@@ -59,12 +73,16 @@ export class ChangeFeed {
       logger: Logger;
       blockMs?: number;
       rescanMs?: number;
+      /** default RESUME_MARGIN_MS */
+      resumeMarginMs?: number;
     },
   ) {}
 
   /** Called for every change until the returned function is called. */
   subscribe(fn: (c: Change) => void): () => void {
+    if (this.subscribers.size === 0) this.listenedAt = Date.now();
     this.subscribers.add(fn);
+    this.wake?.();
     return () => this.subscribers.delete(fn);
   }
 
@@ -73,27 +91,47 @@ export class ChangeFeed {
   }
 
   async start(): Promise<void> {
-    // What is already there is not news: start at each chain's head.
-    for (const chain of await this.d.log.chains()) this.last.set(chain, (await this.headId(chain)) ?? '0-0');
-    this.lastScan = Date.now();
     this.running = true;
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.wake?.();
     this.d.blocking.disconnect();
     await this.loop;
   }
 
-  private async headId(chain: string): Promise<string | null> {
-    const rows = await this.d.blocking.xrevrange(this.d.log.k.evidence(chain), '+', '-', 'COUNT', 1);
-    return rows[0]?.[0] ?? null;
+  /** Resolves once a page listens (or the feed stops). */
+  private async listener(): Promise<void> {
+    if (this.subscribers.size || !this.running) return;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    this.wake = null;
+  }
+
+  /** Every chain is read from the moment the first listener subscribed (see the class comment). */
+  private async position(): Promise<void> {
+    const [seconds, micros] = await this.d.blocking.time();
+    const from = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (Date.now() - this.listenedAt) - (this.d.resumeMarginMs ?? RESUME_MARGIN_MS);
+    this.last.clear();
+    for (const chain of await this.d.log.chains()) this.last.set(chain, `${Math.max(0, from)}-0`);
+    this.lastScan = Date.now();
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       try {
+        if (this.subscribers.size === 0) {
+          this.positioned = false;
+          await this.listener();
+          continue;
+        }
+        if (!this.positioned) {
+          await this.position();
+          this.positioned = true;
+        }
         if (Date.now() - this.lastScan >= (this.d.rescanMs ?? 5_000) || this.last.size === 0) {
           this.lastScan = Date.now();
           for (const chain of await this.d.log.chains()) if (!this.last.has(chain)) this.last.set(chain, '0-0');

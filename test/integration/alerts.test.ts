@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import { AlertEngine } from '../../src/alerts/engine.js';
 import { AlertStore } from '../../src/alerts/store.js';
@@ -353,5 +353,33 @@ describe('alert engine', () => {
     expect(change.topics).toEqual([`unit:${UNIT}`, 'units']);
     await a.log.append('office', [{ at: clock.now(), kind: 'staff', actor: { type: 'staff', id: 's', name: 'n' }, action: 'staff.add' }]);
     expect((await eventually(() => seen.find((c) => c.kind === 'staff'), 8000, 'a new chain')).topics).toEqual(['staff']);
+  });
+
+  it('reads nothing while no page listens, and a page is told of what happens from its subscription on', async () => {
+    const prefix = `t${++n}:`;
+    const clock = new ManualClock(Date.now());
+    const a = proc(prefix, clock, 'gw-a');
+    const feedRedis = redis.client();
+    clients.push(feedRedis);
+    const reads = vi.spyOn(feedRedis, 'xread');
+    const feed = new ChangeFeed({ blocking: feedRedis, log: a.log, logger, blockMs: 200, rescanMs: 100, resumeMarginMs: 0 });
+    await feed.start();
+    running.push(feed);
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-opened', compartment: 12 });
+    const [s0, us0] = await a.r.time();
+    await a.r.ping();
+    expect(reads).not.toHaveBeenCalled();
+    // a page subscribes once Redis's clock has moved past the door's entry
+    await eventually(async () => {
+      const [s1, us1] = await a.r.time();
+      return Number(s1) * 1e6 + Number(us1) - (Number(s0) * 1e6 + Number(us0)) > 5_000 || undefined;
+    }, 2000, 'the clock moving on');
+    const seen: Change[] = [];
+    const unsubscribe = feed.subscribe((c) => seen.push(c));
+    await a.units.apply({ unit: UNIT, at: clock.now(), source: {}, kind: 'door-closed', compartment: 12, occupied: false });
+    await eventually(() => seen.find((c) => c.kind === 'door-closed'), 8000, 'the change after subscribing');
+    expect(seen.map((c) => c.kind)).not.toContain('door-opened');
+    unsubscribe();
+    expect(feed.listeners).toBe(0);
   });
 });
