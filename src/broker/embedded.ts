@@ -18,12 +18,14 @@
  */
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Credentials } from '../config/credentials.js';
 import type { UnitProfile } from '../domain/model.js';
 import type { Logger } from '../log.js';
 import type { Counters } from '../metrics.js';
 import { GuardedConnection, type GuardLimits } from './guard.js';
+import { duplexPair } from './pair.js';
 import { authenticateDetailed, canPublish, canSubscribe, parseShared, unitClientId, type Principal } from './acl.js';
 
 export interface EmbeddedBroker {
@@ -32,6 +34,11 @@ export interface EmbeddedBroker {
   url: string;
   close(): Promise<void>;
   clients(): number;
+  /**
+   * A connection to this broker inside the process (pair.ts), for the gateway's own MQTT client: it logs in and is
+   * checked by the same rules as any client, without a loopback socket (the guard's limits are for the network).
+   */
+  connectLocal(): Duplex;
 }
 
 export interface EmbeddedBrokerOptions {
@@ -188,6 +195,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     host,
     url,
     clients: () => aedes.connectedClients,
+    connectLocal() {
+      if (closing) throw new Error('the embedded MQTT broker is closed');
+      const [brokerSide, clientSide] = duplexPair();
+      brokerSide.on('error', () => undefined); // as for sockets: aedes adds its own listener
+      aedes.handle(brokerSide);
+      return clientSide;
+    },
     close() {
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));

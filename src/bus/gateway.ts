@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { Duplex } from 'node:stream';
+import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { unitKey, type Credentials } from '../config/credentials.js';
@@ -48,6 +49,11 @@ return v`;
 
 export interface GatewayBusOptions {
   mqttUrl: string;
+  /**
+   * The embedded broker of this process: a new in-process connection to it (EmbeddedBroker.connectLocal), used
+   * instead of a socket to `mqttUrl` (which then only names the broker in logs).
+   */
+  localConnection?: () => Duplex;
   clientId: string;
   shareGroup: string;
   credentials: Credentials;
@@ -204,10 +210,15 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
     return this.client?.connected ?? false;
   }
 
+  /** How the gateway reaches its broker: in memory (the embedded broker of this process) or a socket. */
+  get transport(): 'in-process' | 'socket' {
+    return this.o.localConnection ? 'in-process' : 'socket';
+  }
+
   async start(): Promise<void> {
     for (const d of this.drivers.values()) d.start();
     const log = this.o.logger.child({ component: 'mqtt' });
-    const client = mqtt.connect(this.o.mqttUrl, {
+    const options: IClientOptions = {
       clientId: this.o.clientId,
       username: this.o.credentials.gateway.username,
       password: this.o.credentials.gateway.password,
@@ -217,7 +228,9 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       keepalive: 30,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
-    });
+    };
+    const local = this.o.localConnection;
+    const client = local ? new MqttClient(() => local(), options) : mqtt.connect(this.o.mqttUrl, options);
     this.client = client;
     // Routed from handleMessage, not the 'message' event: mqtt.js sends a QoS 1 message's PUBACK when
     // handleMessage calls back, and by default that is at once, before the driver has written the event to Redis.
@@ -260,7 +273,7 @@ export class GatewayBus extends EventEmitter<{ event: [LoggedEvent] }> {
       // No Nagle: a command or an acknowledgement is one small packet that must leave now, not ~40 ms later.
       const stream = client.stream as { setNoDelay?: (on: boolean) => unknown };
       if (typeof stream.setNoDelay === 'function') stream.setNoDelay(true);
-      log.info('connected to broker', { url: redact(this.o.mqttUrl), sessionPresent: ack.sessionPresent });
+      log.info('connected to broker', { url: redact(this.o.mqttUrl), transport: this.transport, sessionPresent: ack.sessionPresent });
       void this.subscribeAll()
         .then(() => Promise.all([...this.drivers.values()].map((d) => d.brokerConnected())))
         .catch((err: unknown) => log.error('re-sync after connecting failed', { err }));

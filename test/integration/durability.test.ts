@@ -3,7 +3,8 @@
  * simulators stay connected and the gateway's persistent session keeps what the units publish meanwhile), and the
  * real redis-server restarted (appendonly, fsync always).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import type { SimulatedUnit } from '../../simulators/index.js';
 import type { JsonV1Unit } from '../../simulators/json-v1.js';
@@ -24,13 +25,23 @@ describe('restarts: gateway (Mosquitto keeps its session) and Redis', () => {
   const sims = new Map<string, SimulatedUnit>();
   const json = () => sims.get(JSON_V1) as JsonV1Unit;
 
+  const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
   beforeAll(async () => {
     await stack.start();
     for (const id of IDS) sims.set(id, await stack.sim(id));
     await eventually(async () => (await stack.gw!.store.units()).every((u) => u.online), 8000, 'all online');
     await eventually(async () => (await stack.unit(FRAME_485)).compartments.every((c: { updatedAt: number | null }) => c.updatedAt !== null), 5000, 'first poll');
   });
-  afterAll(() => stack.stop());
+  afterAll(async () => {
+    await stack.stop();
+    noDelay.mockRestore();
+  });
+
+  it("the gateway reaches Mosquitto over a socket with Nagle off (a command must not wait ~40 ms)", () => {
+    expect(stack.gw!.bus.transport).toBe('socket');
+    const sockets = noDelay.mock.contexts as Socket[];
+    expect(sockets.some((s, i) => s.remotePort === stack.mosquitto!.port && noDelay.mock.calls[i]![0] === true)).toBe(true);
+  });
 
   async function compartments(): Promise<Record<string, Compartment[]>> {
     const { status, body } = await stack.get('/v1/units');

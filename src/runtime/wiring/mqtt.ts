@@ -65,11 +65,14 @@ export async function startMqtt(d: {
 
   // Every door open passes the open guard (rate limits, lockdowns), through the command bus.
   const opens = new OpenGuard({ redis, prefix: config.REDIS_PREFIX, evidence: d.evidenceLog, units, limits: openLimits(config), counters, logger, now: () => d.clock.now() });
+  const embedded = broker;
   let leases: UnitLeases | null = null;
   let remote: RemoteCommands | null = null;
   const bus: GatewayBus = new GatewayBus({
     opens,
     mqttUrl,
+    // The embedded broker is in this process: the gateway's client connects to it in memory, not over a socket.
+    ...(embedded ? { localConnection: () => embedded.connectLocal() } : {}),
     clientId: config.MQTT_CLIENT_ID,
     shareGroup: config.MQTT_SHARE_GROUP,
     credentials,
