@@ -100,7 +100,7 @@ console.log(`outbox: ${entries} entries from ${N} lifecycles (per lifecycle: ${[
 console.log(`relay: ${handled} entries in ${ms.toFixed(0)} ms = ${((handled / ms) * 1000).toFixed(0)} entries/s (${((handled / ms) * 1000 * N / entries).toFixed(0)} lifecycles' worth/s)`);
 console.log(`node CPU: ${((cpu.user + cpu.system) / 1000 / handled).toFixed(3)} ms per entry (user ${(cpu.user / 1000 / handled).toFixed(3)}, system ${(cpu.system / 1000 / handled).toFixed(3)}), ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} ms per lifecycle`);
 console.log(`redis: ${per(serverCalls)} server-side calls per entry, ${per(sent.commands - s0.commands)} commands sent per entry (${per(sent.pipelined - s0.pipelined)} of them pipelined)`);
-console.log(`jobs: ${JSON.stringify(Object.fromEntries(await Promise.all(notifier.queues().map(async (q) => [q.name, await q.getJobCountByTypes('waiting', 'delayed')]))))} waiting or delayed`);
+console.log(`jobs: ${JSON.stringify(Object.fromEntries(await Promise.all(notifier.queues().map(async (q) => [q.name, await q.getJobCountByTypes('waiting', 'delayed')]))))} waiting or delayed, ${await notifier.later.count()} in the later-store`);
 await notifier.close();
 redis.disconnect();
 await server.destroy();

@@ -7,7 +7,9 @@ import { ConsoleChannel, type ConsoleText } from './channels/console.js';
 import { SmsChannel } from './channels/sms.js';
 import { WebhookChannel } from './channels/webhook.js';
 import { InvalidNoticeError, PermanentError } from './errors.js';
+import { LaterStore, type LaterJob } from './later.js';
 import { cancelPending, failedNotices } from './pending.js';
+import { LaterPump } from './pump.js';
 import { nextAllowed } from './quiet.js';
 import { renderText } from './templates.js';
 import {
@@ -27,7 +29,7 @@ import {
 
 export type { NotifyConfig } from './types.js';
 export { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
-import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor } from './jobs.js';
+import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, addJobs, jobIdFor, limiterFor, type QueuedJob } from './jobs.js';
 import type { NotifyConfig } from './types.js';
 
 /**
@@ -81,11 +83,16 @@ export interface DeliveryRecorder {
   recordSent?(job: NoticeJob, channel: ChannelName, sent: { key: string; value: string; ttlS: number }): Promise<boolean>;
 }
 
-/** One job to add: what Queue.add / Queue.addBulk take. */
-interface QueuedJob {
-  name: string;
-  data: NoticeJob;
-  opts: { jobId: string; delay: number };
+/** A notice's jobs (one per route) and when they are due. */
+interface NoticeJobs {
+  at: number;
+  jobs: QueuedJob[];
+}
+
+/** Jobs placed: the ones for BullMQ now, and the ones due far ahead, for the later-store. */
+interface Placed {
+  now: QueuedJob[];
+  later: LaterJob[];
 }
 
 export class Notifier {
@@ -100,6 +107,9 @@ export class Notifier {
   private readonly redis: Redis;
   private readonly queueByChannel: Record<ChannelName, Queue>;
   private readonly channels: Record<ChannelName, Channel>;
+  /** notices due far ahead, until the pump moves them into their queue (see later.ts) */
+  readonly later: LaterStore;
+  private readonly pump: LaterPump;
   private workers: Worker[] = [];
   private closing: Promise<void> | null = null;
 
@@ -118,6 +128,7 @@ export class Notifier {
     this.connection = deps.connection;
     this.redis = this.client();
     this.redis.on('error', (err: Error) => this.logger.warn('notify redis error', { err }));
+    this.later = new LaterStore(this.redis, this.config.prefix);
 
     const tz = this.config.timeZone;
     this.channels = {
@@ -137,6 +148,7 @@ export class Notifier {
       return q;
     };
     this.queueByChannel = { sms: make('sms'), webhook: make('webhook'), console: make('console') };
+    this.pump = new LaterPump({ later: this.later, queues: this.queueByChannel, now: this.now, pollMs: this.config.later.pollMs, logger: this.logger });
   }
 
   /** Where a route runs: the real provider when configured, else the console. */
@@ -151,13 +163,15 @@ export class Notifier {
 
   /**
    * Queue one job per route of the notice. Idempotent (see the class comment). A quiet notice due inside
-   * quiet hours is delayed to their end. Throws InvalidNoticeError for a notice that can never be sent.
+   * quiet hours is delayed to their end. A job due `config.later.afterMs` or more ahead is kept in the later-store
+   * until it is nearly due (an id already kept there is left as it is, as BullMQ does). Throws InvalidNoticeError
+   * for a notice that can never be sent.
    */
   async enqueue(input: Notice): Promise<void> {
-    for (const j of this.jobsOf(input)) {
-      await this.queueByChannel[j.data.channel].add(j.name, j.data, j.opts);
-      this.logger.debug('notice queued', { jobId: j.opts.jobId, channel: j.data.channel, kind: j.name, delay: j.opts.delay });
-    }
+    const placed = this.place([this.jobsOf(input)]);
+    await this.later.add(placed.later);
+    for (const j of placed.now) await this.queueByChannel[j.data.channel].add(j.name, j.data, j.opts);
+    this.logQueued(placed);
   }
 
   /**
@@ -167,37 +181,49 @@ export class Notifier {
    */
   async enqueueMany(inputs: readonly Notice[]): Promise<(InvalidNoticeError | null)[]> {
     const out: (InvalidNoticeError | null)[] = [];
-    const byChannel = new Map<ChannelName, QueuedJob[]>();
+    const jobs: NoticeJobs[] = [];
     for (const input of inputs) {
       try {
-        for (const j of this.jobsOf(input)) {
-          const list = byChannel.get(j.data.channel) ?? [];
-          list.push(j);
-          byChannel.set(j.data.channel, list);
-        }
+        jobs.push(this.jobsOf(input));
         out.push(null);
       } catch (err) {
         if (!(err instanceof InvalidNoticeError)) throw err;
         out.push(err);
       }
     }
-    // A channel's one job (the usual batch when notices trickle in) with add: the same script and one round trip as
-    // addBulk, without the MULTI pipeline, whose set-up copies every script of BullMQ's connection (~0.1 ms each).
-    await Promise.all(
-      [...byChannel].map(([channel, jobs]) => {
-        const q = this.queueByChannel[channel];
-        const [one] = jobs;
-        return jobs.length === 1 && one ? q.add(one.name, one.data, one.opts) : q.addBulk(jobs);
-      }),
-    );
-    for (const jobs of byChannel.values()) {
-      for (const j of jobs) this.logger.debug('notice queued', { jobId: j.opts.jobId, channel: j.data.channel, kind: j.name, delay: j.opts.delay });
-    }
+    const placed = this.place(jobs);
+    await Promise.all([this.later.add(placed.later), addJobs(this.queueByChannel, placed.now)]);
+    this.logQueued(placed);
     return out;
   }
 
+  /**
+   * The pump's round (it runs by itself where the workers run): the later-store's entries due within
+   * `later.pollMs` by this notifier's clock into their queues. Returns how many it took. See pump.ts.
+   */
+  moveDue(): Promise<number> {
+    return this.pump.moveDue();
+  }
+
+  /** Which jobs go to BullMQ now and which wait in the later-store (due `later.afterMs` or more ahead). */
+  private place(notices: readonly NoticeJobs[]): Placed {
+    const placed: Placed = { now: [], later: [] };
+    for (const { at, jobs } of notices) {
+      for (const j of jobs) {
+        if (j.opts.delay >= this.config.later.afterMs) placed.later.push({ name: j.name, data: j.data, dueAt: at });
+        else placed.now.push(j);
+      }
+    }
+    return placed;
+  }
+
+  private logQueued(placed: Placed): void {
+    for (const j of placed.now) this.logger.debug('notice queued', { jobId: j.opts.jobId, channel: j.data.channel, kind: j.name, delay: j.opts.delay });
+    for (const j of placed.later) this.logger.debug('notice kept until nearly due', { jobId: j.data.jobId, channel: j.data.channel, kind: j.name, dueAt: j.dueAt });
+  }
+
   /** The jobs of a notice, one per route; throws InvalidNoticeError for a notice that can never be sent. */
-  private jobsOf(input: Notice): QueuedJob[] {
+  private jobsOf(input: Notice): NoticeJobs {
     const parsed = noticeSchema.safeParse(input);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -217,11 +243,12 @@ export class Notifier {
     const due = notice.sendAt ?? now;
     const at = notice.quiet ? nextAllowed(due, this.config.timeZone, this.config.quietHours) : due;
     const delay = Math.max(0, at - now);
-    return routes.map((route) => {
+    const jobs = routes.map((route) => {
       const channel = this.channelFor(route, notice);
       const jobId = jobIdFor(notice.id, route);
       return { name: notice.kind, data: { jobId, route, channel, notice }, opts: { jobId, delay } };
     });
+    return { at, jobs };
   }
 
   /**
@@ -231,11 +258,13 @@ export class Notifier {
    * (that is how a reminder is moved when a deadline is extended: cancel, then enqueue with the new sendAt).
    */
   async cancel(noticeIds: string[]): Promise<void> {
-    await cancelPending(this.redis, this.queueByChannel, noticeIds, this.logger);
+    await cancelPending(this.redis, this.queueByChannel, noticeIds, this.logger, this.later.keys);
   }
 
+  /** The BullMQ workers, and the pump of the later-store (moveDue). */
   startWorkers(): void {
     if (this.workers.length > 0 || this.closing) return;
+    this.pump.start();
     const w = this.config.worker ?? {};
     for (const channel of CHANNELS) {
       const rate = channel === 'sms' ? this.config.sms?.ratePerSecond : channel === 'webhook' ? this.config.webhookRatePerSecond : undefined;
@@ -349,9 +378,10 @@ export class Notifier {
     return CHANNELS.map((c) => this.queueByChannel[c]);
   }
 
-  /** Workers first (they finish the jobs in hand), then queues, then our own connections. */
+  /** The pump and the workers first (they finish the jobs in hand), then queues, then our own connections. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.pump.stop();
       await Promise.allSettled(this.workers.map((w) => w.close()));
       await Promise.allSettled(this.queues().map((q) => q.close()));
       await Promise.allSettled(this.ownClients.map((c) => c.quit()));

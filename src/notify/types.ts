@@ -168,6 +168,15 @@ export const notifyConfigSchema = z.object({
   webhookRatePerSecond: z.number().positive().max(1000).default(10),
   attempts: z.number().int().min(1).max(50).default(6),
   backoffMs: z.number().int().positive().default(2000),
+  /**
+   * Notices due `afterMs` or more ahead (reminders; a quiet notice held back by quiet hours) wait in the notifier's
+   * later-store, not in BullMQ's delayed set (src/notify/later.ts); where the workers run, a pump moves each into its
+   * queue within `pollMs` of its time (every `pollMs`, taking what is due within the next `pollMs`).
+   */
+  later: z
+    .object({ afterMs: z.number().int().min(1000).default(60_000), pollMs: z.number().int().min(10).max(30_000).default(1000) })
+    .refine((l) => l.afterMs > l.pollMs, 'afterMs must be more than pollMs')
+    .default({ afterMs: 60_000, pollMs: 1000 }),
   /** Worker tuning; defaults suit production. Tests shorten the lock to exercise stalled-job recovery. */
   worker: z
     .object({

@@ -286,7 +286,7 @@ export async function startGateway(
     const edgeConsumer = startEdgeConsumer({ redis, prefix: config.REDIS_PREFIX, units: units.map((u) => u.id), api, couriers, logger });
     cleanups.push(() => edgeConsumer.stop());
     mountBullBoard(app, notifier.queues(), staffAuthDeps(staffDeps));
-    const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues() });
+    const metrics = await serveMetrics(app, counters, config, { redis, prefix: config.REDIS_PREFIX, units, store, parcels: parcelStore, queues: () => notifier.queues(), later: () => notifier.later.count() });
     cleanups.push(() => metrics.close());
     // Routes are all added before the server listens; the simulators fill this list once they run.
     const simulated: SimulatedUnit[] = [];

@@ -21,6 +21,8 @@ export interface GaugeSources {
   store: UnitStore;
   parcels: ParcelStore;
   queues: () => CountedQueue[];
+  /** notices waiting in the notifier's later-store (not in any queue yet: src/notify/later.ts) */
+  later?: () => Promise<number>;
 }
 
 const JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'paused'];
@@ -76,6 +78,13 @@ export function registerGauges(counters: Counters, s: GaugeSources): void {
     }
     return rows;
   });
+
+  const later = s.later;
+  if (later) {
+    counters.gauge('lg_notify_later', 'notices due later (reminders, texts held back by quiet hours) kept until nearly due, not yet in a queue', [], async () => [
+      { value: await later() },
+    ]);
+  }
 
   counters.gauge(
     'lg_engine_pending',

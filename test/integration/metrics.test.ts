@@ -46,7 +46,7 @@ describe('GET /metrics (METRICS_TOKEN)', () => {
     expect(text).toContain('# TYPE lg_malformed_total counter');
     expect(sample(text, `lg_commands_total{unit="${JSON_V1}",op="open",result="done"}`)).toBeGreaterThanOrEqual(1);
 
-    for (const g of ['lg_unit_online', 'lg_units_online', 'lg_compartments', 'lg_parcels', 'lg_outbox_entries', 'lg_notify_jobs', 'lg_engine_pending', 'lg_deadletters']) {
+    for (const g of ['lg_unit_online', 'lg_units_online', 'lg_compartments', 'lg_parcels', 'lg_outbox_entries', 'lg_notify_jobs', 'lg_notify_later', 'lg_engine_pending', 'lg_deadletters']) {
       expect(text).toContain(`# TYPE ${g} gauge`);
     }
     expect(sample(text, 'lg_units_online')).toBe(3);
@@ -58,6 +58,7 @@ describe('GET /metrics (METRICS_TOKEN)', () => {
     expect(live[0]! + live[1]!).toBe(1); // the parcel just deposited holds its compartment
     expect(sample(text, 'lg_outbox_entries')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'lg_notify_jobs{queue="notify-sms",state="waiting"}')).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'lg_notify_later')).toBeGreaterThanOrEqual(0);
     for (const u of UNITS) expect(sample(text, `lg_engine_pending{unit="${u.id}"}`)).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'lg_deadletters')).toBe(1);
   });

@@ -219,7 +219,7 @@ describe('notifier: SMS delivery', () => {
   it('a cancel removes waiting and delayed jobs (every route) and leaves a sent one alone', async () => {
     const idle = notifier(); // no workers: its jobs stay waiting or delayed
     await idle.enqueue(stored('P20', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' } }));
-    await idle.enqueue(reminder('P21', { sendAt: Date.now() + 60_000 }));
+    await idle.enqueue(reminder('P21', { sendAt: Date.now() + 30_000 })); // under later.afterMs: a BullMQ delayed job
     expect(await queue(idle, 'sms').getJobState('P20.stored.sms')).toBe('waiting');
     expect(await queue(idle, 'webhook').getJobState('P20.stored.webhook')).toBe('waiting');
     expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('delayed');
@@ -229,7 +229,7 @@ describe('notifier: SMS delivery', () => {
     expect(await queue(idle, 'sms').getJobState('P21.reminder-24h.sms')).toBe('unknown');
     // no SMS provider: the sms route's jobs are in the console queue, and cancelled there
     const consoleOnly = notifier({ sms: null, propertyWebhook: null });
-    await consoleOnly.enqueue(reminder('P23', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' }, sendAt: Date.now() + 60_000 }));
+    await consoleOnly.enqueue(reminder('P23', { to: { sms: '13812345678', lang: 'zh', webhook: 'property' }, sendAt: Date.now() + 30_000 }));
     expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.sms')).toBe('delayed');
     expect(await queue(consoleOnly, 'console').getJobState('P23.reminder-24h.webhook')).toBe('delayed');
     await consoleOnly.cancel(['P23.reminder-24h']);
@@ -340,11 +340,12 @@ describe('notifier: quiet hours', () => {
     const now = sh('2030-11-26T23:00:00');
     const n = notifier({ quietHours: { start: '22:00', end: '08:00' } }, () => now);
     const q = queue(n, 'sms');
+    // due hours ahead: kept in the later-store (not in BullMQ) until nearly due
+    const held = async (jobId: string) => (await n.later.list()).find((e) => e.jobId === jobId)?.dueAt;
     await n.enqueue(reminder('Q1'));
-    const job = await q.getJob('Q1.reminder-24h.sms');
-    expect(await job!.getState()).toBe('delayed');
-    expect(job!.delay).toBe(9 * HOUR);
-    expect(formatDateTime(now + job!.delay, 'zh', TZ)).toBe('11月27日08:00');
+    expect(await q.getJobState('Q1.reminder-24h.sms')).toBe('unknown');
+    expect(await held('Q1.reminder-24h.sms')).toBe(now + 9 * HOUR);
+    expect(formatDateTime((await held('Q1.reminder-24h.sms'))!, 'zh', TZ)).toBe('11月27日08:00');
 
     await n.enqueue(stored('Q2'));
     const storedJob = await q.getJob('Q2.stored.sms');
@@ -353,9 +354,17 @@ describe('notifier: quiet hours', () => {
 
     // sendAt outside quiet hours is kept; inside, moved to their end
     await n.enqueue(reminder('Q3', { sendAt: sh('2030-11-27T21:00:00') }));
-    expect((await q.getJob('Q3.reminder-24h.sms'))!.delay).toBe(22 * HOUR);
+    expect(await held('Q3.reminder-24h.sms')).toBe(now + 22 * HOUR);
     await n.enqueue(reminder('Q4', { sendAt: sh('2030-11-27T22:30:00') }));
-    expect((await q.getJob('Q4.reminder-24h.sms'))!.delay).toBe(sh('2030-11-28T08:00:00') - now);
+    expect(await held('Q4.reminder-24h.sms')).toBe(sh('2030-11-28T08:00:00'));
+    // a quiet notice due within later.afterMs is a BullMQ delayed job, as before
+    await n.enqueue(reminder('Q6', { sendAt: sh('2030-11-27T07:59:30') }));
+    expect(await held('Q6.reminder-24h.sms')).toBe(sh('2030-11-27T08:00:00'));
+    const q5 = notifier({ quietHours: { start: '22:00', end: '08:00' } }, () => sh('2030-11-27T07:59:30'));
+    await q5.enqueue(reminder('Q7'));
+    const near = await queue(q5, 'sms').getJob('Q7.reminder-24h.sms');
+    expect(await near!.getState()).toBe('delayed');
+    expect(near!.delay).toBe(30_000);
   });
 
   it('a quiet notice that comes due at night in the worker is moved to the morning, not sent, no attempt used', async () => {

@@ -37,6 +37,14 @@ describe('notice schema', () => {
     expect(notifyConfigSchema.safeParse({ prefix: 'lg', timeZone: 'Mars/Olympus' }).success).toBe(false);
     expect(notifyConfigSchema.safeParse({ prefix: 'lg', quietHours: { start: '25:00', end: '08:00' } }).success).toBe(false);
   });
+
+  it('config: notices due a minute or more ahead wait in the later-store, pumped every second', () => {
+    expect(notifyConfigSchema.parse({ prefix: 'lg' }).later).toEqual({ afterMs: 60_000, pollMs: 1000 });
+    expect(notifyConfigSchema.parse({ prefix: 'lg', later: { afterMs: 5000 } }).later).toEqual({ afterMs: 5000, pollMs: 1000 });
+    // the pump takes what is due within pollMs: a notice kept there must be due later than that
+    expect(notifyConfigSchema.safeParse({ prefix: 'lg', later: { afterMs: 1000, pollMs: 1000 } }).success).toBe(false);
+    expect(notifyConfigSchema.safeParse({ prefix: 'lg', later: { afterMs: 500 } }).success).toBe(false);
+  });
 });
 
 describe('job ids and rates', () => {
