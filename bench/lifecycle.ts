@@ -23,7 +23,7 @@
  * Notifications in service and engine modes (--notify): `send` (default) runs the outbox relay and the BullMQ workers
  * as the gateway does, the SMS channel posting to a stub provider in a child process (answers 200 at once) at the
  * highest rate the settings allow (SMS_RATE_PER_S max 1000); `jobs` runs the relay only (jobs pile up in the wait
- * lists, which makes BullMQ's LPOS-based job-state lookups of reminder cancellation slower as the run goes on);
+ * lists; reminders wait in the notifier's later-store, and nothing moves them: no pump without workers);
  * `off` leaves the outbox entries in the stream. Redis is a redis-server of the bench's own
  * (test/support/redis.ts) with appendfsync set by --fsync (default everysec; the tests run with always).
  */
