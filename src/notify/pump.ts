@@ -13,6 +13,7 @@ export class LaterPump {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private stopped = false;
+  private failing = false;
 
   constructor(
     private readonly d: {
@@ -62,9 +63,15 @@ export class LaterPump {
       this.timer = null;
       this.running = this.moveDue()
         .then(
-          (n) => n >= LATER_BATCH,
+          (n) => {
+            if (this.failing) this.d.logger.info('due notices move into their queues again');
+            this.failing = false;
+            return n >= LATER_BATCH;
+          },
           (err: unknown) => {
-            this.d.logger.warn('could not move due notices into their queues (will try again)', { err });
+            // once per outage, not every round
+            if (!this.failing) this.d.logger.warn('could not move due notices into their queues (trying again every round)', { err });
+            this.failing = true;
             return false;
           },
         )
