@@ -9,8 +9,8 @@ import { noticeJobSchema, type NoticeJob } from './types.js';
  *
  * Two keys under the notifier's prefix: `<prefix>:later` (zset: job id → due time in ms, or a pump's claim) and
  * `<prefix>:later:jobs` (hash: job id → JSON `{name, data, dueAt}`, the job as it will be added). Every script
- * declares both keys; in a Redis Cluster they need one hash tag, which the prefix gives (`{lg:bull}`: see
- * docs/scaling.md, item 5; the same tag as the queues' if they stay on one node).
+ * declares both keys; in a Redis Cluster they need one hash slot, which a tagged prefix gives (`{lg:bull}`; today's
+ * `lg:bull` is untagged, like the queues': docs/scaling.md, "What the code must change for Redis Cluster", item 5).
  *
  * Moving a due entry (at-least-once, idempotent, like the outbox relay):
  *  1. claim: one script takes the due entries and sets their score to a lease's end (now + LATER_LEASE_MS), so a
