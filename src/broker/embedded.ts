@@ -196,8 +196,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     url,
     clients: () => aedes.connectedClients,
     connectLocal() {
-      if (closing) throw new Error('the embedded MQTT broker is closed');
       const [brokerSide, clientSide] = duplexPair();
+      // A closed broker refuses, as a closed port does: the connection closes at once (the client retries later).
+      if (closing) {
+        setImmediate(() => brokerSide.destroy());
+        return clientSide;
+      }
       brokerSide.on('error', () => undefined); // as for sockets: aedes adds its own listener
       aedes.handle(brokerSide);
       return clientSide;
