@@ -114,7 +114,10 @@ export class ChangeFeed {
   /** Every chain is read from the moment the first listener subscribed (see the class comment). */
   private async position(): Promise<void> {
     const [seconds, micros] = await this.d.blocking.time();
-    const from = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (Date.now() - this.listenedAt) - (this.d.resumeMarginMs ?? RESUME_MARGIN_MS);
+    // Two readings of this process's clock and one of Redis's, each to the millisecond: the moment can come out up to
+    // 2 ms late, and an entry of that very millisecond would be skipped (XREAD reads after the id it is given).
+    const elapsed = Date.now() - this.listenedAt + 2;
+    const from = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - elapsed - (this.d.resumeMarginMs ?? RESUME_MARGIN_MS);
     this.last.clear();
     for (const chain of await this.d.log.chains()) this.last.set(chain, `${Math.max(0, from)}-0`);
     this.lastScan = Date.now();
