@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { BaseDriver, type DriverContext, type OutgoingCommand } from '../../src/bus/driver.js';
 import type { CommandResult, CompartmentReading, UnitEvent } from '../../src/domain/model.js';
 import { FRAME485_BOARDS, LOCKS_PER_BOARD } from '../units.js';
@@ -20,6 +21,16 @@ function maskedFrame(raw: Buffer): string {
   for (let i = 4; i < hex.length - 2; i++) hex[i] = '**';
   return hex.join(' ');
 }
+
+/** Where in each POLL_INTERVAL_MS a unit's interval poll falls: spread by a hash of its id (FNV-1a), stable per unit. */
+export function pollPhase(unitId: string, everyMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < unitId.length; i++) h = Math.imul(h ^ unitId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % Math.max(1, everyMs);
+}
+
+/** how many BUS_TIMEOUT_MS a request may wait in all while the DTU's bytes are in but not handled yet */
+const MAX_WAIT_ROUNDS = 10;
 
 type Answer = { msg: Frame485Message; frame: RawFrame } | null;
 
@@ -46,10 +57,14 @@ export class Frame485Driver extends BaseDriver {
   private pollTimer: NodeJS.Timeout | null = null;
   private online = false;
   private keypadEnabled = true;
+  /** messages from the DTU that came in and are not handled yet (an answer may be among them) */
+  private unread = 0;
+  private readonly rxTopic: string;
 
   constructor(ctx: DriverContext) {
     super(ctx);
     const imei = ctx.unit.id;
+    this.rxTopic = frame485Topics.rx(imei);
     this.subscriptions = [
       { topic: frame485Topics.rx(imei), qos: 0 },
       { topic: frame485Topics.state(imei), qos: 1 },
@@ -64,16 +79,36 @@ export class Frame485Driver extends BaseDriver {
       },
       (err: unknown) => this.log.warn('keypad state not read', { err }),
     );
-    this.pollTimer = setInterval(() => {
+    // Every unit polls every POLL_INTERVAL_MS, each at a phase of its own (from its id): started together, a
+    // fleet's units would otherwise all poll at the same instant, and a gateway busy with hundreds of answers at
+    // once let some wait past BUS_TIMEOUT_MS ("board did not answer"). A DTU coming back is still polled at once.
+    const every = this.ctx.timings.POLL_INTERVAL_MS;
+    const tick = () => {
       if (this.online) void this.pollAll('interval');
-    }, this.ctx.timings.POLL_INTERVAL_MS);
+    };
+    this.pollTimer = setTimeout(() => {
+      tick();
+      this.pollTimer = setInterval(tick, every);
+      this.pollTimer.unref();
+    }, pollPhase(this.unit.id, every));
     this.pollTimer.unref();
   }
 
   override async stop(): Promise<void> {
-    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
     this.failAll();
     await super.stop();
+  }
+
+  /** bytes from the DTU came in (the intake queues them for handle()) */
+  arrived(topic: string): void {
+    if (topic === this.rxTopic) this.unread++;
+  }
+
+  override handle(topic: string, payload: Buffer): Promise<void> {
+    if (topic !== this.rxTopic) return super.handle(topic, payload);
+    return super.handle(topic, payload).finally(() => (this.unread = Math.max(0, this.unread - 1)));
   }
 
   protected async process(topic: string, payload: Buffer): Promise<void> {
@@ -155,15 +190,29 @@ export class Frame485Driver extends BaseDriver {
   private next(): void {
     const req = this.queue.shift();
     if (!req) return;
-    const timer = setTimeout(() => {
-      if (this.inFlight?.timer !== timer) return;
-      this.inFlight = null;
-      this.ctx.counters.inc('lg_bus_timeouts_total', { unit: this.unit.id, board: String(req.board) });
-      this.log.warn('board did not answer', { board: req.board, what: req.what });
-      req.resolve(null);
-      this.next();
-    }, this.ctx.timings.BUS_TIMEOUT_MS);
-    this.inFlight = { ...req, timer };
+    const timeoutMs = this.ctx.timings.BUS_TIMEOUT_MS;
+    const sentAt = performance.now();
+    const arm = (round: number): NodeJS.Timeout => {
+      const timer = setTimeout(() => {
+        if (this.inFlight?.timer !== timer) return;
+        // The gateway, not the board, may be the late one: the DTU's bytes are in and wait their turn (a busy
+        // gateway: a fleet connecting), or its event loop was held up (the timer fires late, ahead of the socket
+        // reads that came due meanwhile). Then it waits on, BUS_TIMEOUT_MS at a time (at most 10 in all), before
+        // the board is said not to have answered.
+        const late = round === 0 && performance.now() - sentAt > 1.5 * timeoutMs;
+        if (round < MAX_WAIT_ROUNDS - 1 && (this.unread > 0 || late)) {
+          this.inFlight.timer = arm(round + 1);
+          return;
+        }
+        this.inFlight = null;
+        this.ctx.counters.inc('lg_bus_timeouts_total', { unit: this.unit.id, board: String(req.board) });
+        this.log.warn('board did not answer', { board: req.board, what: req.what });
+        req.resolve(null);
+        this.next();
+      }, timeoutMs);
+      return timer;
+    };
+    this.inFlight = { ...req, timer: arm(0) };
     this.ctx.publish(frame485Topics.tx(this.unit.id), req.frame, 0).catch((err: unknown) => {
       this.log.error('publish to DTU failed', { err });
     });

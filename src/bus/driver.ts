@@ -86,6 +86,11 @@ export interface Driver {
   /** topic filters to subscribe (QoS per dialect) */
   readonly subscriptions: { topic: string; qos: 0 | 1 }[];
   handle(topic: string, payload: Buffer): Promise<void>;
+  /**
+   * A message for this unit came in from the broker and waits its turn (handle() follows, in order): for a dialect
+   * that times its unit's answers (frame-485), so that an answer already in is not taken for one never sent.
+   */
+  arrived?(topic: string): void;
   /** the gateway's broker connection came (back) up: re-sync what the dialect needs */
   brokerConnected(): Promise<void>;
   /** send and wait for the unit's result; 'timed_out' after timeoutMs */

@@ -71,6 +71,7 @@ export class UnitIntake {
     }
     q.items.push(msg);
     q.bytes += size(msg);
+    driver.arrived?.(msg.topic);
     if (!q.running) void this.run(q);
     if (q.bytes > this.d.maxBytes) {
       this.d.counters.inc('lg_unit_queue_full_total', { unit: driver.unit.id });
