@@ -93,6 +93,7 @@ export class Keypad {
       [],
       [
         ['HSET', this.k.unit(unit), 'keypad', 'locked'],
+        ['SADD', this.k.keypadLocked, unit],
         ['XADD', this.k.outbox, '*', 'type', 'notice', 'notice', JSON.stringify(notice)],
       ],
     );

@@ -15,6 +15,9 @@ const ASK_EVERY_MS = 15_000;
 /** how long a status answer counts for a held reservation */
 const CHECKED_TTL_MS = 10 * 60_000;
 
+/** KEYS: the index of locked keypads, the unit's hash; ARGV: the unit */
+const DROP_UNLOCKED = `if redis.call('HGET', KEYS[2], 'keypad') ~= 'locked' then redis.call('SREM', KEYS[1], ARGV[1]) end return 0`;
+
 /**
  * Deposit windows, deadlines, stale intents and expired keypad locks. Idempotent: every gateway may run it. One bad
  * record is logged, counted and skipped; it never stops the sweep for the others.
@@ -51,15 +54,38 @@ export class Sweep {
         await this.doors.clearIntent(unit, compartment);
       });
     }
-    // every unit every sweep: online and keypad only, all in one round trip (not two hashes per unit, one by one)
-    const states = await this.d.unitStore.onlineAndKeypad(this.d.units.map((u) => u.id));
-    for (const [i, unit] of this.d.units.entries()) {
+    await this.keypadLocks(now);
+  }
+
+  /** false until this process has looked at every unit once (locks written before the index of locked keypads) */
+  private keypadScanned = false;
+
+  /**
+   * Keypads locked by wrong codes whose lock ran out are enabled again. The candidates are the index of locked
+   * keypads (written with the lock), not every unit every sweep (1,000 units' state a second was most of an idle
+   * fleet's Redis traffic and garbage); once per process every unit is read, for locks older than the index.
+   */
+  private async keypadLocks(now: number): Promise<void> {
+    const redis = this.d.parcels.redis;
+    const scan = !this.keypadScanned;
+    const ids = scan ? this.d.units.map((u) => u.id) : await redis.smembers(this.k.keypadLocked);
+    if (!ids.length) return;
+    const states = await this.d.unitStore.onlineAndKeypad(ids);
+    this.keypadScanned = true;
+    for (const [i, unit] of ids.entries()) {
       const state = states[i];
-      if (state?.online && state.keypad === 'locked' && !(await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit.id)))) {
+      if (!state) continue; // not one of this gateway's units
+      if (state.keypad !== 'locked') {
+        // out of the index unless locked again since the read (a lock writes both in one step)
+        if (!scan) await redis.eval(DROP_UNLOCKED, 2, this.k.keypadLocked, this.k.unit(unit), unit);
+        continue;
+      }
+      if (scan) await redis.sadd(this.k.keypadLocked, unit);
+      if (state.online && !(await this.keypadLimiter.lockedUntil(this.k.keypadLock(unit)))) {
         // Not awaited: an unanswered command must not hold up deadlines. At most one try a minute (the id).
         void this.keypad
-          .unlock(unit.id, 'lock-expired', `kpunlock-${unit.id}-${Math.floor(now / 60_000)}`)
-          .catch((err: unknown) => this.d.logger.warn('keypad unlock failed', { unit: unit.id, err }));
+          .unlock(unit, 'lock-expired', `kpunlock-${unit}-${Math.floor(now / 60_000)}`)
+          .catch((err: unknown) => this.d.logger.warn('keypad unlock failed', { unit, err }));
       }
     }
   }

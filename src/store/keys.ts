@@ -61,6 +61,8 @@ export function keys(p: string) {
     /** wrong codes at a keypad (zset of attempt times) and the keypad lock */
     wrongCodes: (unit: string) => `${p}wrong:${unit}`,
     keypadLock: (unit: string) => `${p}kplock:${unit}`,
+    /** set of units whose keypad the wrong-code limit locked: what the sweep looks at to unlock (it drops the unlocked) */
+    keypadLocked: `${p}kplocked`,
     /** failed remote pickups per phone / client address, and their locks */
     apiFailures: (kind: 'phone' | 'ip', id: string) => `${p}apifail:${kind}:${id}`,
     apiLock: (kind: 'phone' | 'ip', id: string) => `${p}apilock:${kind}:${id}`,
