@@ -195,3 +195,28 @@ for i = 1, #set, 1000 do redis.call('HSET', KEYS[2], unpack(set, i, math.min(i +
 for i = 1, #del, 1000 do redis.call('HDEL', KEYS[2], unpack(del, i, math.min(i + 999, #del))) end
 return out
 `;
+
+/**
+ * Every unit in brief (UnitStore.briefs), in one call: KEYS unit hash and compartment hash of each unit, in turn;
+ * ARGV per unit its compartment numbers, comma-separated ('' for none). Returns per unit three values: 1/0 online,
+ * `since` ('' when unset), 1/0 any of its doors open (`<no>:door` = '1').
+ */
+export const BRIEFS = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  local u = redis.call('HMGET', KEYS[i], 'online', 'since')
+  local open = 0
+  local nos = ARGV[(i + 1) / 2]
+  if nos ~= '' then
+    local fields = {}
+    for no in string.gmatch(nos, '[^,]+') do fields[#fields + 1] = no .. ':door' end
+    for _, v in ipairs(redis.call('HMGET', KEYS[i + 1], unpack(fields))) do
+      if v == '1' then open = 1 break end
+    end
+  end
+  out[#out + 1] = u[1] == '1' and 1 or 0
+  out[#out + 1] = u[2] or ''
+  out[#out + 1] = open
+end
+return out
+`;
