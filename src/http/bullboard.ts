@@ -1,9 +1,5 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { HonoAdapter } from '@bull-board/hono';
-import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
-import type { Hono, MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { maskPhone } from '../notify/phone.js';
 import { requireRole, staffAuth, type StaffAuthDeps } from './auth.js';
 import { ApiError } from './errors.js';
@@ -69,6 +65,30 @@ function boardPrivacy(): MiddlewareHandler {
  * as a bearer token or as the basic-auth password (in development also STAFF_TOKEN).
  */
 export function mountBullBoard(app: Hono<any>, queues: Queue[], auth: StaffAuthDeps, base = '/admin/queues'): void {
+  const guard = [staffAuth(auth, { csrfToken: false }), requireRole('admin'), boardPrivacy()] as const;
+  app.use(`${base}/*`, ...guard);
+  app.use(base, ...guard);
+  // The board (its UI, lodash, ejs: a few MB of heap) is loaded at its first request, not at start: most gateways
+  // never show it.
+  let board: Promise<Hono> | null = null;
+  const serve = async (c: { req: { raw: Request }; env: unknown }) => {
+    board ??= loadBoard(queues, base).catch((err: unknown) => {
+      board = null;
+      throw err;
+    });
+    return (await board).fetch(c.req.raw, c.env);
+  };
+  app.all(`${base}/*`, serve);
+  app.all(base, serve);
+}
+
+async function loadBoard(queues: Queue[], base: string): Promise<Hono> {
+  const [{ createBullBoard }, { BullMQAdapter }, { HonoAdapter }, { serveStatic }] = await Promise.all([
+    import('@bull-board/api'),
+    import('@bull-board/api/bullMQAdapter'),
+    import('@bull-board/hono'),
+    import('@hono/node-server/serve-static'),
+  ]);
   const adapter = new HonoAdapter(serveStatic);
   createBullBoard({
     queues: queues.map((q) => {
@@ -79,8 +99,5 @@ export function mountBullBoard(app: Hono<any>, queues: Queue[], auth: StaffAuthD
     serverAdapter: adapter,
   });
   adapter.setBasePath(base);
-  const guard = [staffAuth(auth, { csrfToken: false }), requireRole('admin'), boardPrivacy()] as const;
-  app.use(`${base}/*`, ...guard);
-  app.use(base, ...guard);
-  app.route(base, adapter.registerPlugin());
+  return new Hono().route(base, adapter.registerPlugin());
 }
