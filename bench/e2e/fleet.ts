@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { gatewayEnv, metricsOf, waitOnline } from './lifecycles.js';
-import { cpuMs, rssBytes, startGateway, startRedis } from './procs.js';
+import { cpuMs, NPM_START_NODE_OPTIONS, rssBytes, startGateway, startRedis } from './procs.js';
 import { Progress } from './progress.js';
 import { Sims } from './sims.js';
 import { benchUnits, writeUnitFiles } from './units.js';
@@ -21,7 +21,7 @@ export async function runFleet(o: {
   seconds: number;
   machine: { cpus: string; memory: string; node: string; uptime: string };
   logFile: string;
-  /** the gateway's V8 old-space cap (`--max-old-space-size`); unset: Node's default, which lets garbage pile up */
+  /** the gateway's V8 old-space cap (`--max-old-space-size`); unset: what `npm start` sets (NPM_START_NODE_OPTIONS) */
   heapMb?: number;
   /** the gateway runs with --cpu-prof (and --heap-prof): its .cpuprofile/.heapprofile land here when it stops */
   profDir?: string;
@@ -45,6 +45,9 @@ export async function runFleet(o: {
     const connectS = (performance.now() - t0) / 1000;
     progress.stop(`${units.length} units connected and online in ${connectS.toFixed(1)} s`);
     const rssConnected = rssBytes(gw.pid);
+    // frame-485 status requests no board answered in time ("board did not answer"), while connecting and idle
+    const busTimeouts = async () => (await metricsOf(gw, ['lg_bus_timeouts_total'])).lg_bus_timeouts_total ?? 0;
+    const timeoutsConnecting = await busTimeouts();
     const cpu0 = cpuMs(gw.pid);
     const t1 = performance.now();
     let peak = rssConnected;
@@ -57,6 +60,7 @@ export async function runFleet(o: {
     const rssEnd = rssBytes(gw.pid);
     const heapEnd = (await gw.redisCount()).heapUsed;
     const online = (await metricsOf(gw, ['lg_units_online'])).lg_units_online ?? 0;
+    const timeoutsIdle = (await busTimeouts()) - timeoutsConnecting;
     const now = Date.now();
     const p = redis.admin.pipeline();
     for (const u of units) p.hget(`lg:unit:${u.id}`, 'lastSeen');
@@ -77,6 +81,8 @@ export async function runFleet(o: {
       gatewayRssMB: { beforeUnits: mb(rssIdle), connected: mb(rssConnected), end: mb(rssEnd), peak: mb(peak), target: 300 },
       gatewayHeapUsedMBAtEnd: mb(heapEnd),
       gatewayCpuPctIdleFleet: cpuPct,
+      frame485BusTimeouts: { connecting: timeoutsConnecting, idle: timeoutsIdle },
+      gatewayNodeOptions: o.heapMb ? `--max-old-space-size=${o.heapMb}` : NPM_START_NODE_OPTIONS,
       seconds: o.seconds,
       ok,
     };
@@ -91,7 +97,8 @@ export async function runFleet(o: {
       `| heartbeats flow | ${stale.length === 0 ? 'yes' : 'NO'}: ${stale.length} of ${heard.length} compact-v2 and frame-485 units not heard from within ${(HEARTBEAT_MS * 2) / 1000} s at the end of ${o.seconds} s (json-v1 units send no heartbeat messages: their MQTT keep-alive keeps them online) |`,
       `| gateway RSS | **${mb(peak).toFixed(0)} MB peak** (target ≤ 300 MB): ${mb(rssIdle).toFixed(0)} MB before the units, ${mb(rssConnected).toFixed(0)} MB connected, ${mb(rssEnd).toFixed(0)} MB at the end (JS heap used ${mb(heapEnd).toFixed(0)} MB) |`,
       `| gateway CPU, idle fleet | ${cpuPct.toFixed(1)} % of a core (heartbeats, status polls, sweeps) |`,
-      `| gateway heap cap | ${o.heapMb ? `\`--max-old-space-size=${o.heapMb}\`` : "Node's default"} |`,
+      `| frame-485 "board did not answer" (\`lg_bus_timeouts_total\`) | ${timeoutsConnecting} while connecting, ${timeoutsIdle} in the ${o.seconds} s idle |`,
+      `| gateway heap cap | ${o.heapMb ? `\`--max-old-space-size=${o.heapMb}\`` : NPM_START_NODE_OPTIONS ? `\`npm start\`'s: \`${NPM_START_NODE_OPTIONS}\`` : "Node's default"} |`,
       `| verdict | ${ok ? '**ok**' : '**NOT ok**'} |`,
       '',
     ].join('\n');
