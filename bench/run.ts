@@ -42,6 +42,7 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`npm run bench -- [--concurrency 32] [--seconds 60] [--warmup 5] [--units 3] [--autopilot-ms 20]
   [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results] [--cpu-prof]
+  [--gateway-heap-mb N]   (the gateway processes' --max-old-space-size; default: Node's, as npm start runs it)
   [--workers-process] [--gateways 1]   (relay + notification workers in a process of their own; N gateway processes
                                         sharing the units by lease on a Mosquitto of the bench's own)
 npm run bench -- --fleet 1000 [--fleet-seconds 60] [--gateway-heap-mb 128] [--cpu-prof]   (--cpu-prof: also --heap-prof)`);
@@ -114,7 +115,7 @@ if (!Number.isInteger(settings.gateways) || settings.gateways > settings.units) 
   process.exit(2);
 }
 const args = process.argv.slice(2).join(' ');
-const run = await runLifecycles({ ...settings, memoryParcels: num('memory-parcels', 0), logFile: join(outDir, `${stamp}.gateway.log`), ...(opt['cpu-prof'] ? { cpuProfDir: outDir } : {}) });
+const run = await runLifecycles({ ...settings, memoryParcels: num('memory-parcels', 0), logFile: join(outDir, `${stamp}.gateway.log`), ...(opt['cpu-prof'] ? { cpuProfDir: outDir } : {}), ...(opt['gateway-heap-mb'] !== undefined ? { heapMb: num('gateway-heap-mb', 16) } : {}) });
 m.loadAfter = loadavg();
 
 const series: Series[] = [];

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { gatewayEnv, metricsOf, waitOnline } from './lifecycles.js';
-import { cpuMs, NPM_START_NODE_OPTIONS, rssBytes, startGateway, startRedis } from './procs.js';
+import { cpuMs, rssBytes, startGateway, startRedis } from './procs.js';
 import { Progress } from './progress.js';
 import { Sims } from './sims.js';
 import { benchUnits, writeUnitFiles } from './units.js';
@@ -21,7 +21,7 @@ export async function runFleet(o: {
   seconds: number;
   machine: { cpus: string; memory: string; node: string; uptime: string };
   logFile: string;
-  /** the gateway's V8 old-space cap (`--max-old-space-size`); unset: what `npm start` sets (NPM_START_NODE_OPTIONS) */
+  /** the gateway's V8 old-space cap (`--max-old-space-size`); unset: Node's default, as `npm start` runs it */
   heapMb?: number;
   /** the gateway runs with --cpu-prof (and --heap-prof): its .cpuprofile/.heapprofile land here when it stops */
   profDir?: string;
@@ -82,7 +82,7 @@ export async function runFleet(o: {
       gatewayHeapUsedMBAtEnd: mb(heapEnd),
       gatewayCpuPctIdleFleet: cpuPct,
       frame485BusTimeouts: { connecting: timeoutsConnecting, idle: timeoutsIdle },
-      gatewayNodeOptions: o.heapMb ? `--max-old-space-size=${o.heapMb}` : NPM_START_NODE_OPTIONS,
+      gatewayNodeOptions: o.heapMb ? `--max-old-space-size=${o.heapMb}` : '',
       seconds: o.seconds,
       ok,
     };
@@ -98,7 +98,7 @@ export async function runFleet(o: {
       `| gateway RSS | **${mb(peak).toFixed(0)} MB peak** (target ≤ 300 MB): ${mb(rssIdle).toFixed(0)} MB before the units, ${mb(rssConnected).toFixed(0)} MB connected, ${mb(rssEnd).toFixed(0)} MB at the end (JS heap used ${mb(heapEnd).toFixed(0)} MB) |`,
       `| gateway CPU, idle fleet | ${cpuPct.toFixed(1)} % of a core (heartbeats, status polls, sweeps) |`,
       `| frame-485 "board did not answer" (\`lg_bus_timeouts_total\`) | ${timeoutsConnecting} while connecting, ${timeoutsIdle} in the ${o.seconds} s idle |`,
-      `| gateway heap cap | ${o.heapMb ? `\`--max-old-space-size=${o.heapMb}\`` : NPM_START_NODE_OPTIONS ? `\`npm start\`'s: \`${NPM_START_NODE_OPTIONS}\`` : "Node's default"} |`,
+      `| gateway heap cap | ${o.heapMb ? `\`--max-old-space-size=${o.heapMb}\`` : "Node's default (as `npm start` runs it)"} |`,
       `| verdict | ${ok ? '**ok**' : '**NOT ok**'} |`,
       '',
     ].join('\n');

@@ -103,7 +103,7 @@ export async function waitOnline(gw: GatewayProcess, n: number, timeoutMs = 60_0
 }
 
 export async function runLifecycles(
-  o: ShapeOptions & { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; memoryParcels: number; logFile: string; cpuProfDir?: string },
+  o: ShapeOptions & { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; memoryParcels: number; logFile: string; cpuProfDir?: string; heapMb?: number },
 ): Promise<LifecycleRun> {
   const units = benchUnits(o.units);
   const files = writeUnitFiles(units);
@@ -111,7 +111,7 @@ export async function runLifecycles(
   const redis = await startRedis();
   const sms = await new SmsReceiver().start();
   const env = await gatewayEnv({ redisUrl: redis.url, smsUrl: `${sms.url}/sms`, ...files });
-  const shape = await startShape({ ...o, env, units, credentialsFile: files.credentialsFile, nodeArgs: o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [], admin: redis.admin, prefix: PREFIX });
+  const shape = await startShape({ ...o, env, units, credentialsFile: files.credentialsFile, nodeArgs: [...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : []), ...(o.heapMb ? [`--max-old-space-size=${o.heapMb}`] : [])], admin: redis.admin, prefix: PREFIX });
   const gw = shape.gateways[0]!;
   let sims: Sims | null = null;
   try {

@@ -27,15 +27,6 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/**
- * The V8 options `npm start` puts ahead of the user's NODE_OPTIONS (package.json's start script): the bench runs the
- * gateway with them, as `npm start` would.
- */
-export const NPM_START_NODE_OPTIONS = (() => {
-  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  return /NODE_OPTIONS="([^"$]*?)\s*\$\{NODE_OPTIONS/.exec(start)?.[1] ?? '';
-})();
-
 export interface BenchRedis {
   url: string;
   pid: number;
@@ -92,7 +83,7 @@ export interface GatewayProcess {
 }
 
 /**
- * `node dist/src/runtime/node.js` (what `npm start` execs, with its NODE_OPTIONS) with `env`, plus count-redis.mjs preloaded (and `nodeArgs`,
+ * `node dist/src/runtime/node.js` (what `npm start` execs) with `env`, plus count-redis.mjs preloaded (and `nodeArgs`,
  * e.g. --cpu-prof). Its log lines
  * go to `logFile`; resolves once it printed its banner (`locker-gateway is running`).
  */
@@ -100,7 +91,7 @@ export async function startGateway(env: Record<string, string>, logFile: string,
   const proc: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, '--import', join(ROOT, 'bench/e2e/count-redis.mjs'), join(ROOT, 'dist/src/runtime/node.js')],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_OPTIONS: NPM_START_NODE_OPTIONS, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   const log = createWriteStream(logFile);
   proc.stdout!.pipe(log);
