@@ -32,6 +32,7 @@ const { values: opt } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'workers-process': { type: 'boolean', default: false },
     gateways: { type: 'string', default: '1' },
+    broker: { type: 'string', default: 'embedded' },
     fleet: { type: 'string' },
     'fleet-seconds': { type: 'string', default: '60' },
     'gateway-heap-mb': { type: 'string' },
@@ -43,6 +44,7 @@ if (opt.help) {
   console.log(`npm run bench -- [--concurrency 32] [--seconds 60] [--warmup 5] [--units 3] [--autopilot-ms 20]
   [--floor on|off] [--floor-seconds min(seconds,20)] [--memory-parcels 60] [--out bench/results] [--cpu-prof]
   [--gateway-heap-mb N]   (the gateway processes' --max-old-space-size; default: Node's, as npm start runs it)
+  [--broker embedded|mosquitto]   (one gateway: its embedded broker, or a Mosquitto of the bench's own; several: Mosquitto)
   [--workers-process] [--gateways 1]   (relay + notification workers in a process of their own; N gateway processes
                                         sharing the units by lease on a Mosquitto of the bench's own)
 npm run bench -- --fleet 1000 [--fleet-seconds 60] [--gateway-heap-mb 128] [--cpu-prof]   (--cpu-prof: also --heap-prof)`);
@@ -109,7 +111,12 @@ const settings = {
   floorSeconds: opt.floor === 'off' ? 0 : opt['floor-seconds'] ? num('floor-seconds', 1) : Math.min(seconds, 20),
   gateways: num('gateways', 1),
   workersProcess: opt['workers-process'],
+  broker: opt.broker === 'mosquitto' ? ('mosquitto' as const) : ('embedded' as const),
 };
+if (opt.broker !== 'embedded' && opt.broker !== 'mosquitto') {
+  console.error(`--broker: embedded or mosquitto expected, got ${opt.broker}`);
+  process.exit(2);
+}
 if (!Number.isInteger(settings.gateways) || settings.gateways > settings.units) {
   console.error(`--gateways: a whole number from 1 to --units (${settings.units}) expected, got ${opt.gateways}`);
   process.exit(2);

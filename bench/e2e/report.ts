@@ -14,7 +14,7 @@ export interface Result {
   when: string;
   command: string;
   machine: { cpus: string; memory: string; node: string; redis: string; uptime: string; loadBefore: number[]; loadAfter: number[] };
-  settings: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; gateways: number; workersProcess: boolean; gatewayEnv: Record<string, string> };
+  settings: { concurrency: number; seconds: number; warmup: number; units: number; autopilotMs: number; floorSeconds: number; gateways: number; workersProcess: boolean; broker?: 'embedded' | 'mosquitto'; gatewayEnv: Record<string, string> };
   /** the processes the gateway ran as (bench/e2e/shape.ts), and each one's RSS at the end */
   shape: { name: string; rssMB: Record<string, number> };
   window: WindowFigures;
@@ -42,9 +42,9 @@ const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? f(x, 2) : x < 100 ? f(
 const distRow = (name: string, d: Dist) => `| ${name} | ${d.n} | ${ms(d.p50)} | ${ms(d.p95)} | ${ms(d.p99)} | ${ms(d.max)} |`;
 
 function setUp(r: Result): string {
-  const { gateways, workersProcess } = r.settings;
+  const { gateways, workersProcess, broker } = r.settings;
   const workers = workersProcess ? ' plus a ROLE=workers process (the outbox relay and the notification workers)' : '';
-  if (gateways <= 1) return `its own process (\`node dist/src/runtime/node.js\`, embedded broker, SIMULATORS=off${workersProcess ? ', ROLE=gateway' : ''})${workers}`;
+  if (gateways <= 1) return `its own process (\`node dist/src/runtime/node.js\`, ${broker === 'mosquitto' ? "MQTT_URL: a Mosquitto of the bench's own" : 'embedded broker'}, SIMULATORS=off${workersProcess ? ', ROLE=gateway' : ''})${workers}`;
   return `${gateways} processes (\`node dist/src/runtime/node.js\`, UNIT_LEASES=on${workersProcess ? ', ROLE=gateway' : ''}, SIMULATORS=off, deposits round-robin over their ports) on a Mosquitto of the bench's own${workers}`;
 }
 

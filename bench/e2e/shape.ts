@@ -6,6 +6,8 @@
  * - `--gateways N`: N gateway processes with UNIT_LEASES=on sharing the units through leases, on a real Mosquitto
  *   of the bench's own (the embedded broker serves one gateway); each ROLE=all, or ROLE=gateway with
  *   `--workers-process`. The load spreads its HTTP requests round-robin over their ports.
+ * - `--broker mosquitto` with one gateway: the same Mosquitto instead of the embedded broker (`MQTT_URL`), to see the
+ *   gateway's own CPU without a broker in its process.
  * Every process is `node dist/src/runtime/node.js` with count-redis.mjs preloaded (procs.ts).
  */
 import type { Redis } from 'ioredis';
@@ -21,6 +23,8 @@ export interface ShapeOptions {
   gateways: number;
   /** the relay and notification workers in a ROLE=workers process of their own */
   workersProcess: boolean;
+  /** one gateway: its embedded broker (default) or a Mosquitto of the bench's own; several gateways: always Mosquitto */
+  broker?: 'embedded' | 'mosquitto';
 }
 
 export interface NamedProcess {
@@ -48,7 +52,7 @@ export interface Shape {
 }
 
 export function shapeName(o: ShapeOptions): string {
-  if (o.gateways === 1) return o.workersProcess ? 'gateway + workers' : 'one process';
+  if (o.gateways === 1) return `${o.workersProcess ? 'gateway + workers' : 'one process'}${o.broker === 'mosquitto' ? ' (Mosquitto)' : ''}`;
   return `${o.gateways} gateways (UNIT_LEASES=on, Mosquitto)${o.workersProcess ? ' + workers' : ''}`;
 }
 
@@ -82,8 +86,13 @@ export async function startShape(
   };
   try {
     const role: Record<string, string> = o.workersProcess ? { ROLE: 'gateway' } : {};
-    if (o.gateways === 1) {
+    if (o.gateways === 1 && o.broker !== 'mosquitto') {
       gateways.push(await startGateway({ ...o.env, ...role }, log('gateway'), o.nodeArgs));
+    } else if (o.gateways === 1) {
+      mosquitto = await new TestMosquitto().start({ credentials: loadCredentials({ file: o.credentialsFile }), units: o.units });
+      const env: Record<string, string> = { ...o.env, ...role, MQTT_URL: mosquitto.url };
+      delete env.MQTT_PORT;
+      gateways.push(await startGateway(env, log('gateway'), o.nodeArgs));
     } else {
       mosquitto = await new TestMosquitto().start({ credentials: loadCredentials({ file: o.credentialsFile }), units: o.units });
       for (let i = 1; i <= o.gateways; i++) {
