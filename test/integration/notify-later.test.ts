@@ -250,4 +250,20 @@ describe('notifier later-store: far-ahead notices wait outside BullMQ', () => {
     expect(sentIds()).toEqual(['S1.reminder-24h.sms']);
     expect((await after.later.list()).map((e) => e.jobId)).toEqual(['S2.reminder-24h.sms']);
   });
+
+  it('drops a corrupt entry and a due time without its job; the good one beside them is moved and sent once', async () => {
+    const { prefix, clock, n } = setUp({ send: true });
+    const due = clock.t + 24 * HOUR;
+    await n.enqueue(reminder('C1', due));
+    const keys = laterKeys(prefix);
+    await admin.zadd(keys.due, due, 'C0.reminder-24h.sms');
+    await admin.hset(keys.jobs, 'C0.reminder-24h.sms', '{"name":"reminder","data":{"not":"a job"}');
+    await admin.zadd(keys.due, due, 'C9.orphan.sms'); // a due time without its job
+    clock.t = due;
+    expect(await n.moveDue()).toBe(2);
+    await receiver.waitFor(1, 5000, '/sms');
+    expect(await sentBefore(n, 'C-marker')).toEqual(['C1.reminder-24h.sms']);
+    expect(await n.later.count()).toBe(0);
+    expect(await admin.hlen(keys.jobs)).toBe(0);
+  });
 });
