@@ -35,6 +35,9 @@ export function topicsOf(chain: string, e: EvidenceEntry): string[] {
   return [...t];
 }
 
+/** How far before a page's subscription the feed starts reading (clock skew between this process and Redis). */
+export const RESUME_MARGIN_MS = 2_000;
+
 /**
  * Every change, for the console's live pages, read from the evidence chains with plain XREAD (no consumer group:
  * every gateway process sees every entry). Every writer in every process already appends to those chains through
@@ -49,9 +52,6 @@ export function topicsOf(chain: string, e: EvidenceEntry): string[] {
  * `RESUME_MARGIN_MS`: a change written as the page subscribed is sent, and one from just before may be sent too,
  * which costs the page one more read of what it shows and loses nothing.
  */
-/** How far before a page's subscription the feed starts reading (clock skew between this process and Redis). */
-export const RESUME_MARGIN_MS = 2_000;
-
 export class ChangeFeed {
   private readonly subscribers = new Set<(c: Change) => void>();
   private readonly last = new Map<string, string>();
