@@ -381,43 +381,6 @@ describe.each(kinds)('broker ACLs: %s', (kind) => {
         await b.close(); // twice is fine
       });
 
-      it('an in-process connection logs in by the same rules, carries messages both ways, and is closed once the broker is', async () => {
-        const b = await startEmbeddedBroker({ port: 0, credentials, units: UNITS, logger: captureLogger([]) });
-        const inProcess = (opts: IClientOptions) => new mqtt.MqttClient(() => b.connectLocal(), { protocolVersion: 4, reconnectPeriod: 0, ...opts });
-        try {
-          const refused = inProcess({ ...gatewayOpts(), password: 'wrong-password-0' });
-          const why = new Promise<Error & { code?: number }>((r) => refused.once('error', r));
-          let connected = false;
-          refused.once('connect', () => (connected = true));
-          expect((await why).code).toBe(4); // CONNACK: bad user name or password
-          expect(connected).toBe(false);
-          refused.end(true);
-
-          const gw = inProcess(gatewayOpts());
-          gw.on('error', () => undefined);
-          await new Promise((r) => gw.once('connect', r));
-          const unit = await mqtt.connectAsync(b.url, { protocolVersion: 4, reconnectPeriod: 0, ...unitOpts(FRAME_UNIT) });
-          clients.push(unit);
-          unit.on('error', () => undefined);
-          const up = unitPublishTopics(FRAME_UNIT)[0]!;
-          await gw.subscribeAsync(up, { qos: 1 });
-          await unit.subscribeAsync(unitCommandTopic(FRAME_UNIT), { qos: 1 });
-          const toGateway = new Promise<string>((r) => gw.once('message', (topic) => r(topic)));
-          const toUnit = new Promise<string>((r) => unit.once('message', (topic) => r(topic)));
-          await unit.publishAsync(up, 'up', { qos: 1 });
-          await gw.publishAsync(unitCommandTopic(FRAME_UNIT), 'down', { qos: 1 });
-          expect([await toGateway, await toUnit]).toEqual([up, unitCommandTopic(FRAME_UNIT)]);
-          expect(b.clients()).toBe(2);
-          await b.close();
-          await waitFor('the in-process client disconnected', () => !gw.connected);
-          const late = b.connectLocal();
-          await new Promise((r) => late.once('close', r));
-          gw.end(true);
-        } finally {
-          await b.close();
-        }
-      });
-
       it('a taken port fails with a message naming MQTT_PORT and MQTT_URL', async () => {
         const srv = createServer();
         blocker = srv;
