@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { QueuedJob } from './jobs.js';
 import { noticeJobSchema, type NoticeJob } from './types.js';
 
 /**
@@ -36,6 +37,30 @@ export interface LaterJob {
   name: string;
   data: NoticeJob;
   dueAt: number;
+}
+
+/** A notice's jobs (one per route) and when they are due. */
+export interface NoticeJobs {
+  at: number;
+  jobs: QueuedJob[];
+}
+
+/** Jobs placed: the ones for BullMQ now, and the ones due far ahead, for the later-store. */
+export interface Placed {
+  now: QueuedJob[];
+  later: LaterJob[];
+}
+
+/** Which jobs go to BullMQ now and which wait in the later-store (due `afterMs` or more ahead). Pure. */
+export function placeJobs(notices: readonly NoticeJobs[], afterMs: number): Placed {
+  const placed: Placed = { now: [], later: [] };
+  for (const { at, jobs } of notices) {
+    for (const j of jobs) {
+      if (j.opts.delay >= afterMs) placed.later.push({ name: j.name, data: j.data, dueAt: at });
+      else placed.now.push(j);
+    }
+  }
+  return placed;
 }
 
 /** A claimed entry: the job and the stored text it was read from (compared when it is removed). */

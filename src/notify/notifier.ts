@@ -7,7 +7,7 @@ import { ConsoleChannel, type ConsoleText } from './channels/console.js';
 import { SmsChannel } from './channels/sms.js';
 import { WebhookChannel } from './channels/webhook.js';
 import { InvalidNoticeError, PermanentError } from './errors.js';
-import { LaterStore, type LaterJob } from './later.js';
+import { LaterStore, placeJobs, type NoticeJobs, type Placed } from './later.js';
 import { cancelPending, failedNotices } from './pending.js';
 import { LaterPump } from './pump.js';
 import { nextAllowed } from './quiet.js';
@@ -29,7 +29,7 @@ import {
 
 export type { NotifyConfig } from './types.js';
 export { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
-import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, addJobs, jobIdFor, limiterFor, type QueuedJob } from './jobs.js';
+import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, addJobs, jobIdFor, limiterFor } from './jobs.js';
 import type { NotifyConfig } from './types.js';
 
 /**
@@ -81,18 +81,6 @@ export interface DeliveryRecorder {
    * nothing is recorded). Absent: the notifier sets the key and then calls record().
    */
   recordSent?(job: NoticeJob, channel: ChannelName, sent: { key: string; value: string; ttlS: number }): Promise<boolean>;
-}
-
-/** A notice's jobs (one per route) and when they are due. */
-interface NoticeJobs {
-  at: number;
-  jobs: QueuedJob[];
-}
-
-/** Jobs placed: the ones for BullMQ now, and the ones due far ahead, for the later-store. */
-interface Placed {
-  now: QueuedJob[];
-  later: LaterJob[];
 }
 
 export class Notifier {
@@ -168,7 +156,7 @@ export class Notifier {
    * for a notice that can never be sent.
    */
   async enqueue(input: Notice): Promise<void> {
-    const placed = this.place([this.jobsOf(input)]);
+    const placed = placeJobs([this.jobsOf(input)], this.config.later.afterMs);
     await this.later.add(placed.later);
     for (const j of placed.now) await this.queueByChannel[j.data.channel].add(j.name, j.data, j.opts);
     this.logQueued(placed);
@@ -191,7 +179,7 @@ export class Notifier {
         out.push(err);
       }
     }
-    const placed = this.place(jobs);
+    const placed = placeJobs(jobs, this.config.later.afterMs);
     await Promise.all([this.later.add(placed.later), addJobs(this.queueByChannel, placed.now)]);
     this.logQueued(placed);
     return out;
@@ -203,18 +191,6 @@ export class Notifier {
    */
   moveDue(): Promise<number> {
     return this.pump.moveDue();
-  }
-
-  /** Which jobs go to BullMQ now and which wait in the later-store (due `later.afterMs` or more ahead). */
-  private place(notices: readonly NoticeJobs[]): Placed {
-    const placed: Placed = { now: [], later: [] };
-    for (const { at, jobs } of notices) {
-      for (const j of jobs) {
-        if (j.opts.delay >= this.config.later.afterMs) placed.later.push({ name: j.name, data: j.data, dueAt: at });
-        else placed.now.push(j);
-      }
-    }
-    return placed;
   }
 
   private logQueued(placed: Placed): void {
