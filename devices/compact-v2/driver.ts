@@ -49,8 +49,8 @@ export class CompactV2Driver extends BaseDriver {
       this.lastMessageAt = (await this.ctx.store.lastSeen(this.unit.id)) ?? 0;
     }
     if (this.online && this.ctx.now() - this.lastMessageAt > this.ctx.timings.HEARTBEAT_TIMEOUT_MS) {
-      this.online = false;
       await this.presence(false, 'heartbeat-timeout');
+      this.online = false;
     }
   }
 
@@ -67,15 +67,20 @@ export class CompactV2Driver extends BaseDriver {
     if (msg.kind === 'event' && 'compartment' in msg && !this.knownCompartment(msg.compartment)) {
       return this.malformed(topic, `unit has no box ${msg.compartment}`, payload);
     }
+    // What this driver believes about presence changes only once the store has it: a presence that could not be
+    // written (Redis down) is written again with the message's redelivery, or with the next heartbeat. (Set first,
+    // a failed write left the unit offline in the store while its heartbeats kept coming: deposits refused
+    // unit_offline for minutes, seen in the soak.)
     if (msg.kind === 'presence') {
+      await this.presence(false, 'last-will');
       this.online = false;
-      return this.presence(false, 'last-will');
+      return;
     }
     this.lastMessageAt = this.ctx.now();
     if (this.online !== true) {
       // First word after being away: it is back, and whatever happened meanwhile was never reported.
-      this.online = true;
       await this.presence(true, 'message');
+      this.online = true;
       if (msg.kind !== 'state') this.requestStatus('reconnect');
     }
     switch (msg.kind) {

@@ -148,6 +148,19 @@ describe('compact-v2: heartbeats, reconnect reconciliation, reboot', () => {
     await eventually(async () => !(await stack.unit(COMPACT_V2)).compartments[3].doorOpen, 5000, 'door 4 closed');
   });
 
+  it('back while Redis is down: the unit is online in the store once Redis is back, not offline while its heartbeats come', async () => {
+    const s = await fresh(200);
+    const mark = (await stack.log(COMPACT_V2)).at(-1)!.streamId;
+    await s.crash();
+    await eventually(async () => since(await stack.log(COMPACT_V2), mark).some((e) => ev(e).kind === 'presence' && ev(e).reason === 'last-will'), 5000, 'last will');
+    await stack.redis.stop();
+    const failedBefore = stack.gw!.counters.get('lg_handler_errors_total', { unit: COMPACT_V2 });
+    await s.reconnect(); // its heartbeats reach the gateway, which cannot write that it is back
+    await eventually(() => stack.gw!.counters.get('lg_handler_errors_total', { unit: COMPACT_V2 }) > failedBefore, 10_000, 'a failed store');
+    await stack.redis.start();
+    await eventually(() => online(stack, COMPACT_V2).catch(() => false), 10_000, 'online in the store');
+  });
+
   it('crash, a parcel appears while it is away (never reported), reconnect → status request reconciles it', async () => {
     const s = await fresh(300);
     expect((await stack.unit(COMPACT_V2)).compartments[7]).toMatchObject({ doorOpen: false, occupied: false });
