@@ -1,24 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import { standInParcels, unitsReady } from '../support/parcel-service.js';
 import { eventually } from '../support/stack.js';
-import { TestRedis } from '../support/redis.js';
+import { redisForFile } from '../support/redis-file.js';
 
 /**
  * The sweep lifts expired keypad locks from the index of locked keypads (`kplocked`, written with the lock), not by
  * reading every unit every second. A lock written before the index existed is found by the full read each process
  * makes at its first sweep; a unit no longer locked leaves the index.
  */
-let server: TestRedis;
+const server = redisForFile();
 let n = 0;
-beforeAll(async () => {
-  server = await new TestRedis().start();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
 
 const [A, B] = UNITS.map((u) => u.id) as [string, string];
 

@@ -1,12 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
+import { describe, expect, it } from 'vitest';
 import { LATER_LEASE_MS, laterKeys } from '../../src/notify/later.js';
-import { Notifier, QUEUE_NAMES } from '../../src/notify/notifier.js';
+import { type Notifier, QUEUE_NAMES } from '../../src/notify/notifier.js';
 import type { Notice, NotifyConfig } from '../../src/notify/types.js';
-import { TestReceiver } from '../support/receiver.js';
-import { TestRedis } from '../support/redis.js';
+import { notifyTestbed } from '../support/notify.js';
 
 /**
  * The later-store (src/notify/later.ts): notices due far ahead wait there, not in BullMQ, and the pump (moveDue)
@@ -18,45 +15,12 @@ const FILE_PREFIX = `tnl${process.pid}${Date.now().toString(36)}`;
 const HOUR = 3600_000;
 const sh = (local: string) => Date.parse(`${local}+08:00`);
 
-let server: TestRedis;
-let receiver: TestReceiver;
-let admin: Redis;
+const bed = notifyTestbed();
+const { receiver } = bed;
 let seq = 0;
-const open: Notifier[] = [];
-
-beforeAll(async () => {
-  server = await new TestRedis().start();
-  receiver = await new TestReceiver().start();
-  admin = server.client();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
-  receiver.reset();
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await receiver?.stop();
-  await server?.destroy();
-});
 
 function notifier(prefix: string, now?: () => number, over: Partial<NotifyConfig> = {}): Notifier {
-  const n = new Notifier({
-    connection: () => server.client(),
-    config: {
-      prefix,
-      timeZone: 'Asia/Shanghai',
-      quietHours: null,
-      sms: { url: `${receiver.url}/sms`, token: 't', ratePerSecond: 100 },
-      propertyWebhook: null,
-      attempts: 3,
-      backoffMs: 50,
-      ...over,
-    },
-    logger: silentLogger,
-    ...(now ? { now } : {}),
-  });
-  open.push(n);
-  return n;
+  return bed.notifier(prefix, over, now ? { now } : {});
 }
 
 /** A prefix, a producer on a fake clock (`clock.t`), and (with `send`) a worker notifier on the real one. */
@@ -109,14 +73,14 @@ describe('notifier later-store: far-ahead notices wait outside BullMQ', () => {
     expect(await smsQueue(n).getJobState('L2.reminder-24h.sms')).toBe('delayed');
     const keys = laterKeys(prefix);
     expect(keys.due.startsWith(`${prefix}:`) && keys.jobs.startsWith(`${prefix}:`)).toBe(true);
-    expect(await admin.zrange(keys.due, 0, -1, 'WITHSCORES')).toEqual(['L1.reminder-24h.sms', String(clock.t + 24 * HOUR)]);
-    expect(await admin.hkeys(keys.jobs)).toEqual(['L1.reminder-24h.sms']);
+    expect(await bed.admin.zrange(keys.due, 0, -1, 'WITHSCORES')).toEqual(['L1.reminder-24h.sms', String(clock.t + 24 * HOUR)]);
+    expect(await bed.admin.hkeys(keys.jobs)).toEqual(['L1.reminder-24h.sms']);
     const [e] = await n.later.list();
     expect(e).toMatchObject({ jobId: 'L1.reminder-24h.sms', name: 'reminder', dueAt: clock.t + 24 * HOUR, data: { channel: 'sms', route: 'sms' } });
     expect(await n.later.count()).toBe(1);
     // enqueued again (a relay replay), even with another time: left as it is, as BullMQ leaves a job whose id exists
     await n.enqueue(reminder('L1', clock.t + 25 * HOUR));
-    expect(await admin.zscore(keys.due, 'L1.reminder-24h.sms')).toBe(String(clock.t + 24 * HOUR));
+    expect(await bed.admin.zscore(keys.due, 'L1.reminder-24h.sms')).toBe(String(clock.t + 24 * HOUR));
     // nothing due yet
     expect(await n.moveDue()).toBe(0);
   });
@@ -154,7 +118,7 @@ describe('notifier later-store: far-ahead notices wait outside BullMQ', () => {
     await n.enqueue(reminder('C1', due));
     await n.cancel(['C1.reminder-24h', 'C1.overdue.1']);
     expect(await n.later.count()).toBe(0);
-    expect(await admin.hlen(laterKeys(n.config.prefix).jobs)).toBe(0);
+    expect(await bed.admin.hlen(laterKeys(n.config.prefix).jobs)).toBe(0);
     clock.t = due + 1000;
     expect(await n.moveDue()).toBe(0);
     expect(await sentBefore(n, 'C1-marker')).toEqual([]);
@@ -256,14 +220,14 @@ describe('notifier later-store: far-ahead notices wait outside BullMQ', () => {
     const due = clock.t + 24 * HOUR;
     await n.enqueue(reminder('C1', due));
     const keys = laterKeys(prefix);
-    await admin.zadd(keys.due, due, 'C0.reminder-24h.sms');
-    await admin.hset(keys.jobs, 'C0.reminder-24h.sms', '{"name":"reminder","data":{"not":"a job"}');
-    await admin.zadd(keys.due, due, 'C9.orphan.sms'); // a due time without its job
+    await bed.admin.zadd(keys.due, due, 'C0.reminder-24h.sms');
+    await bed.admin.hset(keys.jobs, 'C0.reminder-24h.sms', '{"name":"reminder","data":{"not":"a job"}');
+    await bed.admin.zadd(keys.due, due, 'C9.orphan.sms'); // a due time without its job
     clock.t = due;
     expect(await n.moveDue()).toBe(2);
     await receiver.waitFor(1, 5000, '/sms');
     expect(await sentBefore(n, 'C-marker')).toEqual(['C1.reminder-24h.sms']);
     expect(await n.later.count()).toBe(0);
-    expect(await admin.hlen(keys.jobs)).toBe(0);
+    expect(await bed.admin.hlen(keys.jobs)).toBe(0);
   });
 });

@@ -1,38 +1,17 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { Counters } from '../../src/metrics.js';
 import { Notifier, QUEUE_NAMES } from '../../src/notify/notifier.js';
 import { OutboxRelay } from '../../src/notify/outbox.js';
 import type { Notice } from '../../src/notify/types.js';
-import { TestRedis } from '../support/redis.js';
-import { TestReceiver } from '../support/receiver.js';
+import { notifyTestbed } from '../support/notify.js';
 
 const FILE_PREFIX = `tno${process.pid}${Date.now().toString(36)}`;
 
-let server: TestRedis;
-let receiver: TestReceiver;
-let admin: Redis;
+const bed = notifyTestbed();
+const { server, receiver } = bed;
 let seq = 0;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  server = await new TestRedis().start();
-  receiver = await new TestReceiver().start();
-  admin = server.client();
-});
-
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-  receiver.reset();
-});
-
-afterAll(async () => {
-  admin?.disconnect();
-  await receiver?.stop();
-  await server?.destroy();
-});
 
 /** One test's world: its key prefix (the parcel store's, for the stream) and BullMQ prefix. */
 function world() {
@@ -41,28 +20,13 @@ function world() {
 }
 
 function notifier(prefix: string): Notifier {
-  const n = new Notifier({
-    connection: () => server.client(),
-    config: {
-      prefix,
-      timeZone: 'Asia/Shanghai',
-      quietHours: null,
-      sms: { url: `${receiver.url}/sms`, token: 't', ratePerSecond: 100 },
-      propertyWebhook: null,
-      webhookRatePerSecond: 100,
-      attempts: 3,
-      backoffMs: 50,
-    },
-    logger: silentLogger,
-  });
-  cleanup.push(() => n.close());
-  return n;
+  return bed.notifier(prefix);
 }
 
 function relay(keyPrefix: string, n: Notifier, counters?: Counters): OutboxRelay {
   const redis = server.client();
   const r = new OutboxRelay({ redis, keyPrefix, notifier: n, logger: silentLogger, ...(counters ? { counters } : {}) });
-  cleanup.push(async () => {
+  bed.afterTest(async () => {
     await r.stop();
     redis.disconnect();
   });
@@ -95,9 +59,9 @@ function notice(parcelId: string, over: Partial<Notice> = {}): Notice {
 }
 
 /** What the parcel Lua scripts do: XADD to `${keyPrefix}outbox`. */
-const addNotice = (keyPrefix: string, n: Notice) => admin.xadd(`${keyPrefix}outbox`, '*', 'type', 'notice', 'notice', JSON.stringify(n));
-const addCancel = (keyPrefix: string, ids: string[]) => admin.xadd(`${keyPrefix}outbox`, '*', 'type', 'cancel', 'ids', JSON.stringify(ids));
-const pendingCount = async (keyPrefix: string) => ((await admin.xpending(`${keyPrefix}outbox`, 'notify')) as [number])[0];
+const addNotice = (keyPrefix: string, n: Notice) => bed.admin.xadd(`${keyPrefix}outbox`, '*', 'type', 'notice', 'notice', JSON.stringify(n));
+const addCancel = (keyPrefix: string, ids: string[]) => bed.admin.xadd(`${keyPrefix}outbox`, '*', 'type', 'cancel', 'ids', JSON.stringify(ids));
+const pendingCount = async (keyPrefix: string) => ((await bed.admin.xpending(`${keyPrefix}outbox`, 'notify')) as [number])[0];
 
 describe('outbox relay', () => {
   it('delivers notices written to the outbox stream and applies cancels', async () => {
@@ -116,7 +80,7 @@ describe('outbox relay', () => {
     expect(await smsQueue(n).getJobState('O3.reminder-24h.sms')).toBe('unknown');
     expect(await pendingCount(keyPrefix)).toBe(0);
     // acked entries are deleted: the phone numbers and codes do not linger in the stream
-    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+    expect(await bed.admin.xlen(`${keyPrefix}outbox`)).toBe(0);
   });
 
   it('drops malformed entries (logged, counted, acked) and keeps going', async () => {
@@ -127,12 +91,12 @@ describe('outbox relay', () => {
     const r = relay(keyPrefix, n, counters);
     r.start();
     const stream = `${keyPrefix}outbox`;
-    await admin.xadd(stream, '*', 'type', 'notice', 'notice', '{not json');
-    await admin.xadd(stream, '*', 'type', 'parcel-exploded');
-    await admin.xadd(stream, '*', 'type', 'notice');
-    await admin.xadd(stream, '*', 'type', 'notice', 'notice', JSON.stringify(notice('M1', { to: { sms: '555-0100', lang: 'zh' } })));
-    await admin.xadd(stream, '*', 'type', 'notice', 'notice', JSON.stringify(notice('M2', { params: {} })));
-    await admin.xadd(stream, '*', 'type', 'cancel', 'ids', '"M1.stored"');
+    await bed.admin.xadd(stream, '*', 'type', 'notice', 'notice', '{not json');
+    await bed.admin.xadd(stream, '*', 'type', 'parcel-exploded');
+    await bed.admin.xadd(stream, '*', 'type', 'notice');
+    await bed.admin.xadd(stream, '*', 'type', 'notice', 'notice', JSON.stringify(notice('M1', { to: { sms: '555-0100', lang: 'zh' } })));
+    await bed.admin.xadd(stream, '*', 'type', 'notice', 'notice', JSON.stringify(notice('M2', { params: {} })));
+    await bed.admin.xadd(stream, '*', 'type', 'cancel', 'ids', '"M1.stored"');
     await addNotice(keyPrefix, notice('M3'));
     const [req] = await receiver.waitFor(1);
     expect((req!.body as { id: string }).id).toBe('M3.stored.sms');
@@ -181,7 +145,7 @@ describe('outbox relay', () => {
     expect(r.stats).toMatchObject({ processed: 7, malformed: 1 });
     expect(counters.get('notify_outbox_malformed_total')).toBe(1);
     expect(await pendingCount(keyPrefix)).toBe(0);
-    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+    expect(await bed.admin.xlen(`${keyPrefix}outbox`)).toBe(0);
   });
 
   it('entries handled by the running loop are acked and deleted (with its next read), and none is left pending at stop', async () => {
@@ -194,13 +158,13 @@ describe('outbox relay', () => {
       await until(`${id} handled`, () => r.stats.processed === Number(id.slice(1)));
     }
     await until('acked', async () => (await pendingCount(keyPrefix)) === 0);
-    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+    expect(await bed.admin.xlen(`${keyPrefix}outbox`)).toBe(0);
     await addNotice(keyPrefix, notice('A4'));
     await addNotice(keyPrefix, notice('A5'));
     await until('A4, A5 handled', () => r.stats.processed === 5);
     await r.stop();
     expect(await pendingCount(keyPrefix)).toBe(0);
-    expect(await admin.xlen(`${keyPrefix}outbox`)).toBe(0);
+    expect(await bed.admin.xlen(`${keyPrefix}outbox`)).toBe(0);
     expect((await smsQueue(n).getJobs(['waiting'])).map((j) => j.id).sort()).toEqual(['A1.stored.sms', 'A2.stored.sms', 'A3.stored.sms', 'A4.stored.sms', 'A5.stored.sms']);
   });
 
@@ -208,7 +172,7 @@ describe('outbox relay', () => {
     const { keyPrefix, bullPrefix } = world();
     const r = relay(keyPrefix, notifier(bullPrefix));
     r.start();
-    await until('relay blocked', () => admin.exists(`${keyPrefix}outbox`));
+    await until('relay blocked', () => bed.admin.exists(`${keyPrefix}outbox`));
     await new Promise((res) => setTimeout(res, 50));
     const t = Date.now();
     await r.stop();
@@ -224,10 +188,10 @@ describe('crash safety: exactly one message', () => {
   it('relay crash between enqueue and XACK: the replay re-enqueues the same job id, nothing is sent twice', async () => {
     const { keyPrefix, bullPrefix } = world();
     const stream = `${keyPrefix}outbox`;
-    await admin.xgroup('CREATE', stream, 'notify', '0', 'MKSTREAM');
+    await bed.admin.xgroup('CREATE', stream, 'notify', '0', 'MKSTREAM');
     await addNotice(keyPrefix, notice('C1'));
     // the first relay's life: read (entry now pending for relay-1), enqueue, crash before XACK
-    const read = (await admin.xreadgroup('GROUP', 'notify', 'relay-1', 'COUNT', 10, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+    const read = (await bed.admin.xreadgroup('GROUP', 'notify', 'relay-1', 'COUNT', 10, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
     const fields = read[0]![1][0]![1];
     const a = notifier(bullPrefix);
     a.startWorkers();
@@ -255,14 +219,14 @@ describe('crash safety: exactly one message', () => {
   it('worker crash after the provider accepted: a second notifier + relay replay the entry, still one request', async () => {
     const { keyPrefix, bullPrefix } = world();
     const stream = `${keyPrefix}outbox`;
-    await admin.xgroup('CREATE', stream, 'notify', '0', 'MKSTREAM');
+    await bed.admin.xgroup('CREATE', stream, 'notify', '0', 'MKSTREAM');
     await addNotice(keyPrefix, notice('C2'));
-    const read = (await admin.xreadgroup('GROUP', 'notify', 'relay-1', 'COUNT', 10, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+    const read = (await bed.admin.xreadgroup('GROUP', 'notify', 'relay-1', 'COUNT', 10, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
     const a = notifier(bullPrefix);
     a.startWorkers();
     await a.enqueue(JSON.parse(read[0]![1][0]![1][3]!) as Notice);
     await receiver.waitFor(1);
-    await until('sent key written', () => admin.exists(a.sentKey('C2.stored.sms')));
+    await until('sent key written', () => bed.admin.exists(a.sentKey('C2.stored.sms')));
     await until('completed', async () => (await smsQueue(a).getJobState('C2.stored.sms')) === 'completed');
     await Promise.all(a.queues().map((q) => q.remove('C2.stored.sms')));
     await a.close();

@@ -1,7 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
+import { describe, expect, it } from 'vitest';
 import { formatDateTime } from '../../src/notify/localtime.js';
 import { Notifier, QUEUE_NAMES, SENT_TTL_S, type NotifierDeps } from '../../src/notify/notifier.js';
 import { verifySignature } from '../../src/notify/signature.js';
@@ -12,58 +10,30 @@ import { EvidenceLog, unitChain } from '../../src/evidence/log.js';
 import { Verifier } from '../../src/evidence/verify.js';
 import { deliveryRecorder } from '../../src/evidence/notices.js';
 import { systemActor } from '../../src/evidence/entry.js';
-import { TestRedis } from '../support/redis.js';
-import { TestReceiver } from '../support/receiver.js';
+import { notifyTestbed } from '../support/notify.js';
 
 const FILE_PREFIX = `tnp${process.pid}${Date.now().toString(36)}`;
 const TZ = 'Asia/Shanghai';
 const sh = (local: string) => Date.parse(`${local}+08:00`);
 const HOUR = 3600_000;
 
-let server: TestRedis;
-let receiver: TestReceiver;
-let admin: Redis;
+const bed = notifyTestbed();
+const { server, receiver } = bed;
 let seq = 0;
-const open: Notifier[] = [];
 
-beforeAll(async () => {
-  server = await new TestRedis().start();
-  receiver = await new TestReceiver().start();
-  admin = server.client();
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
-  receiver.reset();
-});
-
-afterAll(async () => {
-  admin?.disconnect();
-  await receiver?.stop();
-  await server?.destroy();
-});
-
-/** A notifier on its own prefix (or a given one, to share queues), real receiver as SMS provider and webhooks. */
+/** A notifier on its own prefix, the real receiver as SMS provider and the property's webhook. */
 function notifier(over: Partial<NotifyConfig> = {}, now?: () => number, deps: Pick<NotifierDeps, 'stillWanted' | 'deliveries'> = {}): Notifier {
-  const n = new Notifier({
-    connection: () => server.client(),
-    config: {
-      prefix: `${FILE_PREFIX}-${++seq}`,
+  return bed.notifier(
+    `${FILE_PREFIX}-${++seq}`,
+    {
       timeZone: TZ,
-      quietHours: null,
       sms: { url: `${receiver.url}/sms`, token: 'test-token', ratePerSecond: 100 },
       propertyWebhook: { url: `${receiver.url}/property`, secret: 'property-secret' },
-      webhookRatePerSecond: 100,
       attempts: 4,
-      backoffMs: 50,
       ...over,
     },
-    logger: silentLogger,
-    ...(now ? { now } : {}),
-    ...deps,
-  });
-  open.push(n);
-  return n;
+    { ...(now ? { now } : {}), ...deps },
+  );
 }
 
 function queue(n: Notifier, channel: ChannelName): Queue {
@@ -124,7 +94,7 @@ describe('notifier: SMS delivery', () => {
     const job = await q.getJob('P1.stored.sms');
     expect(job!.returnvalue).toEqual({ result: 'sent' });
     expect(job!.data.notice.params).not.toHaveProperty('code');
-    const ttl = await admin.ttl(n.sentKey('P1.stored.sms'));
+    const ttl = await bed.admin.ttl(n.sentKey('P1.stored.sms'));
     expect(ttl).toBeGreaterThan(SENT_TTL_S - 60);
   });
 
@@ -257,11 +227,11 @@ describe('notifier: SMS delivery', () => {
     await n.enqueue(stored('P30', { params: { ...stored('P30').params, unit: 'U1' } }));
     await receiver.waitFor(1);
     await stateIs(queue(n, 'sms'), 'P30.stored.sms', 'completed');
-    expect(await admin.exists(n.sentKey('P30.stored.sms'))).toBe(1);
-    expect(await admin.ttl(n.sentKey('P30.stored.sms'))).toBeGreaterThan(SENT_TTL_S - 60);
-    const kinds = async () => (await admin.xrange(`${evPrefix}evidence:${chain}`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]!) as { kind: string; noticeKind?: string; result?: string; parcel?: string });
+    expect(await bed.admin.exists(n.sentKey('P30.stored.sms'))).toBe(1);
+    expect(await bed.admin.ttl(n.sentKey('P30.stored.sms'))).toBeGreaterThan(SENT_TTL_S - 60);
+    const kinds = async () => (await bed.admin.xrange(`${evPrefix}evidence:${chain}`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]!) as { kind: string; noticeKind?: string; result?: string; parcel?: string });
     expect(await kinds()).toMatchObject([{ kind: 'door-opened' }, { kind: 'door-closed' }, { kind: 'notice', noticeKind: 'stored', result: 'sent', parcel: 'P30' }]);
-    const report = await new Verifier(admin, evPrefix, other, new Checkpoints(admin, evPrefix, other, Buffer.from('k'), systemClock)).verify(chain);
+    const report = await new Verifier(bed.admin, evPrefix, other, new Checkpoints(bed.admin, evPrefix, other, Buffer.from('k'), systemClock)).verify(chain);
     expect(report).toMatchObject({ ok: true, checked: 3 });
 
     // a second run of the job (a stalled one, say) finds the key: nothing recorded again

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import { presenceCode } from '../../src/domain/presence.js';
 import { Couriers } from '../../src/parcels/accounts.js';
 import { standInParcels, unitsReady } from '../support/parcel-service.js';
-import { TestRedis } from '../support/redis.js';
+import { redisForFile } from '../support/redis-file.js';
 
 /**
  * Issue 12, "one Redis round trip per step": what a deposit, a door closing and a remote pickup send to Redis,
@@ -13,14 +13,8 @@ import { TestRedis } from '../support/redis.js';
  * its first choice needs in one pipeline before its reservation; a door closing reads the couriers its notices name
  * with the slot (no GET of its own); a remote pickup reads the code and its slot in the limiter's script.
  */
-let server: TestRedis;
+const server = redisForFile();
 let n = 0;
-beforeAll(async () => {
-  server = await new TestRedis().start();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
 
 const U = UNITS[0]!.id;
 type Trip = { cmds: string[] };

@@ -1,27 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
 import { codeHash, maskCode } from '../../src/domain/codes.js';
 import { codeField, codeFreeChecks, codeSetOps, TRACKING_ADD, TRACKING_DROP, trackingBucket, trackingField } from '../../src/store/indexes.js';
 import { ParcelSearch } from '../../src/store/search.js';
 import { Tx } from '../../src/store/tx.js';
 import { standInParcels, storedCodes, unitsReady } from '../support/parcel-service.js';
-import { TestRedis } from '../support/redis.js';
+import { redisForFile } from '../support/redis-file.js';
 
 /**
  * Issue 12's shared indexes (store/indexes.ts): pickup codes as fields of a hash per unit, tracking numbers in shared
  * buckets, live parcels by phone tail. Records written in the form before (string keys `code:…`, `tracking:…`, zsets
  * `phone-live:…`, `srch:…`) are still found and honoured, and a parcel that ends leaves no field behind.
  */
-let server: TestRedis;
+const server = redisForFile();
 let n = 0;
-beforeAll(async () => {
-  server = await new TestRedis().start();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
 
 const U = UNITS[0]!.id;
 

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ParcelStore } from '../../src/store/parcels.js';
-import { TestRedis } from '../support/redis.js';
+import { redisForFile } from '../support/redis-file.js';
 
-let server: TestRedis;
-beforeAll(async () => {
-  server = await new TestRedis().start();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
+const server = redisForFile();
 
 describe('phone index (live parcels of a phone)', () => {
   it('reads the phone-tail index, and the zset and the set written before, together', async () => {
