@@ -235,23 +235,27 @@ describe('hostile requests to every route', () => {
     expect(routes.length).toBeGreaterThan(20);
     const before = await state();
     expect(before.size).toBeGreaterThan(0);
-    const seen = new Set<string>();
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.array(hostileSegment, { minLength: 3, maxLength: 3 }), hostileBody, hostileHeaders, async (route, segs, body, headers) => {
-        const path = pathOf(route, segs);
-        const { res, text } = await send(route.method, path, headersOf(headers), body);
-        const what = `${route.method} ${path.slice(0, 200)} -> ${res.status}`;
-        seen.add(`${route.method} ${route.path}`);
-        expect(res.status, `${what} ${text.slice(0, 300)}`).toBeLessThan(500);
-        // the public reads (health, the OpenAPI document, the status page) answer anyone; nothing else does
-        if (route.method !== 'GET') expect(res.status, `${what} ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
-        if (res.status >= 400) expectEnvelope(res, text, what);
-      }),
-      { numRuns: 600 },
-    );
+    // Every route in turn, each with its own runs: drawn at random from 73 routes, 600 runs left one route untried
+    // about once in fifty (a CI failure); in turn, each is tried with as many hostile requests.
+    const runsEach = Math.ceil(600 / routes.length);
+    let tried = 0;
+    for (const route of routes) {
+      await fc.assert(
+        fc.asyncProperty(fc.array(hostileSegment, { minLength: 3, maxLength: 3 }), hostileBody, hostileHeaders, async (segs, body, headers) => {
+          const path = pathOf(route, segs);
+          const { res, text } = await send(route.method, path, headersOf(headers), body);
+          const what = `${route.method} ${path.slice(0, 200)} -> ${res.status}`;
+          tried++;
+          expect(res.status, `${what} ${text.slice(0, 300)}`).toBeLessThan(500);
+          // the public reads (health, the OpenAPI document, the status page) answer anyone; nothing else does
+          if (route.method !== 'GET') expect(res.status, `${what} ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+          if (res.status >= 400) expectEnvelope(res, text, what);
+        }),
+        { numRuns: runsEach },
+      );
+    }
     expect(changed(before, await state())).toEqual([]);
-    // every route was tried
-    expect(seen.size).toBe(routes.length);
+    expect(tried).toBe(routes.length * runsEach);
   }, 240_000);
 
   it('as staff, with ids that name nothing and bodies that say nothing: never 5xx, refused in the envelope, nothing changes', async () => {
