@@ -79,7 +79,10 @@ export async function metricsOf(gw: GatewayProcess, names: string[]): Promise<Re
   return out;
 }
 
-/** lg_commands_total summed by op (all units, all results), and lg_command_throttled_total. */
+/**
+ * lg_commands_total summed by op (all units, all results), lg_command_throttled_total, and lg_unit_messages_total
+ * (every message from the units, heartbeats included) as `messages from the units`.
+ */
 export async function commandsByOp(gw: GatewayProcess): Promise<Record<string, number>> {
   const res = await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${DEV_METRICS_TOKEN}` } });
   const out: Record<string, number> = {};
@@ -88,6 +91,8 @@ export async function commandsByOp(gw: GatewayProcess): Promise<Record<string, n
     if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
     const t = /^lg_command_throttled_total\{[^}]*\} (\S+)$/.exec(line);
     if (t) out['throttled (replay guard)'] = (out['throttled (replay guard)'] ?? 0) + Number(t[1]);
+    const u = /^lg_unit_messages_total\{[^}]*\} (\S+)$/.exec(line);
+    if (u) out['messages from the units'] = (out['messages from the units'] ?? 0) + Number(u[1]);
   }
   return out;
 }

@@ -84,7 +84,7 @@ export function markdown(r: Result): string {
   L.push(`| other CPU (% of a core) | redis-server ${f(w.cpuPct.redis, 0)}, simulated units ${f(w.cpuPct.sims, 0)}, load driver + SMS receiver ${f(w.cpuPct.driver, 0)} |`);
   L.push(`| Redis per lifecycle | ${f(w.redis.serverCallsPerLifecycle)} commands run by Redis (Lua-internal included), ${f(w.redis.gatewayCommandsPerLifecycle)} sent by the gateway in **${f(w.redis.roundTripsPerLifecycle)} round trips** (${f(w.redis.pipelinesPerLifecycle)} pipelines) |`);
   L.push(`| gateway round trips of single commands per lifecycle | ${w.redis.aloneTop.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')} |`);
-  L.push(`| commands to the units per lifecycle (whole run) | ${Object.entries(r.gateway.commandsPerLifecycle).map(([op, n]) => `${op} ${f(n, 2)}`).join(', ')} |`);
+  L.push(`| commands to the units, and messages from them, per lifecycle (whole run) | ${Object.entries(r.gateway.commandsPerLifecycle).map(([op, n]) => `${op} ${f(n, 2)}`).join(', ')} |`);
   L.push(`| Redis: top commands run per lifecycle | ${w.redis.top.map((t) => `${t.command} ${f(t.perLifecycle)}`).join(', ')} |`);
   if (r.memory) {
     L.push(`| Redis live state per stored parcel | **${f(r.memory.liveBytesPerStoredParcel, 0)} B** (${r.memory.storedParcels} stored at once: ${r.memory.live.map(([k, v]) => `${k.replace(/^live: /, '')} ${f(v, 0)}`).join(', ')}) |`);
