@@ -95,7 +95,14 @@ async function freePort(): Promise<number> {
 
 const results: { part: string; us: number }[] = [];
 const f1 = (x: number) => x.toFixed(1);
-let perJob = { commands: NaN, roundTrips: NaN };
+let perJob = { commands: NaN, roundTrips: NaN, serverCalls: NaN };
+
+/** Every command Redis has run (INFO commandstats, commands run inside Lua scripts included), as the bench counts. */
+async function serverCalls(r: Redis): Promise<number> {
+  let n = 0;
+  for (const m of (await r.info('commandstats')).matchAll(/calls=(\d+)/g)) n += Number(m[1]);
+  return n;
+}
 const perJobOf = () => perJob;
 const report = (part: string, us: number) => {
   results.push({ part, us });
@@ -132,13 +139,18 @@ try {
   await worker.waitUntilReady();
   const data = { jobId: 'x', route: 'sms', channel: 'sms', notice: { id: 'P1.stored', kind: 'stored', to: { sms: '13800000000', lang: 'zh' }, params: { unit: 'LSN-0001', compartment: 7, carrier: 'SF', tracking: 'SF1234567890', code: '123456' } } };
   const before = { ...sent };
+  const admin = new Redis(server.url);
+  const calls0 = await serverCalls(admin);
   report('BullMQ job (added, run, completed)', await cpuPer(jobs, async () => {
     const done = new Promise<void>((res) => (allDone = res));
     for (let i = 0; i < jobs; i += 2) await queue.addBulk([0, 1].map((k) => ({ name: 'stored', data, opts: { jobId: `j${i + k}` } })));
     await done;
   }));
-  perJob = { commands: (sent.commands - before.commands) / jobs, roundTrips: (sent.roundTrips - before.roundTrips) / jobs };
-  console.log(`  (a job: ${perJob.commands.toFixed(1)} Redis commands in ${perJob.roundTrips.toFixed(1)} round trips, counted in the job's figure)`);
+  // BullMQ's own timers (stalled checks) run on: read at once, and leave out the INFO call itself
+  const serverPerJob = ((await serverCalls(admin)) - calls0 - 1) / jobs;
+  admin.disconnect();
+  perJob = { commands: (sent.commands - before.commands) / jobs, roundTrips: (sent.roundTrips - before.roundTrips) / jobs, serverCalls: serverPerJob };
+  console.log(`  (a job: ${perJob.commands.toFixed(1)} Redis commands in ${perJob.roundTrips.toFixed(1)} round trips, counted in the job's figure; Redis ran ${serverPerJob.toFixed(0)} commands for it, Lua's included)`);
   await worker.close();
   await queue.close();
 
@@ -221,7 +233,7 @@ const us = (part: string) => results.find((r) => r.part.startsWith(part))!.us;
 if (opt.from) {
   // A lifecycle's counts from an `npm run bench` report: what its libraries cost at least, against what it cost.
   const b = JSON.parse(readFileSync(opt.from, 'utf8')) as {
-    window: { gatewayCpuMsPerLifecycle: number; redis: { gatewayCommandsPerLifecycle: number; roundTripsPerLifecycle: number } };
+    window: { gatewayCpuMsPerLifecycle: number; redis: { gatewayCommandsPerLifecycle: number; roundTripsPerLifecycle: number; serverCallsPerLifecycle: number } };
     gateway: { commandsPerLifecycle: Record<string, number> };
   };
   const jobs = Number(opt.jobs);
@@ -245,6 +257,8 @@ if (opt.from) {
     console.log(`  ${what.padEnd(58)} ${f1(n).padStart(6)} × ${each.toFixed(1).padStart(6)} µs = ${((n * each) / 1000).toFixed(2)} ms`);
   }
   console.log(`  the libraries alone: ${total.toFixed(2)} ms per lifecycle; the gateway's own code, its allocations and Node: the other ${(b.window.gatewayCpuMsPerLifecycle - total).toFixed(2)} ms`);
+  const server = b.window.redis.serverCallsPerLifecycle;
+  console.log(`  Redis ran ${f1(server)} commands per lifecycle; the ${jobs} BullMQ jobs ~${f1(jobs * perJobOf().serverCalls)} of them`);
 }
 console.log(JSON.stringify({ t: 'stack-floor', n: N, results, bullmqJob: perJobOf() }));
 process.exit(0);
