@@ -324,9 +324,11 @@ describe('hostile requests to every route', () => {
     expect(withBody.length).toBeGreaterThan(10);
     expect(realIds.length, 'a staff member among the ids').toBeGreaterThan(UNITS.length + 3);
     const before = await state();
-    // random JSON, text, broken and oversize bodies (not the field-shaped ones: with real ids, one could be right)
+    // Random JSON that is not an object, text, broken and oversize bodies. Not objects: with real ids one could be
+    // right, and a route whose fields are all optional (an API token's label) takes any object, its unknown keys
+    // ignored: {"":null} issued a token (a CI failure).
     const body = fc.oneof(
-      fc.jsonValue({ maxDepth: 4 }).filter((v) => typeof v !== 'object' || v === null || Array.isArray(v) || Object.keys(v).length > 0).map((v) => JSON.stringify(v)),
+      fc.jsonValue({ maxDepth: 4 }).filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)).map((v) => JSON.stringify(v)),
       fc.string({ maxLength: 200 }),
       fc.constantFrom('', '{"a":', 'null', '[]', '\u0000', '{"__proto__":{"admin":true}}', big(40 * 1024)),
     );
