@@ -45,18 +45,23 @@ export interface NoticeJobs {
   jobs: QueuedJob[];
 }
 
-/** Jobs placed: the ones for BullMQ now, and the ones due far ahead, for the later-store. */
+/**
+ * Jobs placed: the ones for BullMQ now, the ones due far ahead (for the later-store), and the ones delivered at once
+ * without a queue: console deliveries due now (a log line cannot fail; reminders excluded, they ask stillWanted).
+ */
 export interface Placed {
   now: QueuedJob[];
   later: LaterJob[];
+  atOnce: QueuedJob[];
 }
 
-/** Which jobs go to BullMQ now and which wait in the later-store (due `afterMs` or more ahead). Pure. */
+/** Which jobs go to BullMQ now, which wait in the later-store (due `afterMs` or more ahead), which go at once. Pure. */
 export function placeJobs(notices: readonly NoticeJobs[], afterMs: number): Placed {
-  const placed: Placed = { now: [], later: [] };
+  const placed: Placed = { now: [], later: [], atOnce: [] };
   for (const { at, jobs } of notices) {
     for (const j of jobs) {
       if (j.opts.delay >= afterMs) placed.later.push({ name: j.name, data: j.data, dueAt: at });
+      else if (j.data.channel === 'console' && j.opts.delay === 0 && j.name !== 'reminder') placed.atOnce.push(j);
       else placed.now.push(j);
     }
   }

@@ -40,7 +40,7 @@ export function notifyTestbed() {
       cleanup.push(fn);
     },
     /** A notifier on `prefix`, the receiver as its SMS provider, no quiet hours, quick retries; closed after the test. */
-    notifier(prefix: string, over: Partial<NotifyConfig> = {}, deps: Partial<Pick<NotifierDeps, 'now' | 'stillWanted' | 'deliveries'>> = {}): Notifier {
+    notifier(prefix: string, over: Partial<NotifyConfig> = {}, deps: Partial<Pick<NotifierDeps, 'now' | 'stillWanted' | 'deliveries' | 'consoleInbox' | 'counters'>> = {}): Notifier {
       const n = new Notifier({
         connection: () => server.client(),
         config: {
