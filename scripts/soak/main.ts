@@ -148,7 +148,12 @@ async function main(): Promise<number> {
     REMINDER_HOURS: 'off',
     SMS_RATE_PER_S: '500',
     WEBHOOK_RATE_PER_S: '500',
+    // The receiver's faults come every few seconds for the whole run (far denser than a provider's outages): with
+    // the defaults' 10 attempts a notice could fail them all and wait in the failure list for staff (4 did in one CI
+    // run). Retries every 5 s at most, 50 of them, outlast the faults; what the soak checks is that none is lost.
+    NOTIFY_ATTEMPTS: '50',
     NOTIFY_BACKOFF_MS: '500',
+    NOTIFY_BACKOFF_MAX_MS: '5000',
     POLL_INTERVAL_MS: '1000',
     SNAPSHOT_SETTLE_MS: '500',
     COMMAND_TIMEOUT_MS: '5000',

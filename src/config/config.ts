@@ -115,6 +115,7 @@ export const ConfigSchema = z.object({
   WEBHOOK_RATE_PER_S: z.coerce.number().positive().max(1000).default(10),
   NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   NOTIFY_BACKOFF_MS: ms.default(2_000),
+  NOTIFY_BACKOFF_MAX_MS: ms.default(600_000),
 
   // ---- units and the broker: limits against faulty and hostile clients (docs/security.md, "Units and the broker") ----
   /** json-v1: a seq more than this ahead of the watermark is suspect: ignored, counted, staff alerted */

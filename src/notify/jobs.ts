@@ -17,6 +17,22 @@ export const SENT_TTL_S = 14 * 24 * 3600;
 /** Failed jobs are kept (failures(), staff can retry them from Bull Board), bounded so Redis cannot fill up. */
 export const KEEP_FAILED_COUNT = 10_000;
 
+/**
+ * How often a job may be found stalled (its worker gone: a process killed or restarted, a Redis outage that let its
+ * lock lapse) and still run again. BullMQ's default, 1, is for jobs that may crash their worker; a notice's cannot,
+ * and with 1 a text whose worker died twice (two restarts, or an outage and a restart, while it was being sent)
+ * failed for good: the soak lost notices that way. Its sent key keeps a run again from sending twice.
+ */
+export const MAX_STALLS = 20;
+
+/** The back-off type of notice jobs: exponential from `backoffMs`, each wait at most `backoffMaxMs` (capped()). */
+export const BACKOFF_TYPE = 'capped-exponential';
+
+/** The wait before attempt `attemptsMade + 1`: backoffMs, twice that, … up to backoffMaxMs. */
+export function capped(attemptsMade: number, backoffMs: number, backoffMaxMs: number): number {
+  return Math.min(backoffMaxMs, Math.round(backoffMs * 2 ** Math.max(0, attemptsMade - 1)));
+}
+
 /** `<noticeId>.<route>`. The notice id is URI-encoded: BullMQ refuses custom ids containing ':'. */
 export function jobIdFor(noticeId: string, route: Route): string {
   return `${encodeURIComponent(noticeId)}.${route}`;

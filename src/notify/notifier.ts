@@ -30,7 +30,7 @@ import {
 
 export type { NotifyConfig } from './types.js';
 export { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
-import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, addJobs, jobIdFor, limiterFor } from './jobs.js';
+import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, MAX_STALLS, BACKOFF_TYPE, addJobs, capped, jobIdFor, limiterFor } from './jobs.js';
 import type { NotifyConfig } from './types.js';
 
 /**
@@ -128,7 +128,7 @@ export class Notifier {
     };
     const defaultJobOptions = {
       attempts: this.config.attempts,
-      backoff: { type: 'exponential', delay: this.config.backoffMs },
+      backoff: { type: BACKOFF_TYPE, delay: this.config.backoffMs },
       removeOnComplete: { age: KEEP_COMPLETED_S },
       removeOnFail: { count: KEEP_FAILED_COUNT },
     };
@@ -275,6 +275,9 @@ export class Notifier {
         connection: this.bullConnection(),
         prefix: this.config.prefix,
         concurrency: w.concurrency ?? (channel === 'console' ? 1 : 4),
+        maxStalledCount: MAX_STALLS,
+        // jobs queued before the cap came keep BullMQ's own 'exponential'
+        settings: { backoffStrategy: (attemptsMade: number) => capped(attemptsMade, this.config.backoffMs, this.config.backoffMaxMs) },
         ...(rate ? { limiter: limiterFor(rate) } : {}),
         ...(w.lockDurationMs ? { lockDuration: w.lockDurationMs } : {}),
         ...(w.stalledIntervalMs ? { stalledInterval: w.stalledIntervalMs } : {}),

@@ -168,6 +168,8 @@ export const notifyConfigSchema = z.object({
   webhookRatePerSecond: z.number().positive().max(1000).default(10),
   attempts: z.number().int().min(1).max(50).default(6),
   backoffMs: z.number().int().positive().default(2000),
+  /** the longest wait between two attempts: the exponential back-off stops growing there (capped(), jobs.ts) */
+  backoffMaxMs: z.number().int().positive().default(600_000),
   /**
    * Notices due `afterMs` or more ahead (reminders; a quiet notice held back by quiet hours) wait in the notifier's
    * later-store, not in BullMQ's delayed set (src/notify/later.ts); where the workers run, a pump moves each into its

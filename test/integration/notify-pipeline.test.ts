@@ -11,6 +11,8 @@ import { Verifier } from '../../src/evidence/verify.js';
 import { deliveryRecorder } from '../../src/evidence/notices.js';
 import { systemActor } from '../../src/evidence/entry.js';
 import { notifyTestbed } from '../support/notify.js';
+import type { ConsoleText } from '../../src/notify/channels/console.js';
+import { Counters } from '../../src/metrics.js';
 
 const FILE_PREFIX = `tnp${process.pid}${Date.now().toString(36)}`;
 const TZ = 'Asia/Shanghai';
@@ -22,7 +24,7 @@ const { server, receiver } = bed;
 let seq = 0;
 
 /** A notifier on its own prefix, the real receiver as SMS provider and the property's webhook. */
-function notifier(over: Partial<NotifyConfig> = {}, now?: () => number, deps: Pick<NotifierDeps, 'stillWanted' | 'deliveries'> = {}): Notifier {
+function notifier(over: Partial<NotifyConfig> = {}, now?: () => number, deps: Pick<NotifierDeps, 'stillWanted' | 'deliveries' | 'consoleInbox' | 'counters'> = {}): Notifier {
   return bed.notifier(
     `${FILE_PREFIX}-${++seq}`,
     {
@@ -112,6 +114,18 @@ describe('notifier: SMS delivery', () => {
     expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(45);
     expect(reqs[2]!.at - reqs[1]!.at).toBeGreaterThanOrEqual(95);
     expect(await n.failures()).toEqual([]);
+  });
+
+  it('stops the back-off growing at backoffMaxMs: five failures in a row, then delivered without waiting a minute', async () => {
+    // uncapped, the second attempt would wait backoffMs (60 s) and this test time out
+    const n = notifier({ attempts: 8, backoffMs: 60_000, backoffMaxMs: 50 });
+    n.startWorkers();
+    receiver.failNext(5, 503);
+    await n.enqueue(stored('P2C'));
+    const reqs = await receiver.waitFor(6);
+    await stateIs(queue(n, 'sms'), 'P2C.stored.sms', 'completed');
+    expect(reqs.map((r) => r.status)).toEqual([503, 503, 503, 503, 503, 200]);
+    for (let i = 1; i < reqs.length; i++) expect(reqs[i]!.at - reqs[i - 1]!.at).toBeGreaterThanOrEqual(45);
   });
 
   it('treats a 400 as permanent: one request, listed by failures() with a masked phone', async () => {
@@ -241,13 +255,36 @@ describe('notifier: SMS delivery', () => {
     expect(await kinds()).toHaveLength(3);
   });
 
-  it('sends through the console channel when no SMS provider is configured', async () => {
-    const n = notifier({ sms: null });
-    n.startWorkers();
+  it('sends through the console channel when no SMS provider is configured: at once, without a job, once', async () => {
+    const texts: ConsoleText[] = [];
+    const counters = new Counters();
+    const n = notifier({ sms: null }, undefined, { consoleInbox: (t) => texts.push(t), counters });
+    // no workers: the console text is delivered by enqueue itself
     await n.enqueue(stored('P7'));
-    const q = queue(n, 'console');
-    await stateIs(q, 'P7.stored.sms', 'completed');
+    expect(texts).toMatchObject([{ to: '13812345678', kind: 'stored', parcelId: 'P7' }]);
+    expect(texts[0]!.text).toContain('482913');
+    expect(await queue(n, 'console').getJobState('P7.stored.sms')).toBe('unknown');
+    expect(await bed.admin.exists(n.sentKey('P7.stored.sms'))).toBe(1);
+    expect(counters.get('notify_sent_total', { channel: 'console' })).toBe(1);
+    // the same notice again (the relay replaying its entry after a crash): not sent again
+    await n.enqueueMany([stored('P7')]);
+    expect(texts).toHaveLength(1);
+    expect(counters.get('notify_sent_total', { channel: 'console' })).toBe(1);
     expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('a console notice not due now, and a reminder, still go through the queue', async () => {
+    const texts: ConsoleText[] = [];
+    let now = sh('2025-11-30T07:59:30');
+    const n = notifier({ sms: null, quietHours: { start: '21:00', end: '08:00' } }, () => now, { consoleInbox: (t) => texts.push(t) });
+    // quiet, 30 s before quiet hours end: delayed in the queue
+    await n.enqueue({ ...stored('P7Q'), quiet: true });
+    expect(await queue(n, 'console').getJobState('P7Q.stored.sms')).toBe('delayed');
+    // a reminder due now: its worker asks first whether its parcel still waits (stillWanted)
+    now = sh('2025-11-30T10:00:00');
+    await n.enqueue(reminder('P7R', { sendAt: now }));
+    expect(await queue(n, 'console').getJobState('P7R.reminder-24h.sms')).toBe('waiting');
+    expect(texts).toEqual([]);
   });
 
   it('refuses a notice that can never be sent', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jobIdFor, limiterFor } from '../../src/notify/notifier.js';
+import { capped } from '../../src/notify/jobs.js';
 import { maskPhone, normalizePhone } from '../../src/notify/phone.js';
 import { noticeSchema, notifyConfigSchema } from '../../src/notify/types.js';
 
@@ -59,5 +60,12 @@ describe('job ids and rates', () => {
     expect(limiterFor(10)).toEqual({ max: 10, duration: 1000 });
     expect(limiterFor(0.5)).toEqual({ max: 1, duration: 2000 });
     expect(limiterFor(2.5)).toEqual({ max: 2, duration: 800 });
+  });
+
+  it('waits exponentially between attempts, never longer than the cap', () => {
+    expect([1, 2, 3, 4, 5, 6].map((a) => capped(a, 500, 5000))).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
+    expect(capped(40, 2000, 600_000)).toBe(600_000);
+    expect(capped(0, 500, 5000)).toBe(500);
+    expect(notifyConfigSchema.parse({ prefix: 'x' }).backoffMaxMs).toBe(600_000);
   });
 });

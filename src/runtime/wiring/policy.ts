@@ -31,6 +31,7 @@ export function notifyConfig(config: Config) {
     webhookRatePerSecond: config.WEBHOOK_RATE_PER_S,
     attempts: config.NOTIFY_ATTEMPTS,
     backoffMs: config.NOTIFY_BACKOFF_MS,
+    backoffMaxMs: config.NOTIFY_BACKOFF_MAX_MS,
     // several gateways: a job a dead gateway's worker held runs again elsewhere within a lease's time (BullMQ's
     // default is a 30 s lock checked every 30 s: up to a minute)
     ...(config.UNIT_LEASES ? { worker: { lockDurationMs: config.LEASE_TTL_MS, stalledIntervalMs: config.LEASE_RENEW_MS } } : {}),
