@@ -32,6 +32,8 @@ export interface Result {
     errors: number;
     topErrors: { message: string; count: number }[];
     gaugesAfter: Record<string, number>;
+    /** notification jobs waiting, delayed or active at the window's end, and left 120 s after the run */
+    notifyBacklog: { atWindowEnd: number; after: number };
   };
   floor: { entries: number; skipped: number; seconds: number; errors: number; ratePerUnit: Record<string, number> } | null;
   chart: string;
@@ -94,7 +96,8 @@ export function markdown(r: Result): string {
   L.push(`| gateway warnings and errors logged | ${r.gateway.warnings.length ? r.gateway.warnings.map((x) => `${x.count}× ${x.level} "${x.msg.replace(/\|/g, '/')}"`).join(', ') : 'none'} |`);
   L.push(
     `| nothing lost | ${nl.ok ? '**yes**' : '**NO**'}: ${nl.deposited} deposited, ${nl.collected} collected, ${nl.lost} not collected; ${nl.smsKeys} texts, ${nl.smsDuplicates} sent twice, ${nl.smsMissing} missing; ${nl.errors} errors` +
-      `${nl.topErrors.length ? ` (${nl.topErrors.map((e) => `${e.count}× ${e.message}`).join('; ')})` : ''}; after the run: ${Object.entries(nl.gaugesAfter).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
+      `${nl.topErrors.length ? ` (${nl.topErrors.map((e) => `${e.count}× ${e.message}`).join('; ')})` : ''}; after the run: ${Object.entries(nl.gaugesAfter).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
+      `notification jobs not done: ${nl.notifyBacklog.atWindowEnd} at the window's end, ${nl.notifyBacklog.after} after the run |`,
   );
   L.push('');
   L.push('Latency (ms), measured window:', '', '| | n | p50 | p95 | p99 | max |', '|---|---|---|---|---|---|');

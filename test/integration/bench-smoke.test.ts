@@ -24,7 +24,7 @@ describe('bench-smoke: npm run bench', () => {
     const files = readdirSync(out);
     const json = files.find((f) => f.endsWith('.json'))!;
     const r = JSON.parse(readFileSync(join(out, json), 'utf8')) as Result;
-    expect(r.nothingLost).toMatchObject({ ok: true, lost: 0, smsDuplicates: 0, smsMissing: 0, errors: 0 });
+    expect(r.nothingLost).toMatchObject({ ok: true, lost: 0, smsDuplicates: 0, smsMissing: 0, errors: 0, notifyBacklog: { after: 0 } });
     expect(r.nothingLost.collected).toBeGreaterThan(0);
     expect(r.window.lifecycles).toBeGreaterThan(0);
     expect(r.latency.codeToOpen.map((u) => u.dialect)).toEqual(['json-v1', 'compact-v2', 'frame-485']);
