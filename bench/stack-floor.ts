@@ -8,7 +8,8 @@
  *   npx tsx bench/stack-floor.ts --n 5000        # fewer operations per part
  *   npx tsx bench/stack-floor.ts --from bench/results/X.json   # and a lifecycle of that `npm run bench` run:
  *       its counts (Redis round trips and commands, messages to and from the units) times these costs, with
- *       --jobs 4 notification jobs (the resident's two texts, the property's two notices) and --texts 2
+ *       --jobs 2 notification jobs (the resident's two texts; the property's two notices go to the console at once
+ *       without a provider) and --texts 2
  *
  * Each part runs in this process against a peer in another (redis-server, MQTT units, an HTTP client or server), so
  * only this side's CPU is counted (process.cpuUsage, user + system), as the bench counts the gateway's:
@@ -41,7 +42,7 @@ import { duplexPair } from '../src/broker/pair.js';
 import { TestRedis } from '../test/support/redis.js';
 
 const { values: opt } = parseArgs({
-  options: { n: { type: 'string', default: '20000' }, from: { type: 'string' }, jobs: { type: 'string', default: '4' }, texts: { type: 'string', default: '2' } },
+  options: { n: { type: 'string', default: '20000' }, from: { type: 'string' }, jobs: { type: 'string', default: '2' }, texts: { type: 'string', default: '2' } },
 });
 const N = Number(opt.n);
 
