@@ -11,6 +11,7 @@ import { LaterStore, placeJobs, type NoticeJobs, type Placed } from './later.js'
 import type { QueuedJob } from './jobs.js';
 import { cancelPending, failedNotices } from './pending.js';
 import { LaterPump } from './pump.js';
+import { SentMarks, type DeliveryRecorder } from './sent.js';
 import { nextAllowed } from './quiet.js';
 import { renderText } from './templates.js';
 import {
@@ -22,15 +23,15 @@ import {
   type ChannelName,
   type FailedNotice,
   type Notice,
-  type NoticeJob,
   type ParsedNotice,
   type ParsedNotifyConfig,
   type Route,
 } from './types.js';
 
 export type { NotifyConfig } from './types.js';
+export type { DeliveryRecorder } from './sent.js';
 export { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, jobIdFor, limiterFor, describeRecipient } from './jobs.js';
-import { QUEUE_NAMES, KEEP_COMPLETED_S, SENT_TTL_S, KEEP_FAILED_COUNT, MAX_STALLS, BACKOFF_TYPE, addJobs, capped, jobIdFor, limiterFor } from './jobs.js';
+import { QUEUE_NAMES, KEEP_COMPLETED_S, KEEP_FAILED_COUNT, MAX_STALLS, BACKOFF_TYPE, addJobs, capped, jobIdFor, limiterFor } from './jobs.js';
 import type { NotifyConfig } from './types.js';
 
 /**
@@ -74,23 +75,12 @@ export interface NotifierDeps {
   stillWanted?: (notice: ParsedNotice) => Promise<boolean>;
 }
 
-/** Where delivery outcomes go (src/evidence/notices.ts records them in the evidence log). */
-export interface DeliveryRecorder {
-  record(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void>;
-  /**
-   * The provider accepted: set the job's sent key (`sent`, unless it exists) and, when it did not exist, record the
-   * delivery, in one step. Returns whether the key was set here (false: another run of the job got there first, and
-   * nothing is recorded). Absent: the notifier sets the key and then calls record().
-   */
-  recordSent?(job: NoticeJob, channel: ChannelName, sent: { key: string; value: string; ttlS: number }): Promise<boolean>;
-}
-
 export class Notifier {
   readonly config: ParsedNotifyConfig;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly counters: Counters | undefined;
-  private readonly deliveries: DeliveryRecorder | undefined;
+  private readonly marks: SentMarks;
   private readonly stillWanted: NotifierDeps['stillWanted'];
   private readonly connection: NotifyConnection;
   private readonly ownClients: Redis[] = [];
@@ -114,11 +104,11 @@ export class Notifier {
     this.now = deps.now ?? Date.now;
     this.counters = deps.counters;
     this.stillWanted = deps.stillWanted;
-    this.deliveries = deps.deliveries;
     this.connection = deps.connection;
     this.redis = this.client();
     this.redis.on('error', (err: Error) => this.logger.warn('notify redis error', { err }));
     this.later = new LaterStore(this.redis, this.config.prefix);
+    this.marks = new SentMarks(this.redis, this.config.prefix, this.logger, deps.deliveries);
 
     const tz = this.config.timeZone;
     this.channels = {
@@ -148,7 +138,7 @@ export class Notifier {
   }
 
   sentKey(jobId: string): string {
-    return `${this.config.prefix}:sent:${jobId}`;
+    return this.marks.key(jobId);
   }
 
   /**
@@ -205,7 +195,7 @@ export class Notifier {
         if (err) throw err;
         if (exists === 1) return;
         await this.channels.console.send(j.data);
-        await this.markSent(j.data, 'console', this.sentKey(j.data.jobId));
+        await this.marks.mark(j.data, 'console');
         this.counters?.inc('notify_sent_total', { channel: 'console' });
       }),
     );
@@ -292,7 +282,7 @@ export class Notifier {
           this.counters?.inc('notify_failed_total', { channel });
           this.logger.error('notice failed permanently', fields);
           const parsed = noticeJobSchema.safeParse(job.data);
-          if (parsed.success) void this.recordDelivery(parsed.data, channel, 'failed', err.message);
+          if (parsed.success) void this.marks.record(parsed.data, channel, 'failed', err.message);
         } else this.logger.warn('notice attempt failed, will retry', fields);
       });
       worker.on('completed', (_job, ret: { result?: string } | undefined) => {
@@ -338,7 +328,7 @@ export class Notifier {
       throw err;
     }
     // Provider accepted: record it before anything else can fail (see the class comment, layer 2).
-    await this.markSent(data, channel, sentKey);
+    await this.marks.mark(data, channel);
     if ('code' in data.notice.params) {
       // The pickup code is stored only hashed elsewhere; do not keep it in plain text in a completed job.
       const { code: _code, ...params } = data.notice.params;
@@ -347,32 +337,6 @@ export class Notifier {
       });
     }
     return { result: 'sent' };
-  }
-
-  /** The sent key, and the delivery's evidence if the key was not there yet (one step when the recorder can). */
-  private async markSent(data: NoticeJob, channel: ChannelName, sentKey: string): Promise<void> {
-    const value = String(Date.now());
-    if (this.deliveries?.recordSent) {
-      try {
-        await this.deliveries.recordSent(data, channel, { key: sentKey, value, ttlS: SENT_TTL_S });
-        return;
-      } catch (err) {
-        // the key at least (the evidence is what may have failed): as record() failing below
-        this.logger.warn('could not record a delivery in the evidence log', { jobId: data.jobId, result: 'sent', err });
-        await this.redis.set(sentKey, value, 'EX', SENT_TTL_S, 'NX');
-        return;
-      }
-    }
-    const first = await this.redis.set(sentKey, value, 'EX', SENT_TTL_S, 'NX');
-    if (first) await this.recordDelivery(data, channel, 'sent');
-  }
-
-  private async recordDelivery(job: NoticeJob, channel: ChannelName, result: 'sent' | 'failed', detail?: string): Promise<void> {
-    try {
-      await this.deliveries?.record(job, channel, result, detail);
-    } catch (err) {
-      this.logger.warn('could not record a delivery in the evidence log', { jobId: job.jobId, result, err });
-    }
   }
 
   /** Permanently failed deliveries, newest first. */
