@@ -186,14 +186,10 @@ export class Notifier {
    */
   private async deliverAtOnce(jobs: readonly QueuedJob[]): Promise<void> {
     if (!jobs.length) return;
-    const pipe = this.redis.pipeline();
-    for (const j of jobs) pipe.exists(this.sentKey(j.data.jobId));
-    const sent = (await pipe.exec()) ?? [];
+    const sent = await this.marks.areSent(jobs.map((j) => j.data.jobId));
     await Promise.all(
       jobs.map(async (j, i) => {
-        const [err, exists] = sent[i] ?? [new Error('no reply'), 0];
-        if (err) throw err;
-        if (exists === 1) return;
+        if (sent[i]) return;
         await this.channels.console.send(j.data);
         await this.marks.mark(j.data, 'console');
         this.counters?.inc('notify_sent_total', { channel: 'console' });
@@ -316,8 +312,7 @@ export class Notifier {
       return { result: 'withdrawn' };
     }
 
-    const sentKey = this.sentKey(data.jobId);
-    if ((await this.redis.exists(sentKey)) === 1) {
+    if ((await this.marks.areSent([data.jobId]))[0]) {
       this.logger.info('notice already sent, not sending again', { jobId, channel });
       return { result: 'already-sent' };
     }

@@ -30,6 +30,17 @@ export class SentMarks {
     return `${this.prefix}:sent:${jobId}`;
   }
 
+  /** Whether each of these jobs was sent already (its key exists), in one round trip. */
+  async areSent(jobIds: readonly string[]): Promise<boolean[]> {
+    if (jobIds.length === 1) return [(await this.redis.exists(this.key(jobIds[0]!))) === 1];
+    const pipe = this.redis.pipeline();
+    for (const id of jobIds) pipe.exists(this.key(id));
+    return ((await pipe.exec()) ?? []).map(([err, n]) => {
+      if (err) throw err;
+      return n === 1;
+    });
+  }
+
   /** The sent key, and the delivery's evidence if the key was not there yet (one step when the recorder can). */
   async mark(data: NoticeJob, channel: ChannelName): Promise<void> {
     const key = this.key(data.jobId);
