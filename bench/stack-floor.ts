@@ -104,7 +104,6 @@ async function serverCalls(r: Redis): Promise<number> {
   for (const m of (await r.info('commandstats')).matchAll(/calls=(\d+)/g)) n += Number(m[1]);
   return n;
 }
-const perJobOf = () => perJob;
 const report = (part: string, us: number) => {
   results.push({ part, us });
   console.log(`${part.padEnd(34)} ${us.toFixed(1).padStart(7)} µs`);
@@ -238,8 +237,8 @@ if (opt.from) {
     gateway: { commandsPerLifecycle: Record<string, number> };
   };
   const jobs = Number(opt.jobs);
-  const rt = b.window.redis.roundTripsPerLifecycle - jobs * perJobOf().roundTrips;
-  const cmds = b.window.redis.gatewayCommandsPerLifecycle - jobs * perJobOf().commands;
+  const rt = b.window.redis.roundTripsPerLifecycle - jobs * perJob.roundTrips;
+  const cmds = b.window.redis.gatewayCommandsPerLifecycle - jobs * perJob.commands;
   const c = b.gateway.commandsPerLifecycle;
   const toUnits = Object.entries(c).filter(([k]) => k !== 'messages from the units' && !k.startsWith('throttled')).reduce((a, [, n]) => a + n, 0);
   const messages = (c['messages from the units'] ?? NaN) + toUnits;
@@ -259,7 +258,7 @@ if (opt.from) {
   }
   console.log(`  the libraries alone: ${total.toFixed(2)} ms per lifecycle; the gateway's own code, its allocations and Node: the other ${(b.window.gatewayCpuMsPerLifecycle - total).toFixed(2)} ms`);
   const server = b.window.redis.serverCallsPerLifecycle;
-  console.log(`  Redis ran ${f1(server)} commands per lifecycle; the ${jobs} BullMQ jobs ~${f1(jobs * perJobOf().serverCalls)} of them`);
+  console.log(`  Redis ran ${f1(server)} commands per lifecycle; the ${jobs} BullMQ jobs ~${f1(jobs * perJob.serverCalls)} of them`);
 }
-console.log(JSON.stringify({ t: 'stack-floor', n: N, results, bullmqJob: perJobOf() }));
+console.log(JSON.stringify({ t: 'stack-floor', n: N, results, bullmqJob: perJob }));
 process.exit(0);
