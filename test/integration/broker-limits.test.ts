@@ -9,14 +9,13 @@ import { connect, createServer, Socket, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { unitClientId } from '../../src/broker/acl.js';
 import { GuardedConnection } from '../../src/broker/guard.js';
 import { UNITS } from '../../devices/units.js';
 import { NpmStart } from '../support/npm-start.js';
 import { freePort } from '../support/ports.js';
 import { TestMosquitto } from '../support/mosquitto.js';
 import { TestRedis } from '../support/redis.js';
-import { credentials, eventually, Stack } from '../support/stack.js';
+import { credentials, eventually, Stack, unitLogin } from '../support/stack.js';
 
 const MB = 1024 * 1024;
 const JSON_UNIT = UNITS.find((u) => u.dialect === 'json-v1')!;
@@ -141,9 +140,7 @@ describe('the real process under hostile MQTT clients', () => {
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
       protocolVersion: 4,
       reconnectPeriod: 0,
-      clientId: unitClientId(JSON_UNIT),
-      username: JSON_UNIT.id,
-      password: credentials.units[JSON_UNIT.id]!.password,
+      ...unitLogin(JSON_UNIT),
     });
     await c.publishAsync(`lockers/${JSON_UNIT.id}/presence`, 'online', { qos: 1, retain: true });
     expect(c.connected).toBe(true);
@@ -239,9 +236,7 @@ describe('Mosquitto with the generated config', () => {
     const unit = await mqtt.connectAsync(mosquitto.url, {
       protocolVersion: 4,
       reconnectPeriod: 0,
-      clientId: unitClientId(JSON_UNIT),
-      username: JSON_UNIT.id,
-      password: credentials.units[JSON_UNIT.id]!.password,
+      ...unitLogin(JSON_UNIT),
     });
     unit.on('error', () => undefined);
     await unit.publishAsync(`lockers/${JSON_UNIT.id}/state`, 'x'.repeat(10_000), { qos: 1 });

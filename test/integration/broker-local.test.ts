@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UNITS } from '../../devices/units.js';
-import { unitClientId, unitCommandTopic, unitPublishTopics } from '../../src/broker/acl.js';
+import { unitCommandTopic, unitPublishTopics } from '../../src/broker/acl.js';
 import { startEmbeddedBroker } from '../../src/broker/embedded.js';
 import { DEV_CREDENTIALS_FILE, loadCredentials } from '../../src/config/credentials.js';
 import { silentLogger } from '../../src/log.js';
-import { eventually } from '../support/stack.js';
+import { eventually, unitLogin } from '../support/stack.js';
 
 const credentials = loadCredentials({ file: DEV_CREDENTIALS_FILE });
 const FRAME_UNIT = UNITS.find((u) => u.dialect === 'frame-485')!;
@@ -47,9 +47,7 @@ describe('embedded broker: the in-process connection', () => {
       const unit = await mqtt.connectAsync(b.url, {
         protocolVersion: 4,
         reconnectPeriod: 0,
-        clientId: unitClientId(FRAME_UNIT),
-        username: FRAME_UNIT.id,
-        password: credentials.units[FRAME_UNIT.id]!.password,
+        ...unitLogin(FRAME_UNIT),
       });
       clients.push(unit);
       unit.on('error', () => undefined);

@@ -12,6 +12,7 @@ import { DEV_CREDENTIALS_FILE, loadCredentials } from '../../src/config/credenti
 import type { UnitProfile } from '../../src/domain/model.js';
 import type { Logger } from '../../src/log.js';
 import { unitClientId, unitCommandTopic, unitPublishTopics } from '../../src/broker/acl.js';
+import { unitLogin } from '../support/stack.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/broker/embedded.js';
 import { TestMosquitto } from '../support/mosquitto.js';
 
@@ -98,11 +99,7 @@ describe.each(kinds)('broker ACLs: %s', (kind) => {
     return c;
   }
 
-  const unitOpts = (u: UnitProfile): IClientOptions => ({
-    clientId: unitClientId(u),
-    username: u.id,
-    password: credentials.units[u.id]!.password,
-  });
+  const unitOpts = (u: UnitProfile): IClientOptions => unitLogin(u);
   const gatewayOpts = (): IClientOptions => ({
     clientId: `locker-gateway-${randomBytes(4).toString('hex')}`,
     username: credentials.gateway.username,

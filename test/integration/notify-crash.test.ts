@@ -6,6 +6,7 @@ import { Notifier, QUEUE_NAMES } from '../../src/notify/notifier.js';
 import type { NotifyConfig } from '../../src/notify/types.js';
 import { TestRedis } from '../support/redis.js';
 import { TestReceiver } from '../support/receiver.js';
+import { testNotifyConfig } from '../support/notify.js';
 
 /**
  * A real crash: a worker process is SIGKILLed while the SMS provider holds its request (the provider has the
@@ -31,17 +32,7 @@ afterAll(async () => {
 });
 
 function config(worker: NotifyConfig['worker']): NotifyConfig {
-  return {
-    prefix: PREFIX,
-    timeZone: 'Asia/Shanghai',
-    quietHours: null,
-    sms: { url: `${receiver.url}/sms`, token: 't', ratePerSecond: 100 },
-    propertyWebhook: null,
-    webhookRatePerSecond: 100,
-    attempts: 3,
-    backoffMs: 50,
-    worker,
-  };
+  return testNotifyConfig(PREFIX, receiver.url, { worker });
 }
 
 /** A notifier with running workers in its own Node process (TypeScript through tsx). */

@@ -6,6 +6,21 @@ import type { NotifyConfig } from '../../src/notify/types.js';
 import { TestReceiver } from './receiver.js';
 import { redisForFile } from './redis-file.js';
 
+/** A notifier's test settings: `receiverUrl` as the SMS provider (`/sms`), no quiet hours, quick retries. */
+export function testNotifyConfig(prefix: string, receiverUrl: string, over: Partial<NotifyConfig> = {}): NotifyConfig {
+  return {
+    prefix,
+    timeZone: 'Asia/Shanghai',
+    quietHours: null,
+    sms: { url: `${receiverUrl}/sms`, token: 't', ratePerSecond: 100 },
+    propertyWebhook: null,
+    webhookRatePerSecond: 100,
+    attempts: 3,
+    backoffMs: 50,
+    ...over,
+  };
+}
+
 /**
  * What a notification test file runs against: a redis-server of its own, a real HTTP receiver as the SMS provider
  * and webhooks, an admin client. Notifiers made with `notifier()` (and anything passed to `afterTest`) are closed
@@ -43,17 +58,7 @@ export function notifyTestbed() {
     notifier(prefix: string, over: Partial<NotifyConfig> = {}, deps: Partial<Pick<NotifierDeps, 'now' | 'stillWanted' | 'deliveries' | 'consoleInbox' | 'counters'>> = {}): Notifier {
       const n = new Notifier({
         connection: () => server.client(),
-        config: {
-          prefix,
-          timeZone: 'Asia/Shanghai',
-          quietHours: null,
-          sms: { url: `${receiver.url}/sms`, token: 't', ratePerSecond: 100 },
-          propertyWebhook: null,
-          webhookRatePerSecond: 100,
-          attempts: 3,
-          backoffMs: 50,
-          ...over,
-        },
+        config: testNotifyConfig(prefix, receiver.url, over),
         logger: silentLogger,
         ...deps,
       });

@@ -13,6 +13,11 @@ import { TestRedis } from './redis.js';
 import { TestMosquitto } from './mosquitto.js';
 
 export const credentials: Credentials = loadCredentials({ file: new URL('../../config/credentials.dev.json', import.meta.url).pathname });
+
+/** How a unit logs in to a broker with the development credentials: the dialect's client id, its id and password. */
+export function unitLogin(unit: Pick<UnitProfile, 'id' | 'dialect'>): { clientId: string; username: string; password: string } {
+  return { clientId: unitClientId(unit), username: unit.id, password: credentials.units[unit.id]!.password };
+}
 export const logger = createLogger((process.env.TEST_LOG_LEVEL as 'debug' | undefined) ?? 'silent');
 
 export type BrokerKind = 'embedded' | 'mosquitto';
@@ -157,8 +162,7 @@ export class Stack {
 
   /** Connected as the unit itself: its username, password and the dialect's client id (takes over a running simulator's connection). */
   connectAsUnit(unitId: string): Promise<MqttClient> {
-    const unit = UNITS.find((u) => u.id === unitId) as UnitProfile;
-    return this.connect({ clientId: unitClientId(unit), username: unit.id, password: credentials.units[unitId]!.password });
+    return this.connect(unitLogin(UNITS.find((u) => u.id === unitId) as UnitProfile));
   }
 
   async stopGateway(): Promise<void> {
