@@ -19,6 +19,12 @@ export interface UnitMemoryState {
   buffer?: { seq: number; payload: string }[];
   /** json-v1: the remembered command ids and their first replies, oldest first */
   replies?: [string, string][];
+  /**
+   * Every dialect: the compartments holding a parcel. Not memory on a real unit but the parcels themselves, which a
+   * power cycle does not take out; without it a restarted simulator came back empty and the gateway took every
+   * stored parcel for missing.
+   */
+  occupied?: number[];
 }
 
 export interface UnitMemory {
@@ -41,6 +47,7 @@ export function redisUnitMemory(redis: Redis, prefix: string): (unitId: string) 
       if (seq != null && Number.isSafeInteger(Number(seq)) && Number(seq) >= 0) state.seq = Number(seq);
       if (kept.buffer) state.buffer = JSON.parse(kept.buffer) as UnitMemoryState['buffer'];
       if (kept.replies) state.replies = JSON.parse(kept.replies) as UnitMemoryState['replies'];
+      if (kept.occupied) state.occupied = JSON.parse(kept.occupied) as UnitMemoryState['occupied'];
       return state;
     },
     async save(state) {
@@ -48,6 +55,7 @@ export function redisUnitMemory(redis: Redis, prefix: string): (unitId: string) 
       if (state.seq !== undefined) fields.seq = String(state.seq);
       if (state.buffer) fields.buffer = JSON.stringify(state.buffer);
       if (state.replies) fields.replies = JSON.stringify(state.replies);
+      if (state.occupied) fields.occupied = JSON.stringify(state.occupied);
       if (Object.keys(fields).length) await redis.hset(k.simUnit(unitId), fields);
     },
   });

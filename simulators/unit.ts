@@ -91,8 +91,8 @@ export abstract class SimulatedUnit extends EventEmitter {
         this.firmwareStart('power_on');
         return this.connectNow('boot');
       };
-      const restoring = this.restoreMemory();
-      this.starting = restoring ? restoring.then(boot) : boot();
+      const restoring = [this.restoreMemory(), this.restoreParcels()].filter((p): p is Promise<void> => p !== null);
+      this.starting = restoring.length ? Promise.all(restoring).then(boot) : boot();
       this.starting.catch(() => (this.starting = null));
     }
     return this.starting;
@@ -105,6 +105,24 @@ export abstract class SimulatedUnit extends EventEmitter {
 
   /** Write what the non-volatile memory keeps, at a clean stop. */
   protected async persistMemory(): Promise<void> {}
+
+  /** The parcels in the compartments, as the unit was left (a restart does not empty them); null: nothing kept. */
+  private restoreParcels(): Promise<void> | null {
+    const memory = this.opts.memory;
+    if (!memory) return null;
+    return memory.load().then((kept) => {
+      for (const no of kept.occupied ?? []) {
+        const d = this.doors.get(no);
+        if (d) d.occupied = true;
+      }
+    });
+  }
+
+  /** Keeps which compartments hold a parcel, after every change (saves are applied in order). */
+  private parcelsChanged(): void {
+    const occupied = [...this.doors].filter(([, d]) => d.occupied).map(([no]) => no);
+    this.opts.memory?.save({ occupied }).catch((err: unknown) => this.log.error('parcels not saved', { err }));
+  }
 
   async stop(): Promise<void> {
     this.wanted = false;
@@ -343,7 +361,10 @@ export abstract class SimulatedUnit extends EventEmitter {
     const d = this.door(no);
     if (!d.open) throw new Error(`compartment ${no} of ${this.unit.id} is already closed`);
     d.open = false;
-    if (occupied !== undefined) d.occupied = occupied;
+    if (occupied !== undefined && occupied !== d.occupied) {
+      d.occupied = occupied;
+      this.parcelsChanged();
+    }
     this.disarmLeftOpen(no);
     this.reportDoor(no, d);
   }
@@ -352,12 +373,14 @@ export abstract class SimulatedUnit extends EventEmitter {
     const d = this.door(no);
     if (!d.open) throw new Error(`compartment ${no} of ${this.unit.id} is closed: open it first`);
     d.occupied = true;
+    this.parcelsChanged();
   }
 
   takeParcel(no: number): void {
     const d = this.door(no);
     if (!d.open) throw new Error(`compartment ${no} of ${this.unit.id} is closed: open it first`);
     d.occupied = false;
+    this.parcelsChanged();
   }
 
   typeCode(code: string): void {
@@ -381,6 +404,7 @@ export abstract class SimulatedUnit extends EventEmitter {
 
   setOccupied(no: number, occupied: boolean): void {
     this.door(no).occupied = occupied;
+    this.parcelsChanged();
   }
 
   setFaults(f: Partial<Faults>): void {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileUnitMemory, type JsonV1Unit } from '../../simulators/index.js';
 import { Stack, eventually } from '../support/stack.js';
+import { DEV_STAFF_TOKEN } from '../../src/config/config.js';
 
 const SN = 'LSN-0001';
 
@@ -44,6 +45,37 @@ describe('the default run restarted on the same Redis (simulators in-process)', 
       'code logged after the restart',
     );
     expect(stack.gw!.counters.get('lg_duplicates_total', { unit: SN })).toBe(0);
+  });
+
+  it('a stored parcel is still stored after the restart: the simulated unit keeps its parcels', async () => {
+    const staff = { authorization: `Bearer ${DEV_STAFF_TOKEN}` };
+    const courier = await stack.post('/v1/admin/couriers', { name: 'Wang', carrier: 'SF' }, staff);
+    const deposit = await stack.post(
+      '/v1/deposits',
+      { unit: SN, size: 'S', phone: '13800138000', carrier: 'SF', trackingNumber: 'SF5550001' },
+      { authorization: `Bearer ${courier.body.token}`, 'idempotency-key': 'sim-restart-1' },
+    );
+    expect(deposit.status, JSON.stringify(deposit.body)).toBe(201);
+    const no = deposit.body.compartment as number;
+    const state = async () => (await stack.gw!.parcels.get(deposit.body.id))?.state;
+    await eventually(async () => (await stack.unit(SN)).compartments[no - 1].doorOpen, 5000, 'deposit door open');
+    north().putParcel(no);
+    north().closeDoor(no);
+    await eventually(async () => (await state()) === 'stored', 5000, 'stored');
+
+    await stack.gw!.close();
+    await stack.startGateway();
+
+    // the gateway has the unit's report of its compartments after the restart (without the kept parcels it said
+    // the compartment empty, and the parcel went `missing`)
+    // The unit's report of its compartments after the restart (a status reply: a snapshot), through the driver and
+    // read by the parcel engine. Without the kept parcels it said the compartment empty and the parcel went `missing`.
+    await eventually(async () => (await stack.unit(SN)).online === true, 10_000, 'online again');
+    expect(await stack.gw!.bus.commands.send(SN, { op: 'status' }, { timeoutMs: 10_000 })).toMatchObject({ result: 'done' });
+    await eventually(async () => !/^lg_engine_lag\{unit="LSN-0001"\} [1-9]/m.test(await stack.metrics()), 10_000, 'engine caught up');
+    await eventually(async () => Number(((await stack.gw!.redis.xpending(`lg:events:${SN}`, 'parcels')) as [number])[0]) === 0, 10_000, 'engine done');
+    expect(await state()).toBe('stored');
+    expect((await stack.unit(SN)).compartments[no - 1].occupied).toBe(true);
   });
 });
 
